@@ -2,6 +2,7 @@
 // GGUF v2/v3 reader (https://github.com/ggml-org/ggml/blob/master/docs/gguf.md).
 // Validates every count, length and offset against the file size before trusting it (the
 // llama.cpp gguf.cpp habit); tensor data is memory-mapped, never copied until dequantized.
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -46,6 +47,10 @@ class GgufFile {
  public:
   // Throws skv::Error("<path>: <reason>") for missing, truncated or corrupt files.
   static std::unique_ptr<GgufFile> open(const std::string& path);
+  // Parses a copy of `size` bytes held in memory (fuzzing, tests); `name` stands in for the path
+  // in messages.
+  static std::unique_ptr<GgufFile> open_memory(const void* data, size_t size,
+                                               const std::string& name);
   ~GgufFile();
   GgufFile(const GgufFile&) = delete;
   GgufFile& operator=(const GgufFile&) = delete;
@@ -62,16 +67,20 @@ class GgufFile {
   const std::vector<GgufTensorInfo>& tensors() const { return tensors_; }
   const GgufTensorInfo* find_tensor(const std::string& name) const;
   const uint8_t* tensor_data(const GgufTensorInfo& t) const;  // into the mapping
+  uint64_t data_offset() const { return data_offset_; }        // file offset of the data section
   // Dequantized to float32 in ggml element order (row-major in torch_shape()).
   std::vector<float> dequantize(const GgufTensorInfo& t) const;
 
  private:
   GgufFile() = default;
+  void parse();  // fills everything from map_/size_; throws skv::Error("<path>: ...")
   std::string path_;
   uint32_t version_ = 0;
   uint64_t alignment_ = 32;
   uint64_t size_ = 0;
   const uint8_t* map_ = nullptr;
+  bool mmapped_ = false;        // map_ is an mmap of size_ bytes (else it points into owned_)
+  std::vector<uint8_t> owned_;  // open_memory's copy
   uint64_t data_offset_ = 0;
   std::map<std::string, GgufValue> metadata_;
   std::vector<GgufTensorInfo> tensors_;
