@@ -1,12 +1,20 @@
 #pragma once
 // Byte-level BPE (GPT-2 family) with the model's pre-tokenizer, special tokens and chat template.
 // Built from plain data so that GGUF files and tokenizer.json both feed it.
+//
+// encode: special tokens are cut out of the text first (longest match wins), every other span is
+// pre-tokenized (pretokenizer.h), mapped to GPT-2's byte-level alphabet (byte_level_encoding.h)
+// and merged by merge rank (lowest rank first, leftmost on ties: Hugging Face's BPE). Every byte
+// has a token, so decode(encode(s)) == s for any bytes, valid UTF-8 or not.
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
+
+#include "core/tokenizer/chat_template.h"
 
 namespace skv {
 
@@ -20,20 +28,28 @@ struct TokenizerData {
   int32_t bos_id = -1, eos_id = -1, unk_id = -1, pad_id = -1;
   bool add_bos = false;
   std::string chat_template;          // Jinja source as shipped; we render the ChatML family
+  // Merge pairs whose halves may contain spaces (tokenizer.json's [a, b] form); used after `merges`.
+  std::vector<std::pair<std::string, std::string>> merge_pairs;
+  bool ignore_merges = false;         // HF BPE option: a piece that is itself in the vocab is one token
 };
 
-struct ChatMessage {
-  std::string role;  // "system", "user", "assistant"
-  std::string content;
+// llama.cpp token types (llama_token_type).
+enum TokenType : int32_t {
+  kTokenUndefined = 0, kTokenNormal = 1, kTokenUnknown = 2, kTokenControl = 3,
+  kTokenUserDefined = 4, kTokenUnused = 5, kTokenByte = 6,
 };
 
 class BpeTokenizer {
  public:
+  // Throws skv::Error for inconsistent data (bad merges, ids out of range, unknown pre-tokenizer).
   explicit BpeTokenizer(TokenizerData data);
   static BpeTokenizer from_gguf(const GgufFile& gguf);             // tokenizer.ggml.* keys
-  static BpeTokenizer from_tokenizer_json(const std::string& path);  // Hugging Face tokenizer.json
+  // Hugging Face tokenizer.json; a tokenizer_config.json beside it supplies bos/eos, add_bos and
+  // the chat template when present.
+  static BpeTokenizer from_tokenizer_json(const std::string& path);
 
   // Special tokens (control / user-defined) in `text` map to their ids when parse_special.
+  // bos_id() is prepended when the model asks for it (add_bos; false for SmolLM2).
   std::vector<int32_t> encode(std::string_view text, bool parse_special = true) const;
   std::string decode(const std::vector<int32_t>& ids) const;       // exact bytes
   std::string token_bytes(int32_t id) const;                       // one token's raw bytes
@@ -42,6 +58,9 @@ class BpeTokenizer {
   int32_t bos_id() const;
   int32_t eos_id() const;
   bool is_end_of_generation(int32_t id) const;                     // eos, <|im_end|>, ...
+  bool is_special(int32_t id) const;                               // control or user-defined
+  const std::string& token_text(int32_t id) const;                 // vocab form, e.g. "Ġthe"
+  const TokenizerData& data() const;
   // Renders the model's chat template (ChatML family); throws skv::Error for templates we cannot render.
   std::string apply_chat_template(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const;
 
