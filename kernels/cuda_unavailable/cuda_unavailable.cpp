@@ -1,0 +1,20 @@
+// Built without CUDA: the CUDA entry points exist so callers link, and say why they cannot run.
+#include "kernels/ada_attention.h"
+#include "kernels/kernel_error.h"
+
+namespace skv::kernels {
+
+bool cuda_device_available() { return false; }
+
+size_t ada_decode_workspace_bytes(const PagedKv&, int, int) { throw KernelError("built without CUDA"); }
+
+void ada_decode_attention(const PagedKv&, const DecodeArgs&) { throw KernelError("built without CUDA"); }
+
+void dense_fp16_decode_attention(const PagedKv&, const DecodeArgs&) { throw KernelError("built without CUDA"); }
+
+void ada_encode(const TierTable&, const int8_t*, int, const float*, const float*, const EncodeJob*, int,
+                uint8_t*, void*) {
+  throw KernelError("built without CUDA");
+}
+
+}  // namespace skv::kernels
