@@ -6,7 +6,7 @@ find_package(nlohmann_json 3 REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
 find_package(fmt REQUIRED)
-find_package(CLI11 QUIET CONFIG)
+find_package(CLI11 REQUIRED CONFIG)
 
 # --- libtorch -------------------------------------------------------------------------------
 if(NOT Torch_DIR AND SKV_TORCH_PREFIX)
@@ -20,9 +20,19 @@ if(NOT Torch_DIR AND NOT SKV_TORCH_PREFIX)
     list(APPEND CMAKE_PREFIX_PATH "${_skv_torch_prefix}")
   endif()
 endif()
+# torch's cuda.cmake would try_run a GPU detection program (which fails to configure with
+# CMake 3.25 + nvcc 13, and needs no GPU to be skipped): name the architectures instead.
+if(NOT TORCH_CUDA_ARCH_LIST)
+  set(TORCH_CUDA_ARCH_LIST "8.0;9.0a;9.0+PTX")
+endif()
+set(CMAKE_CUDA_STANDARD 17)
 # torch's CMake config wants a CUDA toolkit when its build has CUDA; we never compile torch CUDA
 # code ourselves, so let it find the machine's toolkit if there is one.
+set(_skv_cuda_flags_before "${CMAKE_CUDA_FLAGS}")
 find_package(Torch REQUIRED)
+# torch appends its own -gencode list and -D__CUDA_NO_HALF_OPERATORS__ & co. to CMAKE_CUDA_FLAGS;
+# our kernels are not torch extensions, so they get exactly the flags we choose (below).
+set(CMAKE_CUDA_FLAGS "${_skv_cuda_flags_before}")
 # The machine's CUDA ships an older libnccl.so.2 than torch's wheel needs; point the linker at
 # the venv's nvidia/*/lib first (torch's own RPATH picks the right ones at run time).
 get_filename_component(_skv_torch_lib_dir "${TORCH_LIBRARY}" DIRECTORY)
@@ -45,10 +55,11 @@ if(SKV_WITH_CUDA)
   include(CheckLanguage)
   check_language(CUDA)
   if(CMAKE_CUDA_COMPILER)
-    # Hopper (sm_90a: wgmma/setmaxnreg allowed), Ampere, and PTX for anything newer.
-    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
-      set(CMAKE_CUDA_ARCHITECTURES 80-real 90a-real 90-virtual)
-    endif()
+    # Ampere SASS, Hopper SASS with the sm_90a features (wgmma, setmaxnreg), and sm_90 PTX for
+    # anything newer. Written as -gencode (HOPPER.md: the -arch=sm_90a shorthand also runs a plain
+    # sm_90 pass); targets set CUDA_ARCHITECTURES OFF and take these options.
+    set(SKV_CUDA_GENCODE -gencode=arch=compute_80,code=sm_80 -gencode=arch=compute_90a,code=sm_90a
+                         -gencode=arch=compute_90,code=compute_90)
     enable_language(CUDA)
     find_package(CUDAToolkit REQUIRED)
     set(SKV_HAVE_CUDA ON)

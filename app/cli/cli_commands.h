@@ -1,0 +1,18 @@
+#pragma once
+// Each skv subcommand registers itself on the CLI11 app; the handler runs after parsing.
+#include <functional>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+namespace skv::cli {
+
+using Handler = std::function<int()>;
+
+// Returns the handler to run if that subcommand was chosen.
+Handler add_generate(CLI::App& app);
+Handler add_tokenize(CLI::App& app);
+Handler add_info(CLI::App& app);
+Handler add_bench(CLI::App& app);
+
+}  // namespace skv::cli

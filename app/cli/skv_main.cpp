@@ -1,0 +1,30 @@
+// skv: the command-line face of SKV Studio. Every error is one line on stderr and a non-zero exit.
+#include <cstdio>
+#include <exception>
+
+#include "app/cli/cli_commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"skv: profile long-context decoding with a compressed (Spherical) KV cache"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", SKV_VERSION);
+  std::vector<std::pair<CLI::App*, skv::cli::Handler>> commands;
+  auto reg = [&](skv::cli::Handler h) { commands.emplace_back(app.get_subcommands().back(), std::move(h)); };
+  reg(skv::cli::add_generate(app));
+  reg(skv::cli::add_tokenize(app));
+  reg(skv::cli::add_info(app));
+  reg(skv::cli::add_bench(app));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    for (auto& [sub, handler] : commands)
+      if (sub->parsed()) return handler();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "skv: error: %s\n", e.what());
+    return 1;
+  }
+  return 1;
+}
