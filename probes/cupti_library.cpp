@@ -43,16 +43,16 @@ LoadedLibraries load_cupti_library(const LibraryNames& names) {
   LoadedLibraries out;
   auto api = std::make_shared<CuptiApi>();
   std::string tried;
-  void* cuda = open_first_library(names.cuda, &tried, &api->cuda_library);
-  if (!cuda) {
-    out.error = "no NVIDIA driver: " + tried + " not found (GPU probes need a GPU and its driver)";
-    return out;
-  }
-  tried.clear();
   void* cupti = open_first_library(names.cupti, &tried, &api->cupti_library);
   if (!cupti) {
     out.error = "CUPTI library not found (tried " + tried +
                 "); install the CUDA toolkit's CUPTI or set SKV_CUPTI_LIBRARY to libcupti.so's path";
+    return out;
+  }
+  tried.clear();
+  void* cuda = open_first_library(names.cuda, &tried, &api->cuda_library);
+  if (!cuda) {
+    out.error = "no NVIDIA driver: " + tried + " not found (GPU probes need a GPU and its driver)";
     return out;
   }
   std::string missing;
