@@ -25,9 +25,10 @@ void unpack_correlation(std::uint64_t id, std::int64_t* step, std::int32_t* laye
 
 namespace {
 
-constexpr std::size_t kBufferBytes = 4u << 20;  // 4 MiB: ~20k kernel records per buffer
+constexpr std::size_t kBufferBytes = 1u << 20;  // 1 MiB: ~5k kernel records per buffer
 constexpr std::size_t kBufferAlign = 8;          // CUPTI requires 8-byte aligned buffers
 constexpr std::size_t kMaxPendingCorrelations = 1u << 20;
+constexpr std::size_t kMaxPendingKernels = 1u << 16;
 
 // CUPTI's buffer callbacks carry no user pointer; one timeline is active per process.
 std::atomic<CuptiTimeline::Impl*> g_active{nullptr};
@@ -41,6 +42,10 @@ struct CuptiTimeline::Impl {
   bool correlation_enabled = false;
   std::mutex mu;  // guards correlations (buffer callbacks may run on several CUPTI threads)
   std::unordered_map<std::uint32_t, std::uint64_t> correlations;  // CUPTI correlation -> packed id
+  // Kernel records and correlation records come in different buffers (per-context vs global),
+  // delivered in no fixed order; kernels wait here until their correlation record arrives or a
+  // forced flush has delivered everything.
+  std::vector<KernelRecord> pending;
 
   static void CUPTIAPI buffer_requested(std::uint8_t** buffer, std::size_t* size, std::size_t* max_records) {
     *buffer = static_cast<std::uint8_t*>(std::aligned_alloc(kBufferAlign, kBufferBytes));
@@ -56,42 +61,49 @@ struct CuptiTimeline::Impl {
 
   void parse(std::uint8_t* buffer, std::size_t valid_size) {
     if (valid_size == 0) return;
-    // Pass 1: correlation records (written at launch, before the kernel's completion record).
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      CUpti_Activity* rec = nullptr;
-      while (api->cuptiActivityGetNextRecord(buffer, valid_size, &rec) == CUPTI_SUCCESS) {
-        if (rec->kind == CUPTI_ACTIVITY_KIND_EXTERNAL_CORRELATION) {
-          const auto* ec = reinterpret_cast<const CUpti_ActivityExternalCorrelation*>(rec);
-          if (ec->externalKind == CUPTI_EXTERNAL_CORRELATION_KIND_CUSTOM0) {
-            if (correlations.size() > kMaxPendingCorrelations) correlations.clear();
-            correlations[ec->correlationId] = ec->externalId;
-          }
-        }
-      }
-    }
-    // Pass 2: kernels.
+    std::lock_guard<std::mutex> lock(mu);
     CUpti_Activity* rec = nullptr;
     while (api->cuptiActivityGetNextRecord(buffer, valid_size, &rec) == CUPTI_SUCCESS) {
-      if (rec->kind != CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL && rec->kind != CUPTI_ACTIVITY_KIND_KERNEL) continue;
-      const auto* k = reinterpret_cast<const CUpti_ActivityKernel10*>(rec);
-      KernelRecord kr;
-      set_name(kr, k->name);
-      kr.start_ns = k->start;
-      kr.end_ns = k->end;
-      kr.grid = {k->gridX, k->gridY, k->gridZ};
-      kr.block = {k->blockX, k->blockY, k->blockZ};
-      kr.stream = k->streamId;
-      kr.correlation_id = k->correlationId;
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        if (auto it = correlations.find(k->correlationId); it != correlations.end()) {
-          unpack_correlation(it->second, &kr.step, &kr.layer);
-          correlations.erase(it);
+      if (rec->kind == CUPTI_ACTIVITY_KIND_EXTERNAL_CORRELATION) {
+        const auto* ec = reinterpret_cast<const CUpti_ActivityExternalCorrelation*>(rec);
+        if (ec->externalKind == CUPTI_EXTERNAL_CORRELATION_KIND_CUSTOM0) {
+          if (correlations.size() > kMaxPendingCorrelations) correlations.clear();
+          correlations[ec->correlationId] = ec->externalId;
         }
+      } else if (rec->kind == CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL || rec->kind == CUPTI_ACTIVITY_KIND_KERNEL) {
+        const auto* k = reinterpret_cast<const CUpti_ActivityKernel10*>(rec);
+        KernelRecord kr;
+        set_name(kr, k->name);
+        kr.start_ns = k->start;
+        kr.end_ns = k->end;
+        kr.grid = {k->gridX, k->gridY, k->gridZ};
+        kr.block = {k->blockX, k->blockY, k->blockZ};
+        kr.stream = k->streamId;
+        kr.correlation_id = k->correlationId;
+        pending.push_back(kr);
       }
-      out->try_push(kr);
     }
+    resolve(/*emit_unresolved=*/!correlation_enabled || pending.size() > kMaxPendingKernels);
+  }
+
+  // Emits pending kernels whose correlation is known (all of them when emit_unresolved).
+  // Caller holds mu.
+  void resolve(bool emit_unresolved) {
+    std::size_t keep = 0;
+    for (std::size_t i = 0; i < pending.size(); ++i) {
+      KernelRecord& kr = pending[i];
+      auto it = correlations.find(kr.correlation_id);
+      if (it != correlations.end()) {
+        unpack_correlation(it->second, &kr.step, &kr.layer);
+        correlations.erase(it);
+        out->try_push(kr);
+      } else if (emit_unresolved) {
+        out->try_push(kr);  // launched outside any range: step/layer stay kNoStep/kNoLayer
+      } else {
+        pending[keep++] = kr;
+      }
+    }
+    pending.resize(keep);
   }
 
   static void set_name(KernelRecord& kr, const char* mangled) {
@@ -130,8 +142,13 @@ std::string CuptiTimeline::start() {
     return describe_cupti_result(api, r, "CUPTI kernel activity (kernel timeline)");
   }
   // Without correlation the timeline still works; kernels then carry no step/layer.
-  impl_->correlation_enabled = api.cuptiActivityEnable(CUPTI_ACTIVITY_KIND_EXTERNAL_CORRELATION) == CUPTI_SUCCESS;
+  r = api.cuptiActivityEnable(CUPTI_ACTIVITY_KIND_EXTERNAL_CORRELATION);
+  impl_->correlation_enabled = r == CUPTI_SUCCESS;
   impl_->running = true;
+  if (!impl_->correlation_enabled) {
+    correlation_note_ = describe_cupti_result(api, r, "CUPTI external correlation") +
+                        "; kernels will carry no step/layer";
+  }
   return {};
 }
 
@@ -142,12 +159,21 @@ void CuptiTimeline::stop() {
   api.cuptiActivityDisable(CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL);
   if (impl_->correlation_enabled) api.cuptiActivityDisable(CUPTI_ACTIVITY_KIND_EXTERNAL_CORRELATION);
   api.cuptiActivityFlushAll(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED);
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->resolve(/*emit_unresolved=*/true);
+  }
   impl_->running = false;
   g_active.store(nullptr, std::memory_order_release);
 }
 
 void CuptiTimeline::flush() {
-  if (impl_->running) impl_->api->cuptiActivityFlushAll(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED);
+  if (!impl_->running) return;
+  impl_->api->cuptiActivityFlushAll(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED);
+  // Every record launched before this point has been delivered: what is still unmatched was
+  // launched outside any range.
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->resolve(/*emit_unresolved=*/true);
 }
 
 void CuptiTimeline::push_correlation(std::int64_t step, std::int32_t layer) {

@@ -32,15 +32,20 @@ class CuptiTimeline {
   // Empty string on success, else a one-line reason (the caller reports it and degrades).
   std::string start();
   void stop();  // flushes, disables the activity kinds
-  void flush();  // hands every buffered record to the consumer (blocks until CUPTI is done)
+  void flush();  // hands every buffered record to the consumer (blocks until CUPTI is done);
+                 // thread-safe against push/pop_correlation
 
   void push_correlation(std::int64_t step, std::int32_t layer);
   void pop_correlation();
+
+  // Non-empty when the timeline runs without step/layer tags (external correlation refused).
+  const std::string& correlation_note() const { return correlation_note_; }
 
   struct Impl;
 
  private:
   std::unique_ptr<Impl> impl_;
+  std::string correlation_note_;
 };
 
 #endif

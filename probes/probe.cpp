@@ -55,6 +55,7 @@ void Probe::report(StatusLevel level, std::string_view message) {
 
 Level Probe::start(Level requested) {
   stop();
+  std::lock_guard<std::mutex> lock(gpu_mu_);
   Level achieved = requested;
   if (requested >= Level::timeline) {
 #if !SKV_PROBES_HAVE_CUPTI_HEADERS
@@ -98,6 +99,8 @@ Level Probe::start(Level requested) {
         report(StatusLevel::error, err);
         g.timeline.reset();
         achieved = Level::cpu;
+      } else if (!g.timeline->correlation_note().empty()) {
+        report(StatusLevel::warning, g.timeline->correlation_note());
       }
     }
     if (achieved == Level::counters) {
@@ -143,6 +146,7 @@ void Probe::stop() {
   if (level_.load(std::memory_order_relaxed) == Level::off) return;
   level_.store(Level::off, std::memory_order_release);
   ranges_.clear();
+  std::lock_guard<std::mutex> lock(gpu_mu_);
   release_gpu();
 }
 
@@ -209,12 +213,12 @@ void Probe::pop_range() {
   stream_.try_push(c);
 #if SKV_PROBES_HAVE_CUPTI_HEADERS
   if (ranges_.empty()) {
-    // End of an outermost range (a step): counters are read back and the timeline flushed so the
-    // consumer sees this step's GPU records now, not whenever a 4 MiB CUPTI buffer fills.
-    if (gpu_->counters) {
+    // End of an outermost range (a step): read counters back once enough ranges are waiting
+    // (each read-back synchronizes the GPU), and flush the timeline if asked to every step.
+    if (gpu_->counters && gpu_->counters->ranges_pending() >= options_.counter_collect_every) {
       if (std::string err = gpu_->counters->collect(); !err.empty()) degrade_counters(err);
     }
-    if (gpu_->timeline) gpu_->timeline->flush();
+    if (options_.flush_every_step && gpu_->timeline) gpu_->timeline->flush();
   }
 #endif
 }
@@ -247,7 +251,8 @@ void Probe::record_cpu_timing(std::int64_t step, std::string_view what, std::uin
 
 void Probe::flush() {
 #if SKV_PROBES_HAVE_CUPTI_HEADERS
-  if (level() >= Level::timeline && gpu_->timeline) gpu_->timeline->flush();
+  std::lock_guard<std::mutex> lock(gpu_mu_);
+  if (gpu_->timeline) gpu_->timeline->flush();
 #endif
 }
 

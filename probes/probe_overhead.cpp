@@ -10,6 +10,12 @@ namespace skv::probes {
 
 namespace {
 
+double mean(const std::vector<double>& v) {
+  double s = 0.0;
+  for (double x : v) s += x;
+  return v.empty() ? 0.0 : s / static_cast<double>(v.size());
+}
+
 double median(std::vector<double> v) {
   if (v.empty()) return 0.0;
   std::sort(v.begin(), v.end());
@@ -43,22 +49,29 @@ OverheadReport measure_overhead(Probe& probe, Level level, int steps, const std:
   r.steps = steps;
   probe.stop();
   // Off: the same begin/end calls, which return after one relaxed load.
-  r.ns_per_step_off = median(time_steps(&probe, steps, warmup, 0, step_fn));
+  const std::vector<double> off = time_steps(&probe, steps, warmup, 0, step_fn);
   r.achieved = probe.start(level);
-  r.ns_per_step_on = median(time_steps(&probe, steps, warmup, warmup + steps, step_fn));
+  const std::vector<double> on = time_steps(&probe, steps, warmup, warmup + steps, step_fn);
   probe.stop();
+  r.ns_per_step_off = median(off);
+  r.ns_per_step_on = median(on);
+  r.mean_ns_per_step_off = mean(off);
+  r.mean_ns_per_step_on = mean(on);
+  r.mean_overhead_pct =
+      r.mean_ns_per_step_off > 0 ? 100.0 * (r.mean_ns_per_step_on - r.mean_ns_per_step_off) / r.mean_ns_per_step_off : 0.0;
   r.overhead_ns_per_step = r.ns_per_step_on - r.ns_per_step_off;
   r.overhead_pct = r.ns_per_step_off > 0 ? 100.0 * r.overhead_ns_per_step / r.ns_per_step_off : 0.0;
   return r;
 }
 
 std::string OverheadReport::to_json() const {
-  char buf[400];
+  char buf[600];
   std::snprintf(buf, sizeof(buf),
                 "{\"requested\":\"%s\",\"achieved\":\"%s\",\"steps\":%d,\"ns_per_step_off\":%.1f,"
-                "\"ns_per_step_on\":%.1f,\"overhead_ns_per_step\":%.1f,\"overhead_pct\":%.3f}",
+                "\"ns_per_step_on\":%.1f,\"overhead_ns_per_step\":%.1f,\"overhead_pct\":%.3f,"
+                "\"mean_ns_per_step_off\":%.1f,\"mean_ns_per_step_on\":%.1f,\"mean_overhead_pct\":%.3f}",
                 level_name(requested), level_name(achieved), steps, ns_per_step_off, ns_per_step_on,
-                overhead_ns_per_step, overhead_pct);
+                overhead_ns_per_step, overhead_pct, mean_ns_per_step_off, mean_ns_per_step_on, mean_overhead_pct);
   return buf;
 }
 

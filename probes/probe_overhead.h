@@ -21,6 +21,10 @@ struct OverheadReport {
   double ns_per_step_on = 0.0;     // median over steps, probe at `achieved`
   double overhead_ns_per_step = 0.0;
   double overhead_pct = 0.0;
+  // Means include periodic costs a median hides (counter read-back every N steps).
+  double mean_ns_per_step_off = 0.0;
+  double mean_ns_per_step_on = 0.0;
+  double mean_overhead_pct = 0.0;
   std::string to_json() const;
 };
 

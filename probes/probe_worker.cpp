@@ -51,9 +51,11 @@ void ProbeWorker::start(std::chrono::milliseconds period) {
   if (running_.exchange(true)) return;
   thread_ = std::thread([this, period] {
     while (running_.load(std::memory_order_relaxed)) {
+      probe_.flush();  // CUPTI hands over kernel records here, off the decode thread
       poll();
       std::this_thread::sleep_for(period);
     }
+    probe_.flush();
     poll();
   });
 }

@@ -41,6 +41,15 @@ __global__ void copy_kernel(const float4* __restrict__ src, float4* __restrict__
 
 __global__ void tiny_kernel(float* x) { x[threadIdx.x] += 1.0f; }
 
+// Keeps the GPU busy so the event before the copy fires only when the copy can start: without it
+// an idle GPU timestamps the event, then waits for the (CUPTI-instrumented) launch, and the
+// events measure launch latency as well as the kernel.
+__global__ void spin_kernel(long long cycles) {
+  const long long t0 = clock64();
+  while (clock64() - t0 < cycles) {
+  }
+}
+
 std::string esc(const std::string& s) {
   std::string o;
   for (char c : s) {
@@ -100,6 +109,26 @@ int main(int argc, char** argv) {
   bool timeline_ok = false, counters_ok = false;
 
   // --- timeline: kernel duration vs CUDA events ------------------------------------------------
+  int clock_khz = 0;
+  CUDA_OK(cudaDeviceGetAttribute(&clock_khz, cudaDevAttrClockRate, 0));
+  const long long spin_cycles = static_cast<long long>(clock_khz) * 2;  // ~2 ms
+  {
+    // Reference: the same event pair without any probe.
+    std::vector<float> ref;
+    for (int i = 0; i < 5; ++i) {
+      spin_kernel<<<1, 1, 0, stream>>>(spin_cycles);
+      CUDA_OK(cudaEventRecord(e0, stream));
+      copy.launch(stream);
+      CUDA_OK(cudaEventRecord(e1, stream));
+      CUDA_OK(cudaEventSynchronize(e1));
+      float ms = 0;
+      CUDA_OK(cudaEventElapsedTime(&ms, e0, e1));
+      ref.push_back(ms);
+    }
+    json << ",\"event_ms_without_probe\":[";
+    for (size_t i = 0; i < ref.size(); ++i) json << (i ? "," : "") << ref[i];
+    json << "]";
+  }
   {
     Probe probe;
     ProbeWorker worker(probe);
@@ -108,6 +137,7 @@ int main(int argc, char** argv) {
     for (int step = 0; step < 5; ++step) {
       probe.begin_step(step);
       probe.push_range("copy", kNoStep, 7);
+      spin_kernel<<<1, 1, 0, stream>>>(spin_cycles);
       CUDA_OK(cudaEventRecord(e0, stream));
       copy.launch(stream);
       CUDA_OK(cudaEventRecord(e1, stream));
@@ -139,7 +169,7 @@ int main(int argc, char** argv) {
       ++k;
     }
     timeline_ok = got == Level::timeline && k == 5 && worst < 0.05 && correlated;
-    json << "],\"copy_kernels\":" << k << ",\"worst_rel_diff\":" << worst << ",\"step_layer_correlated\":"
+    json << "],\"spin_kernels\":" << (snap->kernels.size() - static_cast<size_t>(k)) << ",\"copy_kernels\":" << k << ",\"worst_rel_diff\":" << worst << ",\"step_layer_correlated\":"
          << (correlated ? "true" : "false") << ",\"dropped\":" << snap->dropped << "}";
   }
 
@@ -190,11 +220,22 @@ int main(int argc, char** argv) {
   json << ",\"overhead\":{\"copy_step\":[";
   for (Level l : {Level::cpu, Level::timeline, Level::counters}) {
     Probe probe;
-    const OverheadReport r = measure_overhead(probe, l, 30, [&](std::int64_t) {
+    const OverheadReport r = measure_overhead(probe, l, 130, [&](std::int64_t) {
       copy.launch(stream);
       cudaStreamSynchronize(stream);
     });
     json << (l != Level::cpu ? "," : "") << r.to_json();
+  }
+  {
+    // Counters read back at every step (freshest numbers, highest cost).
+    ProbeOptions opt;
+    opt.counter_collect_every = 1;
+    Probe probe(opt);
+    const OverheadReport r = measure_overhead(probe, Level::counters, 30, [&](std::int64_t) {
+      copy.launch(stream);
+      cudaStreamSynchronize(stream);
+    });
+    json << ",{\"counter_collect_every\":1,\"report\":" << r.to_json() << "}";
   }
   json << "],\"tiny_step\":[";
   for (Level l : {Level::cpu, Level::timeline, Level::counters}) {

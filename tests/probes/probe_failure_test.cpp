@@ -163,8 +163,8 @@ TEST_F(ProbeFakeCupti, InsufficientPrivilegesDegradesCountersToTimelineWithActio
   probe.end_step();
   EXPECT_EQ(g_fake.pushes, 2);
   EXPECT_EQ(g_fake.pops, 2);
-  EXPECT_GE(g_fake.flushes, 1);
   probe.stop();
+  EXPECT_GE(g_fake.flushes, 1);  // stop() hands over what CUPTI still holds
   EXPECT_EQ(probe.level(), Level::off);
 }
 
