@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
 
 #include "core/common/error.h"
 
@@ -37,7 +38,7 @@ GenerationResult generate(LlamaDecoder& decoder, const BpeTokenizer& tokenizer, 
   const int64_t max_new = std::min<int64_t>(options.max_new_tokens, c.context_length - n_prompt);
   backend.reset(c, 1, n_prompt + max_new, decoder.device());
 
-  at::NoGradGuard no_grad;
+  c10::InferenceMode inference_mode;  // no autograd bookkeeping
   GenerationResult r;
   r.prompt_ids = prompt_ids;
   auto cancelled = [&] { return cb.cancel && cb.cancel->load(std::memory_order_relaxed); };
