@@ -17,7 +17,7 @@ NUMPY_VERSION=2.3.5
 APT_PACKAGES=(build-essential cmake ninja-build pkg-config libgtest-dev libgmock-dev
   libglfw3-dev libgl-dev libx11-dev libxrandr-dev libxinerama-dev libxcursor-dev libxi-dev
   xvfb xauth mesa-utils libgl1-mesa-dri nlohmann-json3-dev libcli11-dev libfmt-dev
-  libstb-dev libpcre2-dev clang libclang-rt-14-dev fonts-dejavu-core)
+  libstb-dev libpcre2-dev clang libclang-rt-14-dev fonts-dejavu-core ccache imagemagick)
 
 stamp() { echo "$cache/.stamp-$1"; }
 
