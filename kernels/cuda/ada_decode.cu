@@ -1,0 +1,642 @@
+// ADA paged decode attention (SPHERICAL_KV.md 1, "Scoring without dense keys") and the dense
+// fp16 paged decode baseline, sharing one flash-decoding skeleton:
+//   grid (splits, batch * Hkv * head_chunks); a CTA owns a contiguous run of one (sequence, kv
+//   head)'s pages and NH query heads of its GQA group; pages stream through a 4-stage cp.async
+//   pipeline into shared memory (a page is one contiguous, 16-byte aligned blob, so one copy
+//   loop serves every tier); partial (m, l, acc) per split go to a workspace; one merge kernel
+//   combines the splits and applies Pi^T once per head.
+// The truth is kernels/cpu/ada_attention_cpu.cpp; tests/kernels/ada_gpu_test.cu compares.
+// docs/KERNELS.md records what limits this kernel and what was tried.
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+#include <string>
+
+#include "kernels/ada_attention.h"
+#include "kernels/cuda/cuda_check.h"
+
+namespace skv::kernels {
+namespace {
+
+constexpr int kThreads = 256;      // 8 warps
+constexpr int kStages = 4;         // cp.async pipeline depth (pages in flight per CTA)
+constexpr int kMaxPagesPerSplit = 256;
+constexpr int kMaxPageTokens = 128;
+constexpr int kLanesPerKey = 8;    // lanes scoring one token (a quarter warp: one LDS.128 phase)
+
+template <int NH> struct Vec;
+template <> struct Vec<1> { using T = float; };
+template <> struct Vec<2> { using T = float2; };
+template <> struct Vec<4> { using T = float4; };
+
+template <int NH> __device__ __forceinline__ float get(const typename Vec<NH>::T& v, int i) {
+  if constexpr (NH == 1) return v;
+  else if constexpr (NH == 2) return i == 0 ? v.x : v.y;
+  else return i == 0 ? v.x : i == 1 ? v.y : i == 2 ? v.z : v.w;
+}
+template <int NH> __device__ __forceinline__ void add(typename Vec<NH>::T& a, const typename Vec<NH>::T& b) {
+  if constexpr (NH == 1) a += b;
+  else if constexpr (NH == 2) { a.x += b.x; a.y += b.y; }
+  else { a.x += b.x; a.y += b.y; a.z += b.z; a.w += b.w; }
+}
+
+// Shape of a coded-key tier's lookup table. A "unit" is J code groups looked up together:
+// two 3-bit (or smaller) coordinates share one joint table of 2^(2b) entries (half the
+// lookups); PAIR planes and 4-bit coordinates are looked up alone. Lane k of a token's 8 lanes
+// owns units [k*UPL, (k+1)*UPL); LUT entry (m, code) of lane k sits at ((m*E + code)*8 + k), so
+// the 8 lanes of a quarter warp always hit 8 different 16-byte bank groups: conflict-free.
+struct LutShape {
+  int J, nb, E, U, upl;
+};
+__host__ __device__ inline LutShape lut_shape(const TierLayout& L) {
+  LutShape s{};
+  const int cb = key_code_bits(L);
+  s.J = (L.key_kind == KeyKind::kCoord && cb <= 3) ? 2 : 1;
+  s.nb = s.J * cb;
+  s.E = 1 << s.nb;
+  s.U = key_groups(L) / s.J;
+  s.upl = s.U / kLanesPerKey;
+  return s;
+}
+__host__ __device__ inline size_t lut_floats(const TierLayout& L, int nh) {
+  if (!keys_coded(L)) return 0;
+  const LutShape s = lut_shape(L);
+  return size_t(s.U) * size_t(s.E) * size_t(nh);
+}
+
+struct SmemPlan {
+  size_t tiers, pinfo, q_plain, q_rot, raw, weights, state, vlev, scratch, stages, total, stage_bytes;
+};
+__host__ __device__ inline SmemPlan smem_plan(const TierTable& tt, int d, int nh) {
+  size_t lut = 0, stage = 16;
+  for (int t = 0; t < tt.count; ++t) {
+    lut = lut > lut_floats(tt.layouts[t], nh) ? lut : lut_floats(tt.layouts[t], nh);
+    stage = stage > page_bytes(tt.layouts[t]) ? stage : page_bytes(tt.layouts[t]);
+  }
+  const size_t red = size_t(kThreads / 32) * size_t(nh) * size_t(d);
+  SmemPlan p{};
+  size_t at = 0;
+#define SKV_TAKE(field, bytes) p.field = at; at += align16(bytes)
+  SKV_TAKE(tiers, sizeof(TierTable));
+  SKV_TAKE(pinfo, sizeof(PageInfo) * kMaxPagesPerSplit);
+  SKV_TAKE(q_plain, sizeof(float) * d * nh);
+  SKV_TAKE(q_rot, sizeof(float) * d * nh);
+  SKV_TAKE(raw, sizeof(float) * kMaxPageTokens * nh);
+  SKV_TAKE(weights, sizeof(float) * kMaxPageTokens * nh);
+  SKV_TAKE(state, sizeof(float) * 3 * 4);
+  SKV_TAKE(vlev, sizeof(float) * 256);
+  SKV_TAKE(scratch, sizeof(float) * (lut > red ? lut : red));
+  p.stage_bytes = align16(stage);
+  SKV_TAKE(stages, p.stage_bytes * kStages);
+#undef SKV_TAKE
+  p.total = at;
+  return p;
+}
+
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
+  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N> __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+
+struct DecodeParams {
+  PagedKv kv;
+  SmemPlan plan;
+  const float* q;
+  int num_q_heads, group, chunks, splits, pages_per_split;
+  float scale_log2;  // sm_scale * log2(e): softmax in base 2
+  float* part_m;     // [splits][B*Hq]
+  float* part_l;     // [splits][B*Hq]
+  float* part_rot;   // [splits][B*Hq][d]
+  float* part_plain; // [splits][B*Hq][d]
+};
+
+// VMODE: 0 = coded values only, 1 = fp16 values only, 2 = both kinds in the table.
+template <int D, int NH, bool DENSE, int VMODE>
+__global__ void __launch_bounds__(kThreads, 2) decode_split_kernel(const DecodeParams p) {
+  using V = typename Vec<NH>::T;
+  extern __shared__ __align__(16) unsigned char smem[];
+  const SmemPlan& plan = p.plan;
+  // The tier table lives in shared memory: indexing a kernel-parameter array by a runtime tier id
+  // would make the compiler copy the whole parameter struct to local memory.
+  TierTable& tt = *reinterpret_cast<TierTable*>(smem + plan.tiers);
+  if (threadIdx.x == 0) tt = p.kv.tiers;
+  auto* pinfo = reinterpret_cast<PageInfo*>(smem + plan.pinfo);
+  auto* q_plain = reinterpret_cast<float*>(smem + plan.q_plain);  // [D][NH]
+  auto* q_rot = reinterpret_cast<float*>(smem + plan.q_rot);      // [D][NH]
+  auto* raw = reinterpret_cast<float*>(smem + plan.raw);          // [P][NH] s_j * sum T (or q.k)
+  auto* weights = reinterpret_cast<float*>(smem + plan.weights);  // [P][NH] p_j (* s_v,j)
+  auto* state = reinterpret_cast<float*>(smem + plan.state);      // m[4], l[4], alpha[4]
+  auto* vlev = reinterpret_cast<float*>(smem + plan.vlev);
+  auto* scratch = reinterpret_cast<float*>(smem + plan.scratch);  // LUT, then the final reduction
+  unsigned char* stages = smem + plan.stages;
+
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int Hkv = p.kv.num_kv_heads;
+  const int chunk = blockIdx.y % p.chunks, bh = blockIdx.y / p.chunks, b = bh / Hkv, h = bh % Hkv;
+  const int split = blockIdx.x;
+  const int list0 = p.kv.indptr[bh], list1 = p.kv.indptr[bh + 1];
+  const int first = list0 + split * p.pages_per_split;
+  const int npages = max(0, min(p.pages_per_split, list1 - first));
+  const int8_t* signs = p.kv.signs + size_t(h) * D;
+
+  // Page metadata of this split, once (the dependent index -> info loads would otherwise stall
+  // every prefetch by two DRAM round trips).
+  for (int i = tid; i < npages; i += kThreads) pinfo[i] = p.kv.pages[p.kv.indices[first + i]];
+  // Queries of this chunk's heads (heads past the group are zero and never written back).
+  for (int i = tid; i < D * NH; i += kThreads) {
+    const int dim = i / NH, hh = i % NH, g = chunk * NH + hh;
+    const float v = g < p.group ? p.q[(size_t(b) * p.num_q_heads + h * p.group + g) * D + dim] : 0.f;
+    q_plain[i] = v;
+    q_rot[i] = v * float(signs[dim]);
+  }
+  if (tid < 4) { state[tid] = -INFINITY; state[4 + tid] = 0.f; state[8 + tid] = 0.f; }
+  __syncthreads();
+  if constexpr (!DENSE) {  // q' = Pi q: Walsh-Hadamard butterflies in shared memory
+    for (int hstep = 1; hstep < D; hstep *= 2) {
+      for (int i = tid; i < (D / 2) * NH; i += kThreads) {
+        const int hh = i % NH, pr = i / NH, blk = pr / hstep, off = pr % hstep;
+        const int i0 = blk * 2 * hstep + off, i1 = i0 + hstep;
+        const float a = q_rot[i0 * NH + hh], c = q_rot[i1 * NH + hh];
+        q_rot[i0 * NH + hh] = a + c;
+        q_rot[i1 * NH + hh] = a - c;
+      }
+      __syncthreads();
+    }
+    for (int i = tid; i < D * NH; i += kThreads) q_rot[i] *= rsqrtf(float(D));
+  }
+
+  auto issue = [&](int i) {
+    if (i < npages) {
+      const PageInfo pg = pinfo[i];
+      const int chunks16 = int(page_bytes(tt.layouts[pg.tier]) / 16);
+      const unsigned char* src = p.kv.arena + pg.byte_offset;
+      unsigned char* dst = stages + size_t(i % kStages) * plan.stage_bytes;
+      for (int c = tid; c < chunks16; c += kThreads) cp_async16(dst + c * 16, src + c * 16);
+    }
+    cp_async_commit();
+  };
+#pragma unroll
+  for (int s = 0; s < kStages - 1; ++s) issue(s);
+
+  // Value accumulators: lane owns 8 dims of one token slot; LV lanes cover a token.
+  constexpr int LV = D / 8, TPW = 32 / LV, SLOTS = TPW * (kThreads / 32);
+  const int vk = lane % LV, vslot = warp * TPW + lane / LV;
+  float acc_rot[VMODE == 1 ? 1 : NH][8];
+  float acc_plain[VMODE == 0 ? 1 : NH][8];
+#pragma unroll
+  for (int hh = 0; hh < NH; ++hh)
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      if constexpr (VMODE != 1) acc_rot[hh][i] = 0.f;
+      if constexpr (VMODE != 0) acc_plain[hh][i] = 0.f;
+    }
+
+  int lut_tier = -1;
+  const int kq = tid % kLanesPerKey, tq = tid / kLanesPerKey;  // scoring: lane in token, token in step
+  for (int i = 0; i < npages; ++i) {
+    cp_async_wait<kStages - 2>();
+    __syncthreads();  // (A) page i landed for every thread; page i-1 fully consumed
+    issue(i + kStages - 1);
+    const PageInfo pg = pinfo[i];
+    const TierLayout L = tt.layouts[pg.tier];
+    const PageOffsets off = page_offsets(L);
+    const unsigned char* page = stages + size_t(i % kStages) * plan.stage_bytes;
+    const int ntok = int(pg.tokens);
+
+    if (!DENSE && int(pg.tier) != lut_tier) {  // (re)build this tier's LUT and value levels
+      lut_tier = int(pg.tier);
+      const TierCodebooks cb = tt.codebooks[pg.tier];
+      if (keys_coded(L)) {
+        const LutShape s = lut_shape(L);
+        const int a = L.key_bits, amask = (1 << a) - 1, bmask = (1 << key_code_bits(L)) - 1;
+        V* lut = reinterpret_cast<V*>(scratch);
+        for (int e = tid; e < s.U * s.E; e += kThreads) {
+          const int k = e % kLanesPerKey, rest = e / kLanesPerKey, code = rest % s.E, m = rest / s.E;
+          const int u = k * s.upl + m;
+          float vals[NH];
+#pragma unroll
+          for (int hh = 0; hh < NH; ++hh) {
+            if (L.key_kind == KeyKind::kCoord) {
+              if (s.J == 2) {
+                vals[hh] = q_rot[(2 * u) * NH + hh] * cb.key_levels[code & bmask] +
+                           q_rot[(2 * u + 1) * NH + hh] * cb.key_levels[code >> key_code_bits(L)];
+              } else {
+                vals[hh] = q_rot[u * NH + hh] * cb.key_levels[code];
+              }
+            } else {
+              float sn, cs;
+              sincospif(2.f * (float(code & amask) + 0.5f) / float(1 << a), &sn, &cs);
+              vals[hh] = cb.key_levels[code >> a] * (q_rot[(2 * u) * NH + hh] * cs + q_rot[(2 * u + 1) * NH + hh] * sn);
+            }
+          }
+          const int idx = (m * s.E + code) * kLanesPerKey + k;
+          if constexpr (NH == 1) lut[idx] = vals[0];
+          else if constexpr (NH == 2) lut[idx] = make_float2(vals[0], vals[1]);
+          else lut[idx] = make_float4(vals[0], vals[1], vals[2], vals[3]);
+        }
+      }
+      if (L.value_kind == ValueKind::kCoord)
+        for (int c = tid; c < (1 << L.value_bits); c += kThreads) vlev[c] = cb.value_levels[c];
+      __syncthreads();
+    }
+
+    // ---- scoring: raw[t][hh] = s_t * sum_units LUT (coded) or q . k (fp16 keys) -------------
+    if (!DENSE && keys_coded(L)) {
+      const LutShape s = lut_shape(L);
+      const int wpt = key_words_per_token(L), emask = s.E - 1;
+      const auto* rows = reinterpret_cast<const uint32_t*>(page + off.key_codes);
+      const auto* kscale = reinterpret_cast<const __half*>(page + off.key_scales);
+      const V* lut = reinterpret_cast<const V*>(scratch) + kq;
+      const int start = kq * s.upl * s.nb, w0 = start >> 5, sh = start & 31;
+      for (int t0 = 0; t0 < ntok; t0 += kThreads / kLanesPerKey) {
+        const int t = t0 + tq;
+        V acc{};
+        if (t < ntok) {
+          const uint32_t* w = rows + size_t(t) * wpt;
+          const uint32_t a0 = w[w0], a1 = w0 + 1 < wpt ? w[w0 + 1] : 0u, a2 = w0 + 2 < wpt ? w[w0 + 2] : 0u;
+          uint64_t win = ((uint64_t(a1) << 32) | a0) >> sh;
+          if (sh) win |= uint64_t(a2) << (64 - sh);
+          if (s.nb == 6 && s.upl == 8) {  // the common tiers: 3-bit coordinate pairs, 6-bit planes, d=128
+#pragma unroll
+            for (int m = 0; m < 8; ++m) add<NH>(acc, lut[((m << 6) + int((win >> (6 * m)) & 63u)) * kLanesPerKey]);
+          } else {
+#pragma unroll 4
+            for (int m = 0; m < s.upl; ++m)
+              add<NH>(acc, lut[(m * s.E + int((win >> (s.nb * m)) & uint64_t(emask))) * kLanesPerKey]);
+          }
+        }
+        float r[NH];
+#pragma unroll
+        for (int hh = 0; hh < NH; ++hh) {
+          r[hh] = get<NH>(acc, hh);
+          r[hh] += __shfl_xor_sync(0xffffffffu, r[hh], 1);
+          r[hh] += __shfl_xor_sync(0xffffffffu, r[hh], 2);
+          r[hh] += __shfl_xor_sync(0xffffffffu, r[hh], 4);
+        }
+        if (kq == 0 && t < ntok) {
+          const float sc = __half2float(kscale[t]);
+#pragma unroll
+          for (int hh = 0; hh < NH; ++hh) raw[t * NH + hh] = sc * r[hh];
+        }
+      }
+    } else {  // fp16 keys: lane kq owns D/8 dims
+      constexpr int DPL = D / kLanesPerKey;
+      const auto* rows = reinterpret_cast<const __half*>(page + off.key_codes);
+      for (int t0 = 0; t0 < ntok; t0 += kThreads / kLanesPerKey) {
+        const int t = t0 + tq;
+        float r[NH];
+#pragma unroll
+        for (int hh = 0; hh < NH; ++hh) r[hh] = 0.f;
+        if (t < ntok) {
+#pragma unroll
+          for (int c = 0; c < DPL / 8; ++c) {
+            const uint4 raw16 = *reinterpret_cast<const uint4*>(rows + size_t(t) * D + kq * DPL + c * 8);
+            const __half2* h2 = reinterpret_cast<const __half2*>(&raw16);
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+              const float2 kv2 = __half22float2(h2[e]);
+              const int dim = kq * DPL + c * 8 + 2 * e;
+              const V qa = reinterpret_cast<const V*>(q_plain)[dim];
+              const V qb = reinterpret_cast<const V*>(q_plain)[dim + 1];
+#pragma unroll
+              for (int hh = 0; hh < NH; ++hh) r[hh] += get<NH>(qa, hh) * kv2.x + get<NH>(qb, hh) * kv2.y;
+            }
+          }
+        }
+#pragma unroll
+        for (int hh = 0; hh < NH; ++hh) {
+          r[hh] += __shfl_xor_sync(0xffffffffu, r[hh], 1);
+          r[hh] += __shfl_xor_sync(0xffffffffu, r[hh], 2);
+          r[hh] += __shfl_xor_sync(0xffffffffu, r[hh], 4);
+        }
+        if (kq == 0 && t < ntok)
+#pragma unroll
+          for (int hh = 0; hh < NH; ++hh) raw[t * NH + hh] = r[hh];
+      }
+    }
+    __syncthreads();  // (B) raw logits of the page complete
+
+    // ---- online softmax over the page: warp hh owns head hh -------------------------------
+    if (warp < NH) {
+      const int hh = warp;
+      float qm = 0.f;
+      if (has_page_mean(L)) {
+        const auto* mean = reinterpret_cast<const __half*>(page + off.mean);
+        for (int dim = lane; dim < D; dim += 32) qm += q_plain[dim * NH + hh] * __half2float(mean[dim]);
+#pragma unroll
+        for (int o = 16; o; o >>= 1) qm += __shfl_xor_sync(0xffffffffu, qm, o);
+      }
+      float mx = -INFINITY;
+      for (int t = lane; t < ntok; t += 32) mx = fmaxf(mx, (raw[t * NH + hh] + qm) * p.scale_log2);
+#pragma unroll
+      for (int o = 16; o; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
+      const float m_old = state[hh], m_new = fmaxf(m_old, mx);
+      const bool vcoded = L.value_kind == ValueKind::kCoord;
+      const auto* vscale = reinterpret_cast<const __half*>(page + off.value_scales);
+      float sum = 0.f;
+      for (int t = lane; t < ntok; t += 32) {
+        const float pj = exp2f((raw[t * NH + hh] + qm) * p.scale_log2 - m_new);
+        sum += pj;
+        weights[t * NH + hh] = vcoded ? pj * __half2float(vscale[t]) : pj;
+      }
+#pragma unroll
+      for (int o = 16; o; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+      if (lane == 0) {
+        const float alpha = m_old == -INFINITY ? 0.f : exp2f(m_old - m_new);
+        state[hh] = m_new;
+        state[4 + hh] = state[4 + hh] * alpha + sum;
+        state[8 + hh] = alpha;
+      }
+    }
+    __syncthreads();  // (C) weights and alpha ready
+
+    // ---- values: acc = alpha * acc + sum_t w_t * v_t (coded: in the rotated domain) -------
+    float alpha[NH];
+#pragma unroll
+    for (int hh = 0; hh < NH; ++hh) alpha[hh] = state[8 + hh];
+#pragma unroll
+    for (int hh = 0; hh < NH; ++hh)
+#pragma unroll
+      for (int e = 0; e < 8; ++e) {
+        if constexpr (VMODE != 1) acc_rot[hh][e] *= alpha[hh];
+        if constexpr (VMODE != 0) acc_plain[hh][e] *= alpha[hh];
+      }
+    if constexpr (VMODE != 1) {
+      if (L.value_kind == ValueKind::kCoord) {
+        const int bv = L.value_bits, vwpt = value_words_per_token(L), vmask = (1 << bv) - 1;
+        const int start = vk * 8 * bv, w0 = start >> 5, sh = start & 31;
+        const auto* rows = reinterpret_cast<const uint32_t*>(page + off.values);
+        for (int t = vslot; t < ntok; t += SLOTS) {
+          const uint32_t* w = rows + size_t(t) * vwpt;
+          const uint64_t win = ((w0 + 1 < vwpt ? uint64_t(w[w0 + 1]) << 32 : 0ull) | w[w0]) >> sh;
+          const V wt = reinterpret_cast<const V*>(weights)[t];
+#pragma unroll
+          for (int e = 0; e < 8; ++e) {
+            const float v = vlev[int(win >> (bv * e)) & vmask];
+#pragma unroll
+            for (int hh = 0; hh < NH; ++hh) acc_rot[hh][e] += get<NH>(wt, hh) * v;
+          }
+        }
+      }
+    }
+    if constexpr (VMODE != 0) {
+      if (L.value_kind == ValueKind::kFp16) {
+        const auto* rows = reinterpret_cast<const __half*>(page + off.values);
+        for (int t = vslot; t < ntok; t += SLOTS) {
+          const uint4 raw16 = *reinterpret_cast<const uint4*>(rows + size_t(t) * D + vk * 8);
+          const __half2* h2 = reinterpret_cast<const __half2*>(&raw16);
+          const V wt = reinterpret_cast<const V*>(weights)[t];
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const float2 v2 = __half22float2(h2[e]);
+#pragma unroll
+            for (int hh = 0; hh < NH; ++hh) {
+              acc_plain[hh][2 * e] += get<NH>(wt, hh) * v2.x;
+              acc_plain[hh][2 * e + 1] += get<NH>(wt, hh) * v2.y;
+            }
+          }
+        }
+      }
+    }
+  }
+  cp_async_wait<0>();
+  __syncthreads();  // LUT no longer needed: scratch becomes the reduction buffer
+
+  // ---- reduce the token slots and write this split's partial ------------------------------
+  const size_t row0 = size_t(split) * size_t(p.kv.batch) * p.num_q_heads;
+  auto reduce_write = [&](float (*acc)[8], float* dst_base) {
+#pragma unroll
+    for (int hh = 0; hh < NH; ++hh)
+#pragma unroll
+      for (int e = 0; e < 8; ++e)
+        for (int o = LV; o < 32; o <<= 1) acc[hh][e] += __shfl_xor_sync(0xffffffffu, acc[hh][e], o);
+    if (lane < LV)
+#pragma unroll
+      for (int hh = 0; hh < NH; ++hh)
+#pragma unroll
+        for (int e = 0; e < 8; ++e) scratch[(warp * NH + hh) * D + vk * 8 + e] = acc[hh][e];
+    __syncthreads();
+    for (int i = tid; i < NH * D; i += kThreads) {
+      const int hh = i / D, dim = i % D, g = chunk * NH + hh;
+      float s = 0.f;
+#pragma unroll
+      for (int w = 0; w < kThreads / 32; ++w) s += scratch[(w * NH + hh) * D + dim];
+      if (g < p.group) dst_base[(row0 + size_t(b) * p.num_q_heads + h * p.group + g) * D + dim] = s;
+    }
+    __syncthreads();
+  };
+  if constexpr (VMODE != 1) reduce_write(acc_rot, p.part_rot);
+  if constexpr (VMODE != 0) reduce_write(acc_plain, p.part_plain);
+  if (tid < NH) {
+    const int g = chunk * NH + tid;
+    if (g < p.group) {
+      const size_t r = row0 + size_t(b) * p.num_q_heads + h * p.group + g;
+      p.part_m[r] = state[tid];
+      p.part_l[r] = state[4 + tid];
+    }
+  }
+}
+
+// One CTA per (sequence, query head): merge the splits (base-2 log-sum-exp), apply Pi^T to the
+// rotated-domain part once, add the fp16-value part, write the output.
+template <int D>
+__global__ void __launch_bounds__(D) merge_kernel(const float* part_m, const float* part_l, const float* part_rot,
+                                                  const float* part_plain, const int8_t* signs, int splits,
+                                                  int rows, int num_q_heads, int group, float* out) {
+  __shared__ float y[D];
+  const int r = blockIdx.x, dim = threadIdx.x, qh = r % num_q_heads, h = qh / group;
+  float M = -INFINITY;
+  for (int s = 0; s < splits; ++s) M = fmaxf(M, part_m[size_t(s) * rows + r]);
+  float L = 0.f, o_rot = 0.f, o_plain = 0.f;
+  if (M != -INFINITY) {
+    for (int s = 0; s < splits; ++s) {
+      const float m = part_m[size_t(s) * rows + r];
+      if (m == -INFINITY) continue;
+      const float w = exp2f(m - M);
+      L += w * part_l[size_t(s) * rows + r];
+      if (part_rot) o_rot += w * part_rot[(size_t(s) * rows + r) * D + dim];
+      if (part_plain) o_plain += w * part_plain[(size_t(s) * rows + r) * D + dim];
+    }
+  }
+  const float inv = L > 0.f ? 1.f / L : 0.f;
+  y[dim] = o_rot * inv;
+  __syncthreads();
+  if (part_rot) {  // Pi^T y = signs * H y / sqrt(D)
+    for (int hs = 1; hs < D; hs *= 2) {
+      float v = 0.f;
+      const bool lo = (dim & hs) == 0;
+      v = lo ? y[dim] + y[dim + hs] : y[dim - hs] - y[dim];
+      __syncthreads();
+      y[dim] = v;
+      __syncthreads();
+    }
+  }
+  const float rot = part_rot ? y[dim] * rsqrtf(float(D)) * float(signs[size_t(h) * D + dim]) : 0.f;
+  out[size_t(r) * D + dim] = rot + o_plain * inv;
+}
+
+int sm_count() {
+  static int count = [] {
+    int dev = 0, n = 0;
+    SKV_CUDA_CHECK(cudaGetDevice(&dev));
+    SKV_CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev));
+    return n;
+  }();
+  return count;
+}
+
+struct Plan {
+  int nh, chunks, splits, pages_per_split;
+  size_t rows, bytes;
+};
+
+Plan make_plan(const PagedKv& kv, int num_q_heads, int max_pages) {
+  if (kv.num_kv_heads <= 0 || num_q_heads <= 0 || num_q_heads % kv.num_kv_heads != 0)
+    throw KernelError("ada decode: num_q_heads must be a positive multiple of num_kv_heads");
+  if (kv.head_dim != 64 && kv.head_dim != 128) throw KernelError("ada decode: head_dim must be 64 or 128");
+  const int group = num_q_heads / kv.num_kv_heads;
+  Plan p{};
+  p.nh = group == 1 ? 1 : group == 2 ? 2 : 4;
+  p.chunks = (group + p.nh - 1) / p.nh;
+  const int units = kv.batch * kv.num_kv_heads * p.chunks;
+  // Enough CTAs for ~2 waves of resident CTAs at batch 1, never more than 256 pages a CTA.
+  const int target = 2 * sm_count();
+  const int mp = std::max(1, max_pages);
+  int splits = std::clamp((target + std::max(units, 1) - 1) / std::max(units, 1), 1, mp);
+  splits = std::max(splits, (mp + kMaxPagesPerSplit - 1) / kMaxPagesPerSplit);
+  p.pages_per_split = (mp + splits - 1) / splits;
+  p.splits = (mp + p.pages_per_split - 1) / p.pages_per_split;
+  p.rows = size_t(kv.batch) * size_t(num_q_heads);
+  p.bytes = size_t(p.splits) * p.rows * (2 + 2 * size_t(kv.head_dim)) * sizeof(float);
+  return p;
+}
+
+void check_tiers(const PagedKv& kv, bool dense) {
+  const TierTable& tt = kv.tiers;
+  if (tt.count < 1 || tt.count > kMaxTiers) throw KernelError("ada decode: tier count must be in 1..8");
+  for (int t = 0; t < tt.count; ++t) {
+    const TierLayout& L = tt.layouts[t];
+    if (const char* why = validate_layout(L)) throw KernelError(std::string("ada decode: ") + why);
+    if (L.head_dim != kv.head_dim) throw KernelError("ada decode: tier head_dim differs from the cache's");
+    if (L.page_tokens > kMaxPageTokens) throw KernelError("ada decode: page_tokens above 128");
+    if (dense && (keys_coded(L) || L.value_kind != ValueKind::kFp16))
+      throw KernelError("dense fp16 decode: every tier must be FP16 keys + FP16 values");
+    if (L.key_kind == KeyKind::kCoord && L.key_bits > 4) throw KernelError("ada decode: CUDA COORD keys need b <= 4");
+    if (L.key_kind == KeyKind::kPair && key_code_bits(L) > 6) throw KernelError("ada decode: CUDA PAIR keys need a + p <= 6");
+    if (L.value_kind == ValueKind::kCoord && L.value_bits > 5) throw KernelError("ada decode: CUDA COORD values need bv <= 5");
+    if (keys_coded(L) && tt.codebooks[t].key_levels == nullptr) throw KernelError("ada decode: missing key levels");
+    if (L.value_kind == ValueKind::kCoord && tt.codebooks[t].value_levels == nullptr)
+      throw KernelError("ada decode: missing value levels");
+  }
+}
+
+template <int D, int NH, bool DENSE, int VMODE>
+void launch_split(const DecodeParams& prm, dim3 grid, size_t smem, cudaStream_t stream) {
+  auto* k = &decode_split_kernel<D, NH, DENSE, VMODE>;
+  static std::once_flag once;
+  std::call_once(once, [&] {
+    int dev = 0, optin = 0;
+    SKV_CUDA_CHECK(cudaGetDevice(&dev));
+    SKV_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+    SKV_CUDA_CHECK(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, optin));
+  });
+  k<<<grid, kThreads, smem, stream>>>(prm);
+  SKV_CUDA_CHECK_LAUNCH("decode_split_kernel");
+}
+
+template <int D, bool DENSE, int VMODE>
+void dispatch_nh(int nh, const DecodeParams& prm, dim3 grid, size_t smem, cudaStream_t s) {
+  if (nh == 1) launch_split<D, 1, DENSE, VMODE>(prm, grid, smem, s);
+  else if (nh == 2) launch_split<D, 2, DENSE, VMODE>(prm, grid, smem, s);
+  else launch_split<D, 4, DENSE, VMODE>(prm, grid, smem, s);
+}
+
+void run_decode(const PagedKv& kv, const DecodeArgs& a, bool dense) {
+  check_tiers(kv, dense);
+  if (!a.q || !a.out) throw KernelError("ada decode: null query or output");
+  const Plan plan = make_plan(kv, a.num_q_heads, a.max_pages_per_head);
+  if (!a.workspace || a.workspace_bytes < plan.bytes) throw KernelError("ada decode: workspace too small");
+  if (kv.batch == 0) return;
+  const int d = kv.head_dim;
+  bool any_coded_v = false, any_fp16_v = false;
+  for (int t = 0; t < kv.tiers.count; ++t)
+    (kv.tiers.layouts[t].value_kind == ValueKind::kCoord ? any_coded_v : any_fp16_v) = true;
+  const int vmode = dense ? 1 : (any_coded_v && any_fp16_v) ? 2 : any_fp16_v ? 1 : 0;
+
+  DecodeParams prm{};
+  prm.kv = kv;
+  prm.q = a.q;
+  prm.num_q_heads = a.num_q_heads;
+  prm.group = a.num_q_heads / kv.num_kv_heads;
+  prm.chunks = plan.chunks;
+  prm.splits = plan.splits;
+  prm.pages_per_split = plan.pages_per_split;
+  const float sm = a.sm_scale != 0.f ? a.sm_scale : 1.f / std::sqrt(float(d));
+  prm.scale_log2 = sm * 1.4426950408889634f;
+  auto* ws = static_cast<float*>(a.workspace);
+  const size_t n = size_t(plan.splits) * plan.rows;
+  prm.part_m = ws;
+  prm.part_l = ws + n;
+  prm.part_rot = ws + 2 * n;
+  prm.part_plain = ws + 2 * n + n * size_t(d);
+
+  const SmemPlan sp = smem_plan(kv.tiers, d, plan.nh);
+  prm.plan = sp;
+  int dev = 0, optin = 0;
+  SKV_CUDA_CHECK(cudaGetDevice(&dev));
+  SKV_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+  if (sp.total > size_t(optin))
+    throw KernelError("ada decode: tiers need " + std::to_string(sp.total) + " B of shared memory, device has " +
+                      std::to_string(optin));
+  const dim3 grid(unsigned(plan.splits), unsigned(kv.batch * kv.num_kv_heads * plan.chunks));
+  auto stream = static_cast<cudaStream_t>(a.stream);
+  if (grid.y > 65535u) throw KernelError("ada decode: batch * kv heads * chunks above 65535");
+
+  if (dense) {
+    if (d == 64) dispatch_nh<64, true, 1>(plan.nh, prm, grid, sp.total, stream);
+    else dispatch_nh<128, true, 1>(plan.nh, prm, grid, sp.total, stream);
+  } else {
+#define SKV_VM(D_)                                                              \
+  if (vmode == 0) dispatch_nh<D_, false, 0>(plan.nh, prm, grid, sp.total, stream); \
+  else if (vmode == 1) dispatch_nh<D_, false, 1>(plan.nh, prm, grid, sp.total, stream); \
+  else dispatch_nh<D_, false, 2>(plan.nh, prm, grid, sp.total, stream);
+    if (d == 64) { SKV_VM(64) } else { SKV_VM(128) }
+#undef SKV_VM
+  }
+  const float* rot = vmode == 1 ? nullptr : prm.part_rot;
+  const float* plain = vmode == 0 ? nullptr : prm.part_plain;
+  const int rows = int(plan.rows);
+  if (d == 64)
+    merge_kernel<64><<<rows, 64, 0, stream>>>(prm.part_m, prm.part_l, rot, plain, kv.signs, plan.splits, rows,
+                                             a.num_q_heads, prm.group, a.out);
+  else
+    merge_kernel<128><<<rows, 128, 0, stream>>>(prm.part_m, prm.part_l, rot, plain, kv.signs, plan.splits, rows,
+                                               a.num_q_heads, prm.group, a.out);
+  SKV_CUDA_CHECK_LAUNCH("merge_kernel");
+}
+
+}  // namespace
+
+bool cuda_device_available() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return false;
+  }
+  return n > 0;
+}
+
+size_t ada_decode_workspace_bytes(const PagedKv& kv, int num_q_heads, int max_pages_per_head) {
+  return make_plan(kv, num_q_heads, max_pages_per_head).bytes;
+}
+
+void ada_decode_attention(const PagedKv& kv, const DecodeArgs& args) { run_decode(kv, args, false); }
+
+void dense_fp16_decode_attention(const PagedKv& kv, const DecodeArgs& args) { run_decode(kv, args, true); }
+
+}  // namespace skv::kernels

@@ -1,0 +1,238 @@
+// CUDA kernels vs the CPU reference (llm.c / ggml test-backend-ops habit): fresh random inputs
+// every run (the seed is printed on failure), d = 64 and 128, GQA 1/3/4/8, batch 1 and 8,
+// uneven page counts, partial last pages, mixed tiers; outputs poisoned with NaN first.
+#include <cuda_runtime.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "ada_test_cache.h"
+#include "kernels/ada_attention.h"
+#include "kernels/cpu/ada_reference.h"
+#include "kernels/cpu/fp16.h"
+#include "kernels/kernel_error.h"
+
+namespace skv::kernels {
+namespace {
+
+#define CK(x) ASSERT_EQ((x), cudaSuccess) << #x
+
+struct DevBuf {
+  void* p = nullptr;
+  size_t n = 0;
+  DevBuf() = default;
+  explicit DevBuf(size_t bytes) : n(bytes) { if (cudaMalloc(&p, bytes ? bytes : 16) != cudaSuccess) throw KernelError("cudaMalloc"); }
+  template <class T> DevBuf(const std::vector<T>& v) : DevBuf(v.size() * sizeof(T)) {
+    if (!v.empty() && cudaMemcpy(p, v.data(), n, cudaMemcpyHostToDevice) != cudaSuccess) throw KernelError("memcpy");
+  }
+  DevBuf(const DevBuf&) = delete;
+  DevBuf& operator=(const DevBuf&) = delete;
+  DevBuf(DevBuf&& o) noexcept : p(o.p), n(o.n) { o.p = nullptr; }
+  ~DevBuf() { if (p) cudaFree(p); }
+  template <class T> T* as() const { return static_cast<T*>(p); }
+};
+
+// Device mirror of a TestCache.
+struct DevCache {
+  DevBuf arena, pages, indptr, indices, signs;
+  std::vector<DevBuf> klev, vlev;
+  PagedKv kv;
+  explicit DevCache(const test::TestCache& c)
+      : arena(c.arena), pages(c.pages), indptr(c.indptr), indices(c.indices), signs(c.signs) {
+    kv = c.view();
+    kv.arena = arena.as<uint8_t>(); kv.pages = pages.as<PageInfo>(); kv.indptr = indptr.as<int32_t>();
+    kv.indices = indices.as<int32_t>(); kv.signs = signs.as<int8_t>();
+    for (size_t t = 0; t < c.layouts.size(); ++t) {
+      klev.emplace_back(c.key_levels[t]);
+      vlev.emplace_back(c.value_levels[t]);
+      kv.tiers.codebooks[t] = {c.key_levels[t].empty() ? nullptr : klev.back().as<float>(),
+                               c.value_levels[t].empty() ? nullptr : vlev.back().as<float>()};
+    }
+  }
+};
+
+uint32_t fresh_seed() { return std::random_device{}(); }
+
+std::vector<float> run_gpu(const test::TestCache& c, const std::vector<float>& q, int hq, bool dense) {
+  DevCache dc(c);
+  DevBuf dq(q), dout(q.size() * sizeof(float));
+  std::vector<float> nan(q.size(), NAN);
+  if (cudaMemcpy(dout.p, nan.data(), dout.n, cudaMemcpyHostToDevice) != cudaSuccess) throw KernelError("memcpy");
+  const size_t ws = ada_decode_workspace_bytes(dc.kv, hq, c.max_pages);
+  DevBuf dws(ws);
+  if (cudaMemset(dws.p, 0xFF, ws) != cudaSuccess) throw KernelError("memset");  // NaN-poisoned workspace
+  DecodeArgs a;
+  a.q = dq.as<float>(); a.out = dout.as<float>(); a.num_q_heads = hq; a.max_pages_per_head = c.max_pages;
+  a.workspace = dws.p; a.workspace_bytes = ws;
+  if (dense) dense_fp16_decode_attention(dc.kv, a);
+  else ada_decode_attention(dc.kv, a);
+  if (cudaDeviceSynchronize() != cudaSuccess) throw KernelError("kernel failed");
+  std::vector<float> out(q.size());
+  if (cudaMemcpy(out.data(), dout.p, dout.n, cudaMemcpyDeviceToHost) != cudaSuccess) throw KernelError("memcpy");
+  return out;
+}
+
+double rel_err(const std::vector<float>& gpu, const std::vector<float>& cpu, int* nans) {
+  double num = 0, den = 0;
+  *nans = 0;
+  for (size_t i = 0; i < cpu.size(); ++i) {
+    if (!std::isfinite(gpu[i])) ++*nans;
+    num = std::max(num, std::fabs(double(gpu[i]) - double(cpu[i])));
+    den = std::max(den, std::fabs(double(cpu[i])));
+  }
+  return num / std::max(den, 1e-30);
+}
+
+class AdaGpu : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!cuda_device_available()) GTEST_SKIP() << "no CUDA device";
+  }
+};
+
+std::vector<int> uneven_tokens(int n_heads, int base, std::mt19937& rng) {
+  std::vector<int> t(static_cast<size_t>(n_heads));
+  for (auto& x : t) x = 1 + int(rng() % uint32_t(base));
+  return t;
+}
+
+void check_decode(int d, int group, int batch, int hkv, const std::vector<TierLayout>& tiers, int base_tokens,
+                  bool dense) {
+  const uint32_t seed = fresh_seed();
+  SCOPED_TRACE("seed " + std::to_string(seed) + " d " + std::to_string(d) + " group " + std::to_string(group) +
+               " batch " + std::to_string(batch) + " tiers " + std::to_string(tiers.size()));
+  std::mt19937 rng(seed);
+  const auto toks = uneven_tokens(batch * hkv, base_tokens, rng);
+  const int nt = int(tiers.size());
+  const auto c = test::make_cache(batch, hkv, d, tiers, toks,
+                                  [nt](int b, int h, int p) { return (b * 3 + h + p / 2) % nt; }, seed);
+  const int hq = hkv * group;
+  const auto q = test::random_queries(batch, hq, d, seed + 1, 0.6f);
+  std::vector<float> ref(q.size());
+  if (dense) cpu::dense_fp16_decode_attention(c.view(), q.data(), ref.data(), hq, 0.f);
+  else cpu::ada_decode_attention(c.view(), q.data(), ref.data(), hq, 0.f);
+  const auto out = run_gpu(c, q, hq, dense);
+  int nans = 0;
+  const double e = rel_err(out, ref, &nans);
+  EXPECT_EQ(nans, 0);
+  EXPECT_LT(e, 1e-3);
+}
+
+TEST_F(AdaGpu, AdaDecodeMatchesCpuAcrossShapesAndCodedTiers) {
+  for (int d : {64, 128})
+    for (int group : {1, 3, 4, 8})
+      for (int batch : {1, 8}) {
+        const int hkv = group == 8 ? 1 : 2;
+        check_decode(d, group, batch, hkv, {test::coord_tier(d, 3, 4), test::pair_tier(d, 3, 2, 4)}, 700, false);
+      }
+}
+
+TEST_F(AdaGpu, AdaDecodeMatchesCpuWithMixedTiersIncludingFp16Pages) {
+  for (int d : {64, 128})
+    for (int group : {1, 4, 8})
+      check_decode(d, group, 2, 2,
+                   {test::coord_tier(d, 3, 4), test::fp16_tier(d), test::coord_tier(d, 2, 2, false),
+                    test::pair_tier(d, 2, 2, 3, true, 32), test::coord_tier(d, 4, 5, true, 96)},
+                   900, false);
+}
+
+TEST_F(AdaGpu, AdaDecodeMatchesCpuWithManyPagesPerSplit) {
+  check_decode(128, 4, 1, 1, {test::coord_tier(128, 3, 4)}, 64 * 600, false);
+  check_decode(64, 3, 1, 1, {test::coord_tier(64, 3, 4), test::fp16_tier(64)}, 64 * 400, false);
+}
+
+TEST_F(AdaGpu, DenseFp16DecodeMatchesCpu) {
+  for (int d : {64, 128})
+    for (int group : {1, 3, 4, 8})
+      for (int batch : {1, 8}) check_decode(d, group, batch, group == 8 ? 1 : 2, {test::fp16_tier(d)}, 700, true);
+}
+
+TEST_F(AdaGpu, DenseFp16DecodeRejectsCodedTiers) {
+  const auto c = test::make_cache(1, 1, 64, {test::coord_tier(64, 3, 4)}, {10}, [](int, int, int) { return 0; }, 1);
+  const auto q = test::random_queries(1, 1, 64, 1);
+  EXPECT_THROW(run_gpu(c, q, 1, true), KernelError);
+}
+
+TEST_F(AdaGpu, AdaDecodeHeadWithNoPagesGivesZeros) {
+  const auto c = test::make_cache(1, 2, 128, {test::coord_tier(128, 3, 4)}, {0, 100}, [](int, int, int) { return 0; }, 4);
+  const auto q = test::random_queries(1, 2, 128, 2);
+  const auto out = run_gpu(c, q, 2, false);
+  for (int i = 0; i < 128; ++i) EXPECT_EQ(out[size_t(i)], 0.f);
+  for (int i = 128; i < 256; ++i) EXPECT_TRUE(std::isfinite(out[size_t(i)]));
+}
+
+// GPU encode vs CPU encode of the same rows into the same page layout.
+void check_encode(const TierLayout& L, int count, bool compute_mean) {
+  const uint32_t seed = fresh_seed();
+  SCOPED_TRACE("seed " + std::to_string(seed) + " kind " + std::to_string(int(L.key_kind)) + " d " +
+               std::to_string(L.head_dim));
+  const int d = L.head_dim;
+  auto c = test::make_cache(1, 2, d, {L}, {count, 5}, [](int, int, int) { return 0; }, seed);
+  // Page of head 0 as the CPU wrote it; re-encode its rows on the GPU into a fresh arena.
+  const PageInfo pg = c.pages[size_t(c.indices[0])];
+  const size_t pb = page_bytes(L);
+  std::vector<uint8_t> cpu_page(c.arena.begin() + long(pg.byte_offset), c.arena.begin() + long(pg.byte_offset + pb));
+  std::vector<uint8_t> init(pb, 0);
+  if (!compute_mean) std::memcpy(init.data() + page_offsets(L).mean, cpu_page.data() + page_offsets(L).mean, has_page_mean(L) ? size_t(d) * 2 : 0);
+  DevCache dc(c);
+  DevBuf arena(init), keys(c.k[0]), vals(c.v[0]);
+  // Two jobs when appending: the first half of the rows, then the rest (slots continue).
+  std::vector<EncodeJob> jobs;
+  if (compute_mean) {
+    jobs.push_back({0, 0, count, 0, 0, 0, 1});
+  } else {
+    jobs.push_back({0, 0, count / 2, 0, 0, 0, 0});
+    jobs.push_back({0, count / 2, count - count / 2, count / 2, 0, 0, 0});
+  }
+  DevBuf djobs(jobs);
+  ada_encode(dc.kv.tiers, dc.kv.signs, d, keys.as<float>(), vals.as<float>(), djobs.as<EncodeJob>(), int(jobs.size()),
+             arena.as<uint8_t>(), nullptr);
+  CK(cudaDeviceSynchronize());
+  std::vector<uint8_t> gpu_page(pb);
+  CK(cudaMemcpy(gpu_page.data(), arena.p, pb, cudaMemcpyDeviceToHost));
+  const PageOffsets o = page_offsets(L);
+  // Mean: fp16 of the same average (float vs double sum: at most one ulp apart).
+  if (has_page_mean(L))
+    for (int i = 0; i < d; ++i) {
+      const float a = cpu::half_to_float(reinterpret_cast<const uint16_t*>(cpu_page.data() + o.mean)[i]);
+      const float b = cpu::half_to_float(reinterpret_cast<const uint16_t*>(gpu_page.data() + o.mean)[i]);
+      EXPECT_LE(std::fabs(a - b), std::fabs(a) * 1e-3f + 1e-6f);
+    }
+  // Codes: float vs double rounding may flip a code at a cell boundary, rarely.
+  int diff = 0, total = 0;
+  auto cmp_codes = [&](size_t at, int wpt, int groups, int cb) {
+    for (int t = 0; t < count; ++t)
+      for (int g = 0; g < groups; ++g, ++total)
+        diff += cpu::read_code(reinterpret_cast<const uint32_t*>(cpu_page.data() + at) + size_t(t) * wpt, g, cb) !=
+                cpu::read_code(reinterpret_cast<const uint32_t*>(gpu_page.data() + at) + size_t(t) * wpt, g, cb);
+  };
+  if (keys_coded(L)) cmp_codes(o.key_codes, key_words_per_token(L), key_groups(L), key_code_bits(L));
+  if (L.value_kind == ValueKind::kCoord) cmp_codes(o.values, value_words_per_token(L), d, L.value_bits);
+  EXPECT_LE(diff, std::max(2, total / 500)) << diff << " of " << total << " codes differ";
+  auto cmp_scales = [&](size_t at) {
+    for (int t = 0; t < count; ++t) {
+      const float a = cpu::half_to_float(reinterpret_cast<const uint16_t*>(cpu_page.data() + at)[t]);
+      const float b = cpu::half_to_float(reinterpret_cast<const uint16_t*>(gpu_page.data() + at)[t]);
+      EXPECT_LE(std::fabs(a - b), 0.02f * std::fabs(a) + 1e-6f) << "token " << t;
+    }
+  };
+  if (keys_coded(L)) cmp_scales(o.key_scales);
+  if (L.value_kind == ValueKind::kCoord) cmp_scales(o.value_scales);
+  if (!keys_coded(L))
+    EXPECT_EQ(0, std::memcmp(cpu_page.data(), gpu_page.data(), size_t(count) * d * 2));
+}
+
+TEST_F(AdaGpu, EncodeMatchesCpuEncode) {
+  for (int d : {64, 128}) {
+    check_encode(test::coord_tier(d, 3, 4), 64, true);
+    check_encode(test::coord_tier(d, 3, 4), 37, false);
+    check_encode(test::pair_tier(d, 3, 2, 4), 50, true);
+    check_encode(test::coord_tier(d, 2, 3, false), 64, true);
+    check_encode(test::fp16_tier(d), 20, true);
+  }
+}
+
+}  // namespace
+}  // namespace skv::kernels
