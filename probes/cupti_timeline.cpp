@@ -142,7 +142,12 @@ std::string CuptiTimeline::start() {
     return describe_cupti_result(api, r, "CUPTI kernel activity (kernel timeline)");
   }
   // Without correlation the timeline still works; kernels then carry no step/layer.
+  // External correlation records are only written before CUDA API activity records, so the API
+  // kinds must be on too (CUPTI guide, "External Correlation"): RUNTIME for cudaLaunchKernel,
+  // DRIVER for cuLaunchKernel (Triton, JIT). Their own records are skipped when parsing.
   r = api.cuptiActivityEnable(CUPTI_ACTIVITY_KIND_EXTERNAL_CORRELATION);
+  if (r == CUPTI_SUCCESS) r = api.cuptiActivityEnable(CUPTI_ACTIVITY_KIND_RUNTIME);
+  if (r == CUPTI_SUCCESS) r = api.cuptiActivityEnable(CUPTI_ACTIVITY_KIND_DRIVER);
   impl_->correlation_enabled = r == CUPTI_SUCCESS;
   impl_->running = true;
   if (!impl_->correlation_enabled) {
@@ -157,7 +162,9 @@ void CuptiTimeline::stop() {
   const CuptiApi& api = *impl_->api;
   api.cuptiActivityFlushAll(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED);
   api.cuptiActivityDisable(CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL);
-  if (impl_->correlation_enabled) api.cuptiActivityDisable(CUPTI_ACTIVITY_KIND_EXTERNAL_CORRELATION);
+  api.cuptiActivityDisable(CUPTI_ACTIVITY_KIND_EXTERNAL_CORRELATION);
+  api.cuptiActivityDisable(CUPTI_ACTIVITY_KIND_RUNTIME);
+  api.cuptiActivityDisable(CUPTI_ACTIVITY_KIND_DRIVER);
   api.cuptiActivityFlushAll(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED);
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
