@@ -181,7 +181,7 @@ CellMoments integrate_moments(const ScalarLaw& law, double a, double b, const Qu
 }
 
 uint32_t Codebook::encode(double x) const {
-  return static_cast<uint32_t>(std::upper_bound(boundaries.begin(), boundaries.end(), x) - boundaries.begin());
+  return static_cast<uint32_t>(std::lower_bound(boundaries.begin(), boundaries.end(), x) - boundaries.begin());
 }
 
 Codebook lloyd_max(const ScalarLaw& law, int bits, const LloydMaxOptions& opt) {
@@ -202,20 +202,60 @@ Codebook nested_lloyd_max(const ScalarLaw& law, int bits, int root_bits, const L
   Codebook cb;
   cb.bits = root_bits;
   lloyd_in_cell(nl, law.lo, law.hi, 1 << root_bits, opt, cb.levels, cb.boundaries);
+  const double span = law.hi - law.lo;
   for (int b = root_bits + 1; b <= bits; ++b) {
+    // Constrained refinement. The kernels encode by nearest level, so for dropping the low bit
+    // to give the coarse code the fine nearest-level cells must refine the coarse ones: the two
+    // fine levels astride every coarse boundary t_j sit at t_j -+ delta_j. Generalised Lloyd:
+    // (1) nearest-level partition, (2) levels optimal under the constraints given the partition
+    // (outer levels: centroids; each pair: delta_j = mass-weighted mean distance of the two
+    // cells' centroids from t_j). Both steps lower the MSE.
     const int k = static_cast<int>(cb.levels.size());
-    Codebook fine;
-    fine.bits = b;
-    for (int c = 0; c < k; ++c) {
-      const double ca = (c == 0) ? law.lo : cb.boundaries[c - 1];
-      const double cbnd = (c == k - 1) ? law.hi : cb.boundaries[c];
-      std::vector<double> lv, bd;
-      lloyd_in_cell(nl, ca, cbnd, 2, opt, lv, bd);
-      fine.levels.insert(fine.levels.end(), lv.begin(), lv.end());
-      if (c > 0) fine.boundaries.push_back(ca);
-      fine.boundaries.push_back(bd[0]);
+    const std::vector<double> t = cb.boundaries;
+    std::vector<double> lv(2 * k), bd;
+    for (int c = 0; c < k; ++c) {  // start: 2-level Lloyd–Max inside each coarse cell
+      const double ca = (c == 0) ? law.lo : t[c - 1], cbnd = (c == k - 1) ? law.hi : t[c];
+      std::vector<double> two, mid;
+      lloyd_in_cell(nl, ca, cbnd, 2, opt, two, mid);
+      lv[2 * c] = two[0];
+      lv[2 * c + 1] = two[1];
     }
-    cb = std::move(fine);
+    for (int it = 0; it < opt.max_iterations; ++it) {
+      for (int j = 0; j + 1 < k; ++j) {  // enforce the constraint (also on the start)
+        const double dl = std::max(1e-300, 0.5 * ((t[j] - lv[2 * j + 1]) + (lv[2 * j + 2] - t[j])));
+        lv[2 * j + 1] = t[j] - dl;
+        lv[2 * j + 2] = t[j] + dl;
+      }
+      bd.assign(2 * k - 1, 0.0);
+      for (int i = 0; i + 1 < 2 * k; ++i) bd[i] = 0.5 * (lv[i] + lv[i + 1]);
+      for (int j = 0; j + 1 < k; ++j) bd[2 * j + 1] = t[j];  // exact, not re-rounded
+      std::vector<CellMoments> m(2 * k);
+      for (int i = 0; i < 2 * k; ++i)
+        m[i] = nl.cell(i == 0 ? law.lo : bd[i - 1], i == 2 * k - 1 ? law.hi : bd[i]);
+      std::vector<double> nv = lv;
+      auto centroid = [&](int i) { return m[i].m0 > 1e-300 ? m[i].m1 / m[i].m0 : lv[i]; };
+      nv[0] = centroid(0);
+      nv[2 * k - 1] = centroid(2 * k - 1);
+      for (int j = 0; j + 1 < k; ++j) {
+        const CellMoments& a = m[2 * j + 1];
+        const CellMoments& c = m[2 * j + 2];
+        const double w = a.m0 + c.m0;
+        double dl = w > 1e-300 ? ((c.m1 - t[j] * c.m0) + (t[j] * a.m0 - a.m1)) / w : t[j] - lv[2 * j + 1];
+        // keep the order inside both coarse cells
+        const double room = std::min(t[j] - nv[2 * j], nv[2 * j + 3] - t[j]);
+        dl = std::clamp(dl, 1e-15 * span, std::max(1e-15 * span, room > 0 ? room : dl));
+        nv[2 * j + 1] = t[j] - dl;
+        nv[2 * j + 2] = t[j] + dl;
+      }
+      double moved = 0;
+      for (int i = 0; i < 2 * k; ++i) moved = std::max(moved, std::abs(nv[i] - lv[i]));
+      lv = nv;
+      if (moved <= opt.tolerance * span) break;
+    }
+    cb.bits = b;
+    cb.levels = lv;
+    cb.boundaries.assign(2 * k - 1, 0.0);
+    for (int i = 0; i + 1 < 2 * k; ++i) cb.boundaries[i] = 0.5 * (lv[i] + lv[i + 1]);
   }
   cb.nested = true;
   cb.root_bits = root_bits;

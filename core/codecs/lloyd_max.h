@@ -40,15 +40,16 @@ struct QuadratureOptions {
 CellMoments integrate_moments(const ScalarLaw& law, double a, double b,
                               const QuadratureOptions& q = {});
 
-// A scalar quantiser: cell c is [boundaries[c-1], boundaries[c]) (outer cells open-ended);
-// level c reconstructs it. Encoding is by cell, not by nearest level: for a nested codebook the
-// two differ across parent-cell borders, and the cells are what makes dropping a bit exact.
+// A scalar quantiser, nearest-level encoding as the kernels do (kernels/cpu/ada_codec_cpu.cpp):
+// boundaries are the midpoints of adjacent levels, cell c is (boundaries[c-1], boundaries[c]],
+// a tie goes to the lower code. Nested codebooks keep that property (see nested_lloyd_max).
 struct Codebook {
   int bits = 0;
   std::vector<double> levels;      // ascending, 2^bits entries
   std::vector<double> boundaries;  // ascending, 2^bits - 1 entries
   double mse = 0.0;                // E[(x - level)^2] under the law the codebook was built for
   bool nested = false;             // tree-structured: cells of bits-1 are unions of cell pairs
+  std::vector<float> levels_f32() const { return {levels.begin(), levels.end()}; }
   int root_bits = 0;               // for nested codebooks: the unconstrained root
 
   uint32_t encode(double x) const;
@@ -64,8 +65,10 @@ struct LloydMaxOptions {
 Codebook lloyd_max(const ScalarLaw& law, int bits, const LloydMaxOptions& opt = {});
 
 // Tree-structured refinement: the root_bits codebook is unconstrained Lloyd–Max; each finer
-// codebook splits every cell of the one above in two with a 2-level Lloyd–Max inside the cell,
-// so code(bits) >> 1 == code(bits - 1) for every x.
+// codebook splits every cell of the one above in two, so code(bits) >> 1 == code(bits - 1)
+// for every x under nearest-level encoding. That needs the two fine levels astride each coarse
+// boundary to be symmetric about it; the levels are the constrained Lloyd optimum (centroid
+// condition holds for the outer levels, and for each astride pair in the mass-weighted sense).
 Codebook nested_lloyd_max(const ScalarLaw& law, int bits, int root_bits = 1,
                           const LloydMaxOptions& opt = {});
 
