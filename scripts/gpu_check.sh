@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# GPU check of the kernels layer, run on the GPU machine from the repository root:
+# build skv_kernels_tests + skv_attn_bench, run the GPU tests, compute-sanitizer memcheck on a
+# small subset, the bench, the torch SDPA baseline, and a ptxas resource report; everything goes
+# under $OUT (at most 8 files), a short summary table last.
+set -u
+OUT=${OUT:-$PWD/gpu-check-out}
+mkdir -p "$OUT"
+B=${SKV_GPU_BUILD:-build-gpu}
+JOBS=${JOBS:-16}
+START=$(date +%s)
+log() { echo "[gpu_check $(( $(date +%s) - START ))s] $*"; }
+nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv,noheader > "$OUT/summary.txt" 2>&1 || true
+
+log "configure"
+BUILD_OK=0
+if cmake -S . -B "$B" -G Ninja -DSKV_BUILD_GUI=OFF -DCMAKE_BUILD_TYPE=Release \
+     -DCMAKE_CUDA_ARCHITECTURES=90a-real -DCMAKE_CUDA_FLAGS="-Xptxas=-v" > "$OUT/build.log" 2>&1 &&
+   cmake --build "$B" --target skv_kernels_tests skv_attn_bench -j"$JOBS" >> "$OUT/build.log" 2>&1; then
+  BUILD_OK=1
+  TESTS="$B/tests/skv_kernels_tests"
+  BENCH="$B/kernels/skv_attn_bench"
+else
+  # Whole-project configure failed (missing host deps?): build just the kernels with nvcc.
+  log "cmake build failed, falling back to plain nvcc (see build.log)"
+  mkdir -p "$B/fallback"
+  NV="nvcc -std=c++17 -O3 -DNDEBUG -DSKV_HAVE_CUDA=1 -I. --expt-relaxed-constexpr -lineinfo -arch=sm_90a -Xptxas=-v"
+  $NV -o "$B/fallback/skv_attn_bench" kernels/bench/attn_bench.cu kernels/cuda/*.cu kernels/cpu/*.cpp >> "$OUT/build.log" 2>&1 \
+    && BENCH="$B/fallback/skv_attn_bench" && BUILD_OK=1
+  $NV -o "$B/fallback/skv_kernels_tests" tests/kernels/*.cpp tests/kernels/*.cu kernels/cuda/*.cu kernels/cpu/*.cpp \
+    -Itests -lgtest -lgtest_main -lpthread >> "$OUT/build.log" 2>&1 && TESTS="$B/fallback/skv_kernels_tests"
+fi
+# ptxas resource report of the decode kernels (registers, smem, spills), from the build itself.
+grep -E "Compiling entry|registers|spill" "$OUT/build.log" | grep -A2 -E "decode_split|merge_kernel|encode_kernel" |
+  sed -E 's/_ZN3skv7kernels[^ ]*decode_split_kernelILi([0-9]+)ELi([0-9]+)ELb([01])ELi([0-9])[^ ]*/decode_split<D=\1,NH=\2,DENSE=\3,VMODE=\4>/; s/_ZN3skv7kernels[^ ]*merge_kernelILi([0-9]+)[^ ]*/merge<D=\1>/; s/_ZN3skv7kernels[^ ]*encode_kernelILi([0-9]+)[^ ]*/encode<D=\1>/' > "$OUT/ptxas.txt"
+grep -vE "ptxas info|bytes stack frame|^$" "$OUT/build.log" | tail -c 15000 > "$OUT/build.tail.log"; mv "$OUT/build.tail.log" "$OUT/build.log"
+
+TEST_RC=na; SAN_RC=na; BENCH_RC=na; SDPA_RC=na
+if [ -n "${TESTS:-}" ] && [ -x "$TESTS" ]; then
+  log "tests"
+  timeout 150 "$TESTS" > "$OUT/tests.log" 2>&1; TEST_RC=$?
+fi
+if [ -n "${BENCH:-}" ] && [ -x "$BENCH" ]; then
+  log "bench"
+  timeout 150 "$BENCH" --json "$OUT/bench.json" ${BENCH_ARGS:-} > "$OUT/bench.txt" 2>&1; BENCH_RC=$?
+fi
+log "sdpa baseline"
+timeout 120 python3 scripts/sdpa_baseline.py --json "$OUT/sdpa.json" ${BENCH_ARGS:-} >> "$OUT/bench.txt" 2>&1; SDPA_RC=$?
+if [ -n "${TESTS:-}" ] && [ -x "$TESTS" ]; then
+  log "compute-sanitizer memcheck"
+  timeout 100 compute-sanitizer --tool memcheck --error-exitcode 9 "$TESTS" \
+    --gtest_filter='AdaGpu.AdaDecodeHeadWithNoPages*:AdaGpu.EncodeMatchesCpuEncode:AdaGpu.DenseFp16DecodeRejects*:AdaGpu.AdaDecodeMatchesCpuWithMixedTiers*' \
+    > "$OUT/sanitizer.log" 2>&1; SAN_RC=$?
+  tail -c 20000 "$OUT/sanitizer.log" > "$OUT/san.tmp"; mv "$OUT/san.tmp" "$OUT/sanitizer.log"
+fi
+
+{
+  echo "build_ok=$BUILD_OK tests_rc=$TEST_RC sanitizer_rc=$SAN_RC bench_rc=$BENCH_RC sdpa_rc=$SDPA_RC elapsed=$(( $(date +%s) - START ))s"
+  [ -f "$OUT/tests.log" ] && grep -E "^\[  (PASSED|FAILED|SKIPPED) |^\[==========\]" "$OUT/tests.log" | tail -5
+  [ -f "$OUT/sanitizer.log" ] && grep -E "ERROR SUMMARY" "$OUT/sanitizer.log" | tail -1
+  if [ -f "$OUT/bench.json" ] && [ -f "$OUT/sdpa.json" ]; then
+    python3 - "$OUT/bench.json" "$OUT/sdpa.json" <<'PY'
+import json, sys
+b = json.load(open(sys.argv[1])); s = json.load(open(sys.argv[2]))
+sd = {(r["ctx"], r["hq"], r["hkv"], r["d"], r["batch"]): r["sdpa_us"] for r in s["results"]}
+print(f"{b['device']}  copy {b['copy_gbs']:.0f} GB/s")
+print(f"{'ctx':>7} {'heads':>6} {'d':>4} {'B':>2} | {'ada_us':>8} {'%copy':>6} | {'dense_us':>8} {'sdpa_us':>8} | {'x dense':>7} {'x sdpa':>7} | {'enc1_us':>7}")
+for r in b["results"]:
+    k = (r["ctx"], r["hq"], r["hkv"], r["d"], r["batch"]); t = sd.get(k)
+    xs = f"{t / r['ada_us']:7.2f}" if t else "    n/a"
+    ts = f"{t:8.2f}" if t else "     n/a"
+    print(f"{r['ctx']:>7} {r['hq']:>3}/{r['hkv']:<2} {r['d']:>4} {r['batch']:>2} | {r['ada_us']:8.2f} {r['ada_pct_copy']:5.1f}% | {r['dense_us']:8.2f} {ts} | {r['speedup_vs_dense']:7.2f} {xs} | {r['encode_one_token_all_heads_us']:7.2f}")
+PY
+  fi
+} >> "$OUT/summary.txt" 2>&1
+cat "$OUT/summary.txt"
