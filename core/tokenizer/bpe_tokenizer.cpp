@@ -172,19 +172,15 @@ void BpeTokenizer::Impl::encode_piece(std::string_view raw, std::vector<int32_t>
       out.push_back(it->second);
       continue;
     }
-    // Not in the vocabulary (only with a vocabulary lacking merge results): one token per
-    // byte-level character, else unk.
+    // Not in the vocabulary: one token per byte-level symbol; a byte without a token is dropped,
+    // as Hugging Face (without unk_token) and llama.cpp do. SmolLM2's vocabulary lacks 21 bytes
+    // (0x04, 0x06, 0x13, 0x14, 0x16, 0x1D, 0xC0, 0xC1, 0xF1, 0xF2, 0xF5-0xFF), which therefore
+    // cannot round-trip. unk is not used: in GGUFs it is often <|endoftext|>, which would end
+    // the document in the middle of a prompt.
     for (size_t k = 0; k < piece.size();) {
       const size_t len = std::min(utf8_len(static_cast<unsigned char>(piece[k])), piece.size() - k);
-      auto it = token_to_id.find(std::string(piece.substr(k, len)));
-      if (it != token_to_id.end()) {
+      if (auto it = token_to_id.find(std::string(piece.substr(k, len))); it != token_to_id.end())
         out.push_back(it->second);
-      } else if (data.unk_id >= 0) {
-        out.push_back(data.unk_id);
-      } else {
-        throw Error("tokenizer cannot encode byte-level symbol '" + std::string(piece.substr(k, len)) +
-                    "': not in the vocabulary and no unknown token");
-      }
       k += len;
     }
   }
@@ -260,6 +256,10 @@ bool BpeTokenizer::is_end_of_generation(int32_t id) const {
 
 bool BpeTokenizer::is_special(int32_t id) const {
   return id >= 0 && id < impl_->n_vocab() && impl_->special[id];
+}
+
+bool BpeTokenizer::has_byte_token(uint8_t byte) const {
+  return impl_->token_to_id.count(bytes_to_byte_level(std::string_view(reinterpret_cast<const char*>(&byte), 1))) != 0;
 }
 
 const std::string& BpeTokenizer::token_text(int32_t id) const {

@@ -4,8 +4,11 @@
 //
 // encode: special tokens are cut out of the text first (longest match wins), every other span is
 // pre-tokenized (pretokenizer.h), mapped to GPT-2's byte-level alphabet (byte_level_encoding.h)
-// and merged by merge rank (lowest rank first, leftmost on ties: Hugging Face's BPE). Every byte
-// has a token, so decode(encode(s)) == s for any bytes, valid UTF-8 or not.
+// and merged by merge rank (lowest rank first, leftmost on ties: Hugging Face's BPE).
+// decode(encode(s)) == s for any bytes, valid UTF-8 or not, whose byte tokens the vocabulary has;
+// a byte without one is dropped, as Hugging Face and llama.cpp do (SmolLM2 lacks 21 of the 256:
+// six ASCII control characters and bytes that valid UTF-8 almost never holds, see
+// has_byte_token()).
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -58,7 +61,8 @@ class BpeTokenizer {
   int32_t bos_id() const;
   int32_t eos_id() const;
   bool is_end_of_generation(int32_t id) const;                     // eos, <|im_end|>, ...
-  bool is_special(int32_t id) const;                               // control or user-defined
+  bool is_special(int32_t id) const;
+  bool has_byte_token(uint8_t byte) const;                          // false: encode drops this byte                               // control or user-defined
   const std::string& token_text(int32_t id) const;                 // vocab form, e.g. "Ġthe"
   const TokenizerData& data() const;
   // Renders the model's chat template (ChatML family); throws skv::Error for templates we cannot render.

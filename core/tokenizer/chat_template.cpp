@@ -7,6 +7,7 @@ namespace {
 
 constexpr std::string_view kStart = "<|im_start|>";
 constexpr std::string_view kEnd = "<|im_end|>";
+constexpr std::string_view kSystemStart = "<|im_start|>system";
 
 // Jinja string-literal escapes; GGUF/tokenizer_config templates hold either real newlines or "\n".
 std::string unescape_jinja(std::string_view s) {
@@ -37,9 +38,8 @@ ChatMlTemplate parse_chat_template(const std::string& src) {
   ChatMlTemplate t;
   // A literal "<|im_start|>system" followed by a newline (real or escaped) is the default system
   // block, e.g. SmolLM2's '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, ...<|im_end|>\n'.
-  const std::string marker = std::string(kStart) + "system";
-  for (size_t at = src.find(marker); at != std::string::npos; at = src.find(marker, at + 1)) {
-    size_t body = at + marker.size();
+  for (size_t at = src.find(kSystemStart); at != std::string::npos; at = src.find(kSystemStart, at + 1)) {
+    size_t body = at + kSystemStart.size();
     if (src.compare(body, 1, "\n") == 0) {
       body += 1;
     } else if (src.compare(body, 2, "\\n") == 0) {
