@@ -29,6 +29,7 @@ struct Probe::Gpu {
   CUpti_SubscriberHandle subscriber = nullptr;
   std::unique_ptr<CuptiTimeline> timeline;
   std::unique_ptr<CuptiCounters> counters;
+  std::unique_ptr<PmSampler> pm;
 #endif
 };
 
@@ -115,6 +116,16 @@ Level Probe::start(Level requested) {
         achieved = Level::timeline;
       }
     }
+    if (achieved >= Level::timeline && options_.pm_sampling) {
+      g.pm = std::make_unique<PmSampler>(g.api, &stream_, options_.pm);
+      std::vector<std::string> notes;
+      std::string err = g.pm->start(&notes);
+      for (const auto& n : notes) report(StatusLevel::info, n);
+      if (!err.empty()) {
+        report(StatusLevel::warning, err + "; no DRAM throughput series");
+        g.pm.reset();
+      }
+    }
     if (achieved < Level::timeline) release_gpu();
 #endif
   }
@@ -128,6 +139,10 @@ Level Probe::start(Level requested) {
 void Probe::release_gpu() {
 #if SKV_PROBES_HAVE_CUPTI_HEADERS
   Gpu& g = *gpu_;
+  if (g.pm) {
+    g.pm->stop();
+    g.pm.reset();
+  }
   if (g.counters) {
     g.counters->stop();
     g.counters.reset();
@@ -253,6 +268,13 @@ void Probe::flush() {
 #if SKV_PROBES_HAVE_CUPTI_HEADERS
   std::lock_guard<std::mutex> lock(gpu_mu_);
   if (gpu_->timeline) gpu_->timeline->flush();
+  if (gpu_->pm) {
+    if (std::string err = gpu_->pm->collect(); !err.empty()) {
+      report(StatusLevel::warning, err + "; PM sampling stopped");
+      gpu_->pm->stop();
+      gpu_->pm.reset();
+    }
+  }
 #endif
 }
 

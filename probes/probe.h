@@ -8,6 +8,7 @@
 // start(level) tries the requested level and, when something is missing (no GPU, no libcupti,
 // no profiling permission, another profiler attached), pushes a StatusRecord saying why and
 // falls back to the next lower level. Decoding never stops because of the probe.
+// Orthogonal to the level: ProbeOptions::pm_sampling adds a DRAM throughput series (SampleRecord).
 //
 // Threads: push_range/pop_range/begin_step/end_step come from one thread (the decode thread).
 // record_* may come from any thread. drain() from one consumer thread (ProbeWorker's).
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include "probes/cupti_library.h"
+#include "probes/pm_sampling.h"
 #include "probes/probe_records.h"
 #include "probes/record_stream.h"
 
@@ -48,6 +50,11 @@ struct ProbeOptions {
   // Force a CUPTI flush at the end of every step (fresh timeline, ~0.3 ms per step on an H100).
   // Off by default: ProbeWorker flushes from its own thread every period instead.
   bool flush_every_step = false;
+  // PM sampling (pm_sampling.h): a DRAM read/write throughput series (SampleRecord) while the
+  // probe runs at timeline or counters. Decoded on flush() (ProbeWorker's period). Unsupported
+  // -> a StatusRecord, and the level is kept.
+  bool pm_sampling = false;
+  PmSamplingOptions pm;
 };
 
 class Probe {
@@ -77,8 +84,8 @@ class Probe {
   void record_cpu_timing(std::int64_t step, std::string_view what, std::uint64_t ns);
   void report(StatusLevel level, std::string_view message);  // always recorded, even when off
 
-  // Makes CUPTI hand over buffered kernel records (blocks until it has). Any thread; the worker
-  // calls it periodically so the decode thread does not have to.
+  // Makes CUPTI hand over buffered kernel records (blocks until it has) and decodes PM samples.
+  // Any thread; the worker calls it periodically so the decode thread does not have to.
   void flush();
 
   // Consumer side.
