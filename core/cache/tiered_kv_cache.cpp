@@ -1,0 +1,637 @@
+#include "core/cache/tiered_kv_cache.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <tuple>
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include "core/common/error.h"
+#include "kernels/cpu/ada_reference.h"
+
+namespace skv {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+at::Tensor fp16_round(const at::Tensor& x) { return x.to(at::kHalf).to(at::kFloat); }
+
+std::string fmt_bytes(double b) {
+  char buf[64];
+  if (b >= 1 << 20) std::snprintf(buf, sizeof buf, "%.2f MiB", b / double(1 << 20));
+  else std::snprintf(buf, sizeof buf, "%.1f KiB", b / 1024.0);
+  return buf;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+double CacheBudget::at(double full) const {
+  if (bytes > 0) return bytes;
+  if (fraction > 0) return fraction * full;
+  return kInf;
+}
+
+CacheBudget CacheBudget::parse(const std::string& text) {
+  CacheBudget b;
+  if (text.empty() || text == "none" || text == "full") return b;
+  size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &used);
+  } catch (...) {
+    throw Error("budget '" + text + "': expected a fraction (0.25), a percentage (25%) or bytes (64MiB)");
+  }
+  std::string unit = text.substr(used);
+  if (v <= 0) throw Error("budget '" + text + "' must be positive");
+  if (unit.empty()) {
+    if (v <= 1.0) b.fraction = v;
+    else b.bytes = v;
+  } else if (unit == "%") {
+    b.fraction = v / 100.0;
+  } else {
+    const std::map<std::string, double> units = {{"B", 1},         {"KB", 1e3},        {"MB", 1e6},
+                                                 {"GB", 1e9},      {"KiB", 1024.0},    {"MiB", 1048576.0},
+                                                 {"GiB", 1073741824.0}};
+    auto it = units.find(unit);
+    if (it == units.end()) throw Error("budget '" + text + "': unknown unit '" + unit + "' (use %, B, KiB, MiB, GiB)");
+    b.bytes = v * it->second;
+  }
+  return b;
+}
+
+std::string CacheBudget::describe() const {
+  char buf[64];
+  if (bytes > 0) return fmt_bytes(bytes);
+  if (fraction > 0) {
+    std::snprintf(buf, sizeof buf, "%.4g%% of fp16", 100.0 * fraction);
+    return buf;
+  }
+  return "unlimited";
+}
+
+// ---------------------------------------------------------------------------------------------
+TieredKvCache::TieredKvCache(TieredCacheOptions options, std::shared_ptr<RetentionPolicy> policy)
+    : opt_(std::move(options)), policy_(std::move(policy)) {
+  if (!policy_) throw Error("tiered cache: no retention policy given");
+  if (opt_.hot_window < 1) throw Error("tiered cache: the hot window must hold at least 1 token");
+  if (opt_.sink_tokens < 0) throw Error("tiered cache: sink tokens must be >= 0");
+  if (opt_.retier_every < 1) throw Error("tiered cache: --retier-every must be >= 1");
+}
+
+std::string TieredKvCache::name() const { return "tiered(" + policy_->name() + ")"; }
+
+void TieredKvCache::reset(const ModelConfig& c, int64_t batch, int64_t capacity, const at::Device& device) {
+  if (batch != 1) throw Error("tiered cache: batch " + std::to_string(batch) + " is not supported (use batch 1)");
+  config_ = c;
+  device_ = device;
+  capacity_ = capacity;
+  length_ = 0;
+  compressed_ = false;
+  steps_since_retier_ = retier_count_ = 0;
+  read_bytes_ = 0;
+  const std::string spec = policy_->tier_spec().empty() ? opt_.tiers : policy_->tier_spec();
+  tiers_ = load_cache_tiers(spec, int(c.head_dim));
+  table_ = {};
+  table_.count = int(tiers_.size());
+  for (size_t t = 0; t < tiers_.size(); ++t) {
+    if (tiers_[t].layout.head_dim != c.head_dim) throw Error("tier " + tiers_[t].name + ": head_dim differs from the model's");
+    table_.layouts[t] = tiers_[t].layout;
+    table_.codebooks[t] = tiers_[t].books.view();
+  }
+  completion_ = opt_.completion.empty() ? policy_->completion() : opt_.completion;
+  if (completion_ == "off") completion_.clear();
+  if (!completion_.empty() && completion_ != "prf")
+    throw Error("completion '" + completion_ + "' is unknown (use prf or off)");
+  if (!completion_.empty()) {
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(opt_.seed ^ 0xC0FFEEull);
+    feature_w_ = at::randn({opt_.completion_features, c.head_dim}, gen, at::TensorOptions().dtype(at::kDouble));
+  }
+  const int64_t Hkv = c.n_kv_heads, Hq = c.n_heads, d = c.head_dim;
+  auto f32 = at::TensorOptions().dtype(at::kFloat);
+  layers_.clear();
+  layers_.resize(size_t(c.n_layers));
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    LayerState& L = layers_[size_t(l)];
+    L.hot_k = at::zeros({Hkv, capacity, d}, f32);
+    L.hot_v = at::zeros({Hkv, capacity, d}, f32);
+    L.hot_pos = at::zeros({capacity}, at::kLong);
+    L.arena = at::zeros({16}, at::kByte);
+    L.signs = codecs::layer_hadamard_signs(opt_.seed, int(l), int(Hkv), int(d));
+    L.heads.resize(size_t(Hkv));
+    L.indptr.assign(size_t(Hkv) + 1, 0);
+    L.tier = at::full({Hkv, capacity}, kHotTier, at::kInt);
+    L.obs_q = at::zeros({Hq, opt_.obs_window, d}, f32);
+    L.obs_pos = at::zeros({opt_.obs_window}, at::kLong);
+    L.acc = at::zeros({Hkv, capacity}, at::kDouble);
+    if (opt_.track_errors) {
+      L.shadow_k = at::zeros({Hkv, capacity, d}, f32);
+      L.shadow_v = at::zeros({Hkv, capacity, d}, f32);
+    }
+    for (auto& H : L.heads) {
+      H.kdec = at::zeros({0, d}, f32);
+      H.vdec = at::zeros({0, d}, f32);
+      H.pos = at::zeros({0}, at::kLong);
+      if (!completion_.empty()) {
+        H.comp_s = at::zeros({opt_.completion_features, d}, at::kDouble);
+        H.comp_z = at::zeros({opt_.completion_features}, at::kDouble);
+        H.comp_off = at::full({opt_.completion_features}, -kInf, at::kDouble);
+      }
+    }
+  }
+  err2_ = at::zeros({c.n_layers, Hq}, at::kDouble);
+  ref2_ = at::zeros({c.n_layers, Hq}, at::kDouble);
+}
+
+double TieredKvCache::hot_bytes_per_token() const {
+  return double(config_.n_layers * config_.n_kv_heads * 2 * 2 * config_.head_dim);
+}
+
+double TieredKvCache::full_fp16_bytes() const { return double(length_) * hot_bytes_per_token(); }
+
+double TieredKvCache::budget_bytes() const { return opt_.budget.at(full_fp16_bytes()); }
+
+double TieredKvCache::fixed_bytes() const {
+  // Hadamard signs (1 byte each) + completion summaries (S, z, offsets as float32).
+  double per_head = double(config_.head_dim);
+  if (!completion_.empty()) per_head += 4.0 * double(opt_.completion_features) * double(config_.head_dim + 2);
+  return per_head * double(config_.n_layers * config_.n_kv_heads);
+}
+
+ResidentBytes TieredKvCache::resident_bytes() const {
+  ResidentBytes r;
+  const int64_t Hkv = config_.n_kv_heads;
+  const double hot_tok = double(2 * 2 * config_.head_dim);
+  r.by_head_tier.assign(layers_.size(), std::vector<std::vector<double>>(
+                                            size_t(Hkv), std::vector<double>(tiers_.size() + 1, 0.0)));
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    const LayerState& L = layers_[l];
+    for (int64_t h = 0; h < Hkv; ++h) {
+      auto& row = r.by_head_tier[l][size_t(h)];
+      row.back() = double(L.n_hot) * hot_tok;
+      r.hot += row.back();
+      for (int32_t p : L.heads[size_t(h)].pages) {
+        const double b = tiers_[L.pages[size_t(p)].tier].page_cost();
+        row[L.pages[size_t(p)].tier] += b;
+        r.pages += b;
+      }
+    }
+  }
+  r.fixed = fixed_bytes();
+  r.total = r.hot + r.pages + r.fixed;
+  return r;
+}
+
+bool TieredKvCache::over_budget() const {
+  if (opt_.budget.unlimited()) return false;
+  return resident_bytes().total > budget_bytes();
+}
+
+// ---------------------------------------------------------------------------------------------
+at::Tensor TieredKvCache::attend(const AttentionCall& call) {
+  if (layers_.empty()) throw Error("tiered cache: reset() was not called");
+  if (call.q.size(0) != 1) throw Error("tiered cache: batch must be 1");
+  const int64_t T = call.k.size(2), l = call.layer;
+  if (call.start_pos != length_ && l == 0)
+    throw Error("tiered cache: tokens must be appended in order (cache holds " + std::to_string(length_) +
+                ", call starts at " + std::to_string(call.start_pos) + ")");
+  if (call.start_pos + T > capacity_)
+    throw Error("KV cache full: " + std::to_string(call.start_pos + T) + " tokens exceed its capacity of " +
+                std::to_string(capacity_));
+  // Re-tiering happens between steps (at layer 0, before the new token joins), so every layer sees
+  // the same token set. The prefill (T > 1 before any decode step) runs exact.
+  if (l == 0 && length_ > 0) {
+    const bool decode_step = T == 1;
+    if (decode_step && !compressed_) {
+      retier();
+    } else if (compressed_) {
+      steps_since_retier_ += T;
+      if (steps_since_retier_ >= opt_.retier_every || over_budget()) retier();
+    }
+  }
+  if (l == 0) read_bytes_acc_ = 0;
+  LayerState& L = layers_.at(size_t(l));
+  auto k = fp16_round(call.k[0].to(at::kCPU, at::kFloat));  // [Hkv, T, d]
+  auto v = fp16_round(call.v[0].to(at::kCPU, at::kFloat));
+  L.hot_k.narrow(1, L.n_hot, T).copy_(k);
+  L.hot_v.narrow(1, L.n_hot, T).copy_(v);
+  L.hot_pos.narrow(0, L.n_hot, T).copy_(at::arange(call.start_pos, call.start_pos + T, at::kLong));
+  L.tier.narrow(1, call.start_pos, T).fill_(kHotTier);
+  L.n_hot += T;
+  if (opt_.track_errors) {
+    L.shadow_k.narrow(1, call.start_pos, T).copy_(call.k[0].to(at::kCPU, at::kFloat));
+    L.shadow_v.narrow(1, call.start_pos, T).copy_(call.v[0].to(at::kCPU, at::kFloat));
+  }
+  auto q = call.q[0].to(at::kCPU, at::kFloat);  // [Hq, T, d]
+  auto out = attend_layer(L, l, q, call.start_pos);
+  // Observation window: the last obs_window queries (ring).
+  for (int64_t t = std::max<int64_t>(0, T - opt_.obs_window); t < T; ++t) {
+    L.obs_q.select(1, L.obs_next).copy_(q.select(1, t));
+    L.obs_pos[L.obs_next] = call.start_pos + t;
+    L.obs_next = (L.obs_next + 1) % opt_.obs_window;
+    L.obs_count = std::min(L.obs_count + 1, opt_.obs_window);
+  }
+  if (opt_.track_errors && compressed_ && T == 1) {
+    const int64_t S = call.start_pos + T;
+    auto exact = exact_attention(q.unsqueeze(0), L.shadow_k.narrow(1, 0, S).unsqueeze(0),
+                                 L.shadow_v.narrow(1, 0, S).unsqueeze(0), call.start_pos)[0];
+    auto diff = (exact - out).to(at::kDouble);
+    err2_[l] += diff.pow(2).sum({1, 2});
+    ref2_[l] += exact.to(at::kDouble).pow(2).sum({1, 2});
+  }
+  if (l + 1 == config_.n_layers) {
+    length_ = call.start_pos + T;
+    read_bytes_ = read_bytes_acc_;
+  }
+  return out.unsqueeze(0).to(call.q.device());
+}
+
+at::Tensor TieredKvCache::attend_layer(LayerState& L, int64_t layer, const at::Tensor& q, int64_t q_pos0) {
+  const int64_t Hq = config_.n_heads, Hkv = config_.n_kv_heads, d = config_.head_dim, g = Hq / Hkv;
+  const int64_t T = q.size(1);
+  const double scale = 1.0 / std::sqrt(double(d));
+  auto out = at::empty({Hq, T, d}, at::kFloat);
+  auto qpos = (at::arange(T, at::kLong) + q_pos0).repeat({g});  // row r = (gi, t): t = r % T
+  auto hot_pos = L.hot_pos.narrow(0, 0, L.n_hot);
+  const int64_t query_pages = policy_->query_page_budget_tokens(length_);
+  for (int64_t h = 0; h < Hkv; ++h) {
+    HeadState& H = L.heads[size_t(h)];
+    auto qh = q.narrow(0, h * g, g).reshape({g * T, d});  // [R, d]
+    const int64_t R = g * T, ns = H.pos.size(0);
+    // Hot window: exact fp16 keys, causal by position.
+    auto hk = L.hot_k[h].narrow(0, 0, L.n_hot), hv = L.hot_v[h].narrow(0, 0, L.n_hot);
+    auto s_hot = at::matmul(qh, hk.t()).to(at::kDouble) * scale;  // [R, n_hot]
+    s_hot.masked_fill_(hot_pos.unsqueeze(0) > qpos.unsqueeze(1), -kInf);
+    read_bytes_acc_ += double(L.n_hot) * 4.0 * double(d);
+    // Sealed pages.
+    at::Tensor s_seal = at::empty({R, ns}, at::kDouble);
+    if (ns > 0) {
+      if (opt_.lut_scoring) {
+        std::vector<float> buf(static_cast<size_t>(ns));
+        auto qc = qh.contiguous();
+        auto acc = s_seal.accessor<double, 2>();
+        for (int64_t r = 0; r < R; ++r) {
+          const float* qrow = qc.data_ptr<float>() + r * d;
+          for (size_t pi = 0; pi < H.pages.size(); ++pi) {
+            const kernels::PageInfo& pg = L.pages[size_t(H.pages[pi])];
+            kernels::cpu::page_logits(table_.layouts[pg.tier], table_.codebooks[pg.tier], L.signs.data() + h * d,
+                                      L.arena.data_ptr<uint8_t>() + pg.byte_offset, int(pg.tokens), qrow, 0.f,
+                                      buf.data() + H.page_row[pi]);
+          }
+          for (int64_t j = 0; j < ns; ++j) acc[r][j] = buf[size_t(j)];
+        }
+      } else {
+        s_seal = at::matmul(qh, H.kdec.t()).to(at::kDouble) * scale;
+      }
+      // Quest-style page Top-K: keep the pages with the largest upper bound of q.k (Tang et al. 2024).
+      if (query_pages >= 0 && !H.pages.empty()) {
+        const int64_t np = int64_t(H.pages.size());
+        // sum_i max(q_i min_i, q_i max_i) per page, then the max over the group's queries.
+        auto lo = qh.unsqueeze(1) * H.page_kmin.unsqueeze(0), hi = qh.unsqueeze(1) * H.page_kmax.unsqueeze(0);
+        auto bound = at::maximum(lo, hi).sum(-1).amax(0);  // [np]
+        const int64_t P = tiers_[L.pages[size_t(H.pages[0])].tier].layout.page_tokens;
+        const int64_t keep = std::min<int64_t>(np, (query_pages + P - 1) / P);
+        auto top = std::get<1>(bound.topk(keep));
+        auto page_keep = at::zeros({np}, at::kBool).index_fill_(0, top, true);
+        std::vector<int64_t> row_page(static_cast<size_t>(ns));
+        for (int64_t pi = 0; pi < np; ++pi)
+          for (uint32_t j = 0; j < L.pages[size_t(H.pages[size_t(pi)])].tokens; ++j)
+            row_page[size_t(H.page_row[size_t(pi)] + j)] = pi;
+        auto rp = at::from_blob(row_page.data(), {ns}, at::kLong).clone();
+        auto tok_keep = page_keep.index_select(0, rp);
+        s_seal.masked_fill_(tok_keep.logical_not().unsqueeze(0), -kInf);
+        for (int64_t pi = 0; pi < np; ++pi)
+          if (page_keep[pi].item<bool>()) read_bytes_acc_ += double(tiers_[L.pages[size_t(H.pages[size_t(pi)])].tier].stored_page_bytes);
+        read_bytes_acc_ += double(np) * 4.0 * double(d);  // the min/max metadata
+      } else {
+        for (int32_t p : H.pages) read_bytes_acc_ += double(tiers_[L.pages[size_t(p)].tier].stored_page_bytes);
+      }
+    }
+    // One max over every part (log-sum-exp merge), then one normalization.
+    auto mx = at::maximum(s_hot.amax(1), ns > 0 ? s_seal.amax(1) : at::full({R}, -kInf, at::kDouble));
+    at::Tensor comp_log, comp_terms;
+    if (!completion_.empty() && H.comp_z.defined()) {
+      // Positive random features (Performer, Choromanski et al. 2021): exp(q.k/sqrt d) =
+      // E_w[exp(w.q' - |q'|^2/2) exp(w.k' - |k'|^2/2)], x' = x / d^(1/4). Log domain with offsets.
+      auto qs = qh.to(at::kDouble) / std::pow(double(d), 0.25);
+      auto b = at::matmul(qs, feature_w_.t()) - 0.5 * qs.pow(2).sum(1, true) -
+               std::log(double(opt_.completion_features));  // [R, m]
+      comp_log = b + H.comp_off.unsqueeze(0);                 // log weight of S_f, z_f
+      auto valid = H.comp_z.gt(0).unsqueeze(0);
+      comp_log = comp_log.masked_fill(valid.logical_not(), -kInf);
+      auto cm = (comp_log + H.comp_z.clamp_min(1e-300).log().unsqueeze(0)).amax(1);
+      mx = at::maximum(mx, cm);
+    }
+    mx = mx.masked_fill(mx.isinf(), 0.0);
+    auto p_hot = (s_hot - mx.unsqueeze(1)).exp();
+    auto num = at::matmul(p_hot, hv.to(at::kDouble));
+    auto den = p_hot.sum(1);
+    at::Tensor p_seal;
+    if (ns > 0) {
+      p_seal = (s_seal - mx.unsqueeze(1)).exp();
+      num = num + at::matmul(p_seal, H.vdec.to(at::kDouble));
+      den = den + p_seal.sum(1);
+    }
+    if (comp_log.defined()) {
+      auto w = (comp_log - mx.unsqueeze(1)).exp();  // [R, m]
+      num = num + at::matmul(w, H.comp_s);
+      den = den + at::matmul(w, H.comp_z);
+    }
+    auto o = num / den.clamp_min(1e-300).unsqueeze(1);
+    out.narrow(0, h * g, g).copy_(o.reshape({g, T, d}).to(at::kFloat));
+    // Accumulated attention (H2O): probabilities summed over the group's queries.
+    auto inv = 1.0 / den.clamp_min(1e-300).unsqueeze(1);
+    L.acc[h].index_add_(0, hot_pos, (p_hot * inv).sum(0));
+    if (ns > 0) L.acc[h].index_add_(0, H.pos, (p_seal * inv).sum(0));
+  }
+  (void)layer;
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+void TieredKvCache::retier() {
+  const int64_t N = length_, Hkv = config_.n_kv_heads, d = config_.head_dim;
+  if (N == 0) return;
+  PolicyContext ctx;
+  ctx.config = &config_;
+  ctx.tiers = &tiers_;
+  ctx.n_tokens = N;
+  ctx.retier_index = retier_count_;
+  ctx.full_fp16_bytes = full_fp16_bytes();
+  auto pos = at::arange(N, at::kLong);
+  ctx.forced = pos.lt(opt_.sink_tokens).logical_or(pos.ge(N - opt_.hot_window));
+  const int64_t n_forced = ctx.forced.sum().item<int64_t>();
+  // Headroom: the hot window grows by one token per step until the next re-tiering, while a
+  // fractional budget grows by fraction x that; reserve the difference so the budget holds.
+  const double tok = hot_bytes_per_token();
+  const double growth = opt_.budget.bytes > 0 ? tok : tok * (1.0 - std::min(1.0, opt_.budget.fraction));
+  const double target = budget_bytes() - double(opt_.retier_every) * std::max(0.0, growth);
+  ctx.page_budget_bytes = opt_.budget.unlimited() ? kInf : target - double(n_forced) * tok - fixed_bytes();
+  if (ctx.page_budget_bytes < 0)
+    throw Error("budget " + opt_.budget.describe() + " (" + fmt_bytes(budget_bytes()) + " at " + std::to_string(N) +
+                " tokens) is below what the fp16 hot window and sinks need (" +
+                fmt_bytes(double(n_forced) * tok + fixed_bytes() + double(opt_.retier_every) * growth) +
+                "); raise the budget or lower --hot-window/--retier-every");
+  for (auto& L : layers_) {
+    LayerView v;
+    v.keys = at::zeros({Hkv, N, d}, at::kFloat);
+    v.values = at::zeros({Hkv, N, d}, at::kFloat);
+    auto hp = L.hot_pos.narrow(0, 0, L.n_hot);
+    v.keys.index_copy_(1, hp, L.hot_k.narrow(1, 0, L.n_hot));
+    v.values.index_copy_(1, hp, L.hot_v.narrow(1, 0, L.n_hot));
+    for (int64_t h = 0; h < Hkv; ++h) {
+      const HeadState& H = L.heads[size_t(h)];
+      if (H.pos.size(0) == 0) continue;
+      v.keys[h].index_copy_(0, H.pos, H.kdec);
+      v.values[h].index_copy_(0, H.pos, H.vdec);
+    }
+    v.current = L.tier.narrow(1, 0, N).clone();
+    const int64_t W = L.obs_count;
+    // Ring in chronological order.
+    auto idx = (at::arange(W, at::kLong) + (L.obs_next - W + opt_.obs_window)) % opt_.obs_window;
+    v.obs_queries = L.obs_q.index_select(1, idx);
+    v.obs_pos = L.obs_pos.index_select(0, idx);
+    v.accumulated = L.acc.narrow(1, 0, N).to(at::kFloat);
+    v.seen_by = (N - pos).to(at::kFloat);
+    ctx.layers.push_back(std::move(v));
+  }
+  Assignment a = policy_->assign(ctx);
+  if (int64_t(a.size()) != config_.n_layers) throw Error("policy " + policy_->name() + " returned a wrong number of layers");
+  const double bytes = assignment_page_bytes(ctx, a);
+  if (bytes > ctx.page_budget_bytes * (1 + 1e-12))
+    throw Error("policy " + policy_->name() + " exceeded its page budget (" + fmt_bytes(bytes) + " > " +
+                fmt_bytes(ctx.page_budget_bytes) + "); this is a bug in the policy");
+  apply_assignment(ctx, a);
+  compressed_ = true;
+  steps_since_retier_ = 0;
+  ++retier_count_;
+}
+
+void TieredKvCache::apply_assignment(const PolicyContext& ctx, const Assignment& a) {
+  const int64_t N = ctx.n_tokens, Hkv = config_.n_kv_heads, d = config_.head_dim;
+  auto forced = ctx.forced.contiguous();
+  const bool* forced_p = forced.data_ptr<bool>();
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    LayerState& L = layers_[l];
+    const LayerView& view = ctx.layers[l];
+    auto cur = view.current.contiguous();
+    auto asg = a[l].to(at::kInt).contiguous();
+    auto keys = view.keys.contiguous(), values = view.values.contiguous();
+    // Old pages keyed by (head, tier, positions) so unchanged pages are copied, not re-encoded.
+    std::map<std::tuple<int64_t, uint32_t, std::vector<int64_t>>, int32_t> old_pages;
+    for (int64_t h = 0; h < Hkv; ++h)
+      for (int32_t p : L.heads[size_t(h)].pages)
+        old_pages[{h, L.pages[size_t(p)].tier, L.page_pos[size_t(p)]}] = p;
+    struct NewPage {
+      int64_t head;
+      uint32_t tier;
+      std::vector<int64_t> pos;
+      int32_t reuse;
+    };
+    std::vector<NewPage> plan;
+    int32_t* new_tier_p = L.tier.data_ptr<int32_t>();  // [Hkv, capacity] contiguous
+    std::vector<std::vector<int64_t>> dropped(static_cast<size_t>(Hkv));
+    for (int64_t h = 0; h < Hkv; ++h) {
+      const int32_t* c = cur.data_ptr<int32_t>() + h * N;
+      const int32_t* t = asg.data_ptr<int32_t>() + h * N;
+      int32_t* new_tier = new_tier_p + h * capacity_;
+      std::vector<std::vector<int64_t>> by_tier(tiers_.size());
+      for (int64_t j = 0; j < N; ++j) {
+        if (c[j] == kDropTier) continue;
+        if (forced_p[j]) {
+          new_tier[j] = kHotTier;
+          continue;
+        }
+        if (t[j] < 0 || t[j] >= int32_t(tiers_.size())) {
+          new_tier[j] = kDropTier;
+          dropped[size_t(h)].push_back(j);
+          continue;
+        }
+        by_tier[size_t(t[j])].push_back(j);
+        new_tier[j] = t[j];
+      }
+      for (size_t ti = 0; ti < tiers_.size(); ++ti) {
+        const int64_t P = tiers_[ti].layout.page_tokens;
+        const auto& list = by_tier[ti];
+        for (size_t s = 0; s < list.size(); s += size_t(P)) {
+          NewPage np{h, uint32_t(ti), std::vector<int64_t>(list.begin() + long(s),
+                                                           list.begin() + long(std::min(list.size(), s + size_t(P)))), -1};
+          auto it = old_pages.find({h, np.tier, np.pos});
+          if (it != old_pages.end()) np.reuse = it->second;
+          plan.push_back(std::move(np));
+        }
+      }
+    }
+    // Completion summaries take the dropped tokens (before their data is gone).
+    if (!completion_.empty())
+      for (int64_t h = 0; h < Hkv; ++h)
+        if (!dropped[size_t(h)].empty()) {
+          auto idx = at::from_blob(dropped[size_t(h)].data(), {int64_t(dropped[size_t(h)].size())}, at::kLong).clone();
+          add_to_completion(L.heads[size_t(h)], keys[h].index_select(0, idx), values[h].index_select(0, idx));
+        }
+    // New arena: pages in plan order (head-major, tier, position).
+    size_t total = 0;
+    std::vector<size_t> offsets;
+    for (const auto& np : plan) {
+      offsets.push_back(total);
+      total += tiers_[np.tier].stored_page_bytes;
+    }
+    auto arena = at::zeros({int64_t(std::max<size_t>(total, 16))}, at::kByte);
+    std::vector<kernels::PageInfo> pages(plan.size());
+    std::vector<std::vector<int64_t>> page_pos(plan.size());
+    std::vector<float> kbuf, vbuf, kq, vq;
+    for (size_t i = 0; i < plan.size(); ++i) {
+      const NewPage& np = plan[i];
+      const CacheTier& tier = tiers_[np.tier];
+      uint8_t* dst = arena.data_ptr<uint8_t>() + offsets[i];
+      pages[i] = {uint64_t(offsets[i]), np.tier, uint32_t(np.pos.size())};
+      page_pos[i] = np.pos;
+      if (np.reuse >= 0) {
+        std::memcpy(dst, L.arena.data_ptr<uint8_t>() + L.pages[size_t(np.reuse)].byte_offset, tier.stored_page_bytes);
+        continue;
+      }
+      const int n = int(np.pos.size());
+      kbuf.resize(size_t(n) * d);
+      vbuf.resize(size_t(n) * d);
+      for (int j = 0; j < n; ++j) {
+        std::memcpy(&kbuf[size_t(j) * d], keys.data_ptr<float>() + (np.head * N + np.pos[size_t(j)]) * d, size_t(d) * 4);
+        std::memcpy(&vbuf[size_t(j) * d], values.data_ptr<float>() + (np.head * N + np.pos[size_t(j)]) * d, size_t(d) * 4);
+      }
+      if (tier.kivi_bits > 0) {
+        kq.resize(kbuf.size());
+        vq.resize(vbuf.size());
+        kivi_quantize(tier.kivi_bits, n, int(d), kbuf.data(), vbuf.data(), kq.data(), vq.data());
+        kbuf.swap(kq);
+        vbuf.swap(vq);
+      }
+      kernels::cpu::encode_page(tier.layout, table_.codebooks[np.tier], L.signs.data() + np.head * d, kbuf.data(),
+                                vbuf.data(), n, 0, true, dst);
+    }
+    L.arena = arena;
+    L.pages = std::move(pages);
+    L.page_pos = std::move(page_pos);
+    L.indptr.assign(size_t(Hkv) + 1, 0);
+    L.indices.clear();
+    for (int64_t h = 0; h < Hkv; ++h) {
+      std::vector<int32_t> ids;
+      for (size_t i = 0; i < plan.size(); ++i)
+        if (plan[i].head == h) ids.push_back(int32_t(i));
+      std::sort(ids.begin(), ids.end(), [&](int32_t x, int32_t y) { return L.page_pos[size_t(x)][0] < L.page_pos[size_t(y)][0]; });
+      L.heads[size_t(h)].pages = ids;
+      L.indices.insert(L.indices.end(), ids.begin(), ids.end());
+      L.indptr[size_t(h) + 1] = int32_t(L.indices.size());
+    }
+    // Hot window keeps the forced tokens only (positions ascending).
+    auto hp = L.hot_pos.narrow(0, 0, L.n_hot);
+    auto keep = forced.index_select(0, hp).nonzero().reshape({-1});
+    const int64_t n_keep = keep.size(0);
+    auto hk = L.hot_k.index_select(1, keep), hv = L.hot_v.index_select(1, keep);
+    auto hpk = hp.index_select(0, keep);
+    L.hot_k.narrow(1, 0, n_keep).copy_(hk);
+    L.hot_v.narrow(1, 0, n_keep).copy_(hv);
+    L.hot_pos.narrow(0, 0, n_keep).copy_(hpk);
+    L.n_hot = n_keep;
+    rebuild_head_views(L);
+  }
+}
+
+void TieredKvCache::rebuild_head_views(LayerState& L) {
+  const int64_t d = config_.head_dim;
+  for (size_t h = 0; h < L.heads.size(); ++h) {
+    HeadState& H = L.heads[h];
+    int64_t ns = 0;
+    H.page_row.clear();
+    for (int32_t p : H.pages) {
+      H.page_row.push_back(ns);
+      ns += L.pages[size_t(p)].tokens;
+    }
+    H.kdec = at::empty({ns, d}, at::kFloat);
+    H.vdec = at::empty({ns, d}, at::kFloat);
+    H.pos = at::empty({ns}, at::kLong);
+    H.page_kmin = at::empty({int64_t(H.pages.size()), d}, at::kFloat);
+    H.page_kmax = at::empty({int64_t(H.pages.size()), d}, at::kFloat);
+    for (size_t pi = 0; pi < H.pages.size(); ++pi) {
+      const kernels::PageInfo& pg = L.pages[size_t(H.pages[pi])];
+      const uint8_t* page = L.arena.data_ptr<uint8_t>() + pg.byte_offset;
+      const int64_t r0 = H.page_row[pi];
+      kernels::cpu::decode_keys(table_.layouts[pg.tier], table_.codebooks[pg.tier], L.signs.data() + h * d, page,
+                                int(pg.tokens), H.kdec.data_ptr<float>() + r0 * d);
+      kernels::cpu::decode_values(table_.layouts[pg.tier], table_.codebooks[pg.tier], L.signs.data() + h * d, page,
+                                  int(pg.tokens), H.vdec.data_ptr<float>() + r0 * d);
+      const auto& pp = L.page_pos[size_t(H.pages[pi])];
+      std::copy(pp.begin(), pp.end(), H.pos.data_ptr<int64_t>() + r0);
+      auto rows = H.kdec.narrow(0, r0, pg.tokens);
+      H.page_kmin[int64_t(pi)].copy_(rows.amin(0));
+      H.page_kmax[int64_t(pi)].copy_(rows.amax(0));
+    }
+  }
+}
+
+void TieredKvCache::add_to_completion(HeadState& H, const at::Tensor& k, const at::Tensor& v) {
+  const double d = double(config_.head_dim);
+  auto ks = k.to(at::kDouble) / std::pow(d, 0.25);
+  auto a = at::matmul(ks, feature_w_.t()) - 0.5 * ks.pow(2).sum(1, true);  // [n, m]
+  auto new_off = at::maximum(H.comp_off, a.amax(0));
+  auto keep = (H.comp_off - new_off).exp().nan_to_num(0.0);  // old offset -inf: nothing to keep
+  auto e = (a - new_off.unsqueeze(0)).exp();                  // [n, m]
+  H.comp_s = H.comp_s * keep.unsqueeze(1) + at::matmul(e.t(), v.to(at::kDouble));
+  H.comp_z = H.comp_z * keep + e.sum(0);
+  H.comp_off = new_off;
+}
+
+void TieredKvCache::adopt_prefill(const TieredKvCache& src) {
+  if (src.compressed_) throw Error("tiered cache: can only adopt a prefill that was not compressed yet");
+  if (layers_.size() != src.layers_.size() || capacity_ < src.length_)
+    throw Error("tiered cache: adopt_prefill needs reset() with the same model and enough capacity");
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    LayerState& L = layers_[l];
+    const LayerState& S = src.layers_[l];
+    const int64_t n = S.n_hot;
+    L.hot_k.narrow(1, 0, n).copy_(S.hot_k.narrow(1, 0, n));
+    L.hot_v.narrow(1, 0, n).copy_(S.hot_v.narrow(1, 0, n));
+    L.hot_pos.narrow(0, 0, n).copy_(S.hot_pos.narrow(0, 0, n));
+    L.n_hot = n;
+    L.tier.narrow(1, 0, src.length_).copy_(S.tier.narrow(1, 0, src.length_));
+    L.obs_q.copy_(S.obs_q);
+    L.obs_pos.copy_(S.obs_pos);
+    L.obs_count = S.obs_count;
+    L.obs_next = S.obs_next;
+    L.acc.narrow(1, 0, src.length_).copy_(S.acc.narrow(1, 0, src.length_));
+    if (opt_.track_errors) {
+      if (!S.shadow_k.defined())
+        throw Error("tiered cache: error tracking needs a prefill source that tracked errors too");
+      L.shadow_k.narrow(1, 0, src.length_).copy_(S.shadow_k.narrow(1, 0, src.length_));
+      L.shadow_v.narrow(1, 0, src.length_).copy_(S.shadow_v.narrow(1, 0, src.length_));
+    }
+  }
+  length_ = src.length_;
+}
+
+// ---------------------------------------------------------------------------------------------
+at::Tensor TieredKvCache::tier_map(int64_t layer) const { return layers_.at(size_t(layer)).tier.narrow(1, 0, length_).clone(); }
+
+kernels::PagedKv TieredKvCache::paged_view(int64_t layer) const {
+  const LayerState& L = layers_.at(size_t(layer));
+  kernels::PagedKv kv;
+  kv.arena = L.arena.data_ptr<uint8_t>();
+  kv.pages = L.pages.data();
+  kv.indptr = L.indptr.data();
+  kv.indices = L.indices.data();
+  kv.signs = L.signs.data();
+  kv.batch = 1;
+  kv.num_kv_heads = int(config_.n_kv_heads);
+  kv.head_dim = int(config_.head_dim);
+  kv.tiers = table_;
+  return kv;
+}
+
+at::Tensor TieredKvCache::sealed_keys(int64_t l, int64_t h) const { return layers_.at(size_t(l)).heads.at(size_t(h)).kdec; }
+at::Tensor TieredKvCache::sealed_values(int64_t l, int64_t h) const { return layers_.at(size_t(l)).heads.at(size_t(h)).vdec; }
+at::Tensor TieredKvCache::sealed_positions(int64_t l, int64_t h) const { return layers_.at(size_t(l)).heads.at(size_t(h)).pos; }
+
+at::Tensor TieredKvCache::attention_error() const { return (err2_ / ref2_.clamp_min(1e-300)).sqrt(); }
+
+}  // namespace skv

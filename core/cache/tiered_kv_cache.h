@@ -1,0 +1,147 @@
+#pragma once
+// The RDR cache (SPHERICAL_KV.md section 2): per (layer, kv head) a list of tier-homogeneous pages
+// in one arena per layer (the kernels' PagedKv / PageInfo / TierTable, CSR indptr / indices), and
+// an fp16 hot window holding the sink tokens and the newest tokens. A RetentionPolicy decides at
+// every re-tiering which tier each older token goes to (or drop); the prefill runs exact and the
+// first re-tiering happens at the first decode step.
+//
+// Attention of a query = exact softmax over {sealed pages (ADA LUT-scored logits from the kernels'
+// CPU reference, coded values decoded), hot window (fp16), optional feature-map completion of
+// dropped tokens} with one max and one normalization: the log-sum-exp merge of the three parts.
+//
+// Bytes (resident_bytes): hot tokens at 4 d bytes per (layer, head) token, every page at its
+// tier's accounted bytes + its page-table entry (kPageMetaBytes), the Hadamard signs (d bytes per
+// head) and the completion summaries (float32). Budget: bytes, or a fraction of the full fp16 cache
+// of the tokens held (2 * 2 * d bytes per token, layer and head).
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+
+#include "core/cache/cache_tier.h"
+#include "core/codecs/rotation_signs.h"
+#include "core/decoder/attention_backend.h"
+#include "core/policies/retention_policy.h"
+#include "kernels/page_table.h"
+
+namespace skv {
+
+struct CacheBudget {
+  double bytes = 0;     // > 0: a fixed byte budget
+  double fraction = 0;  // > 0: a fraction of the full fp16 cache of the tokens held
+  bool unlimited() const { return bytes <= 0 && fraction <= 0; }
+  double at(double full_fp16_bytes) const;  // the budget in bytes when the full cache is that big
+  // "0.25", "25%", "12MB", "4096" (bytes), "1.5GiB".
+  static CacheBudget parse(const std::string& text);
+  std::string describe() const;
+};
+
+struct TieredCacheOptions {
+  std::string tiers = "default_set";  // page tiers (load_cache_tiers); the policy's tier_spec wins
+  int64_t hot_window = 32;            // newest tokens kept fp16 (W)
+  int64_t sink_tokens = 4;            // first tokens kept fp16 (attention sinks)
+  int64_t retier_every = 64;          // re-tiering period in decode steps (R)
+  int64_t obs_window = 32;            // queries kept for observation-window utilities (SnapKV)
+  uint64_t seed = codecs::kDefaultRotationSeed;
+  CacheBudget budget;
+  bool lut_scoring = true;            // ADA LUT logits; false: dot products with decoded keys
+  bool track_errors = false;          // per (layer, q head) attention error vs exact attention
+  std::string completion;             // "" (policy decides), "off", "prf"
+  int completion_features = 64;       // positive random features per head
+};
+
+struct ResidentBytes {
+  double total = 0, hot = 0, pages = 0, fixed = 0;
+  // [layer][kv head][tier id, then one more slot for the hot window]
+  std::vector<std::vector<std::vector<double>>> by_head_tier;
+};
+
+class TieredKvCache : public AttentionBackend {
+ public:
+  TieredKvCache(TieredCacheOptions options, std::shared_ptr<RetentionPolicy> policy);
+
+  void reset(const ModelConfig& config, int64_t batch, int64_t capacity, const at::Device& device) override;
+  at::Tensor attend(const AttentionCall& call) override;
+  int64_t cached_tokens() const override { return length_; }
+  std::string name() const override;
+
+  // Runs the policy now over every token held (normally done at the first decode step and every
+  // retier_every steps after it, or when the cache is over budget).
+  void retier();
+  // Takes over the state of `source` after its prefill (it must not be compressed yet and must
+  // hold the same model shape): every policy of a comparison starts from one shared prefill.
+  void adopt_prefill(const TieredKvCache& source);
+  bool compressed() const { return compressed_; }
+  int64_t retier_count() const { return retier_count_; }
+
+  ResidentBytes resident_bytes() const;
+  double full_fp16_bytes() const;           // of the tokens held now
+  double budget_bytes() const;              // of the tokens held now (infinity when unlimited)
+  double last_step_read_bytes() const { return read_bytes_; }  // modeled, all layers, last decode step
+  const std::vector<CacheTier>& tiers() const { return tiers_; }
+  const RetentionPolicy& policy() const { return *policy_; }
+
+  // Tier of every position of a layer: [Hkv, N] int32 (kHotTier, kDropTier or a tier id).
+  at::Tensor tier_map(int64_t layer) const;
+  // The paged view of a layer's sealed pages (host pointers, valid until the next re-tiering).
+  kernels::PagedKv paged_view(int64_t layer) const;
+  // Decoded sealed keys/values of (layer, head) and their positions (explicit decode, for tests).
+  at::Tensor sealed_keys(int64_t layer, int64_t head) const;
+  at::Tensor sealed_values(int64_t layer, int64_t head) const;
+  at::Tensor sealed_positions(int64_t layer, int64_t head) const;
+  // sqrt(sum |o - o^|^2 / sum |o|^2) per (layer, q head) over the decode steps since reset,
+  // o = exact attention over the full-precision keys/values of the same run. [L, Hq] float64.
+  at::Tensor attention_error() const;
+
+ private:
+  struct HeadState {
+    std::vector<int32_t> pages;          // page ids, sorted by first position
+    at::Tensor kdec, vdec;               // [ns, d] decoded keys/values of the sealed tokens
+    at::Tensor pos;                      // [ns] int64
+    std::vector<int64_t> page_row;       // first row of each page in kdec
+    at::Tensor page_kmin, page_kmax;     // [pages, d] (query-aware page selection)
+    at::Tensor comp_s, comp_z, comp_off; // completion: [m, d], [m], [m] float64 (log-offset)
+  };
+  struct LayerState {
+    at::Tensor hot_k, hot_v;             // [Hkv, capacity, d] fp16-rounded, first n_hot rows used
+    at::Tensor hot_pos;                  // [capacity] int64
+    int64_t n_hot = 0;
+    at::Tensor arena;                    // uint8, the sealed pages
+    std::vector<kernels::PageInfo> pages;
+    std::vector<std::vector<int64_t>> page_pos;  // positions of each page's slots
+    std::vector<int32_t> indptr, indices;
+    std::vector<int8_t> signs;           // [Hkv][d]
+    std::vector<HeadState> heads;
+    at::Tensor tier;                     // [Hkv, capacity] int32
+    at::Tensor obs_q, obs_pos;           // ring [Hq, W, d], [W]
+    int64_t obs_count = 0, obs_next = 0;
+    at::Tensor acc;                      // [Hkv, capacity] float64 accumulated attention
+    at::Tensor shadow_k, shadow_v;       // track_errors: [Hkv, capacity, d]
+  };
+
+  at::Tensor attend_layer(LayerState& L, int64_t layer, const at::Tensor& q, int64_t q_pos0);
+  void apply_assignment(const PolicyContext& ctx, const Assignment& a);
+  void rebuild_head_views(LayerState& L);
+  void add_to_completion(HeadState& H, const at::Tensor& k, const at::Tensor& v);
+  double fixed_bytes() const;
+  double hot_bytes_per_token() const;  // all layers and heads
+  bool over_budget() const;
+
+  TieredCacheOptions opt_;
+  std::shared_ptr<RetentionPolicy> policy_;
+  std::vector<CacheTier> tiers_;
+  kernels::TierTable table_{};
+  std::string completion_;
+  at::Tensor feature_w_;  // [m, d] positive random features (shared by every head)
+  ModelConfig config_;
+  at::Device device_{at::kCPU};
+  std::vector<LayerState> layers_;
+  int64_t capacity_ = 0, length_ = 0;
+  bool compressed_ = false;
+  int64_t steps_since_retier_ = 0, retier_count_ = 0;
+  double read_bytes_ = 0, read_bytes_acc_ = 0;
+  at::Tensor err2_, ref2_;  // [L, Hq] float64
+};
+
+}  // namespace skv

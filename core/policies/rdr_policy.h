@@ -1,0 +1,63 @@
+#pragma once
+// Rate-Distortion Retention (SPHERICAL_KV.md section 2): per (layer, kv head, token) one option
+// of {drop, tier 0 .. m-1} minimising the expected attention-output distortion under the byte
+// budget, by one Lagrange multiplier shared across heads and layers (lagrangian_allocator.h).
+//
+//   kept in tier t:  D_j(t)    = u_j^g (dK_t |k_j|^2 |q|^2 / d^2 |v_j - o|^2 + dV_t |v_j|^2)
+//   dropped:         D_j(drop) = u_j^g |v_j - o|^2
+// u_j the utility (utility_estimators.h), o the utility-weighted mean value of the head, |q|^2
+// the mean squared norm of the observation-window queries of the group, g the utility power
+// (1 as the design states; 2 is what independent per-token errors would give: docs/POLICIES.md).
+// dK_t, dV_t: the tier's relative squared error |k - k^|^2 / |k|^2 measured per (layer, head)
+// by encoding and decoding the model's own calibration tokens (the prefill) in pages; the key
+// term is the first-order effect of a logit error q.e / sqrt(d) on the output.
+// Re-tiering is demotion-only: a token already coded may only move to a tier of no higher rate
+// (its original is gone), or be dropped.
+#include <string>
+#include <vector>
+
+#include "core/policies/retention_policy.h"
+
+namespace skv {
+
+struct RdrOptions {
+  std::string tiers = "default_set";
+  std::string utility = "snapkv";
+  double utility_power = 1.0;
+  bool allow_drop = true;
+  bool drop_only_if_needed = false;   // RDKV-style: drop only when the tiers alone cannot fit
+  std::string completion;             // "" or "prf"
+  double layer_cap = 0;               // > 0: no layer's pages above this fraction of its fp16 size
+  std::vector<double> layer_shares;   // budget profile: per-layer share of the page budget
+  int calibration_tokens = 512;       // per (layer, head) for the distortion measurement
+};
+
+class RdrPolicy : public RetentionPolicy {
+ public:
+  RdrPolicy(std::string name, RdrOptions options) : name_(std::move(name)), opt_(std::move(options)) {}
+  std::string name() const override { return name_; }
+  Assignment assign(const PolicyContext& ctx) override;
+  std::string tier_spec() const override { return opt_.tiers; }
+  std::string completion() const override { return opt_.completion; }
+
+  // Measured dK / dV per [layer][head][tier] (after the first assign).
+  const std::vector<std::vector<std::vector<double>>>& key_distortion() const { return dk_; }
+  const std::vector<std::vector<std::vector<double>>>& value_distortion() const { return dv_; }
+  double last_lambda() const { return lambda_; }
+
+ private:
+  void measure_distortion(const PolicyContext& ctx);
+  std::string name_;
+  RdrOptions opt_;
+  std::vector<std::vector<std::vector<double>>> dk_, dv_;
+  double lambda_ = 0;
+};
+
+// Relative squared errors (dK, dV) of a tier on tokens [n, d], encoded in position order in pages.
+std::pair<double, double> measure_tier_distortion(const CacheTier& tier, const int8_t* signs, const at::Tensor& keys,
+                                                  const at::Tensor& values);
+
+// Reads a budget profile (assets/profiles/*.json): {"model": ..., "layer_shares": [...]}.
+std::vector<double> load_budget_profile(const std::string& name_or_path, int64_t n_layers);
+
+}  // namespace skv
