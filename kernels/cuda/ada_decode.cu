@@ -68,7 +68,7 @@ __host__ __device__ inline size_t lut_floats(const TierLayout& L, int nh) {
 }
 
 struct SmemPlan {
-  size_t tiers, pinfo, q_plain, q_rot, raw, weights, state, vlev, scratch, stages, total, stage_bytes;
+  size_t tiers, pinfo, q_plain, q_rot, raw, weights, state, klev, vlev, scratch, stages, total, stage_bytes;
 };
 __host__ __device__ inline SmemPlan smem_plan(const TierTable& tt, int d, int nh) {
   size_t lut = 0, stage = 16;
@@ -86,7 +86,8 @@ __host__ __device__ inline SmemPlan smem_plan(const TierTable& tt, int d, int nh
   SKV_TAKE(q_rot, sizeof(float) * d * nh);
   SKV_TAKE(raw, sizeof(float) * kMaxPageTokens * nh);
   SKV_TAKE(weights, sizeof(float) * kMaxPageTokens * nh);
-  SKV_TAKE(state, sizeof(float) * 3 * 4);
+  SKV_TAKE(state, sizeof(float) * 4 * (kThreads / 32) * 4);  // per warp: qm, alpha, m, l (4 heads)
+  SKV_TAKE(klev, sizeof(float) * 256);
   SKV_TAKE(vlev, sizeof(float) * 256);
   SKV_TAKE(scratch, sizeof(float) * (lut > red ? lut : red));
   p.stage_bytes = align16(stage);
@@ -116,9 +117,13 @@ struct DecodeParams {
 };
 
 // VMODE: 0 = coded values only, 1 = fp16 values only, 2 = both kinds in the table.
+// Warp w owns tokens [w*TW, w*TW + TW) of every page (TW = ceil(tokens / 8)) and keeps its own
+// online-softmax state; the only CTA barrier per page is the stage barrier of the cp.async
+// pipeline. Warps are combined once, at the end.
 template <int D, int NH, bool DENSE, int VMODE>
 __global__ void __launch_bounds__(kThreads, 2) decode_split_kernel(const DecodeParams p) {
   using V = typename Vec<NH>::T;
+  constexpr int kWarps = kThreads / 32, kMaxTW = kMaxPageTokens / kWarps;
   extern __shared__ __align__(16) unsigned char smem[];
   const SmemPlan& plan = p.plan;
   // The tier table lives in shared memory: indexing a kernel-parameter array by a runtime tier id
@@ -128,14 +133,19 @@ __global__ void __launch_bounds__(kThreads, 2) decode_split_kernel(const DecodeP
   auto* pinfo = reinterpret_cast<PageInfo*>(smem + plan.pinfo);
   auto* q_plain = reinterpret_cast<float*>(smem + plan.q_plain);  // [D][NH]
   auto* q_rot = reinterpret_cast<float*>(smem + plan.q_rot);      // [D][NH]
-  auto* raw = reinterpret_cast<float*>(smem + plan.raw);          // [P][NH] s_j * sum T (or q.k)
-  auto* weights = reinterpret_cast<float*>(smem + plan.weights);  // [P][NH] p_j (* s_v,j)
-  auto* state = reinterpret_cast<float*>(smem + plan.state);      // m[4], l[4], alpha[4]
+  auto* klev = reinterpret_cast<float*>(smem + plan.klev);
   auto* vlev = reinterpret_cast<float*>(smem + plan.vlev);
   auto* scratch = reinterpret_cast<float*>(smem + plan.scratch);  // LUT, then the final reduction
   unsigned char* stages = smem + plan.stages;
 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  // Per-warp scratch: raw logits and weights of the warp's tokens, qm / alpha / m / l per head.
+  float* wraw = reinterpret_cast<float*>(smem + plan.raw) + warp * kMaxTW * NH;
+  float* wwt = reinterpret_cast<float*>(smem + plan.weights) + warp * kMaxTW * NH;
+  float* state = reinterpret_cast<float*>(smem + plan.state);  // [4][kWarps][4]
+  float* wqm = state + warp * 4;
+  float* walpha = state + (kWarps + warp) * 4;
+
   const int Hkv = p.kv.num_kv_heads;
   const int chunk = blockIdx.y % p.chunks, bh = blockIdx.y / p.chunks, b = bh / Hkv, h = bh % Hkv;
   const int split = blockIdx.x;
@@ -147,6 +157,22 @@ __global__ void __launch_bounds__(kThreads, 2) decode_split_kernel(const DecodeP
   // Page metadata of this split, once (the dependent index -> info loads would otherwise stall
   // every prefetch by two DRAM round trips).
   for (int i = tid; i < npages; i += kThreads) pinfo[i] = p.kv.pages[p.kv.indices[first + i]];
+  __syncthreads();
+
+  auto issue = [&](int i) {
+    if (i < npages) {
+      const PageInfo pg = pinfo[i];
+      const int chunks16 = int(page_bytes(tt.layouts[pg.tier]) / 16);
+      const unsigned char* src = p.kv.arena + pg.byte_offset;
+      unsigned char* dst = stages + size_t(i % kStages) * plan.stage_bytes;
+      for (int c = tid; c < chunks16; c += kThreads) cp_async16(dst + c * 16, src + c * 16);
+    }
+    cp_async_commit();
+  };
+  // Pages start streaming before the query rotation and the first LUT are built.
+#pragma unroll
+  for (int s = 0; s < kStages - 1; ++s) issue(s);
+
   // Queries of this chunk's heads (heads past the group are zero and never written back).
   for (int i = tid; i < D * NH; i += kThreads) {
     const int dim = i / NH, hh = i % NH, g = chunk * NH + hh;
@@ -154,7 +180,6 @@ __global__ void __launch_bounds__(kThreads, 2) decode_split_kernel(const DecodeP
     q_plain[i] = v;
     q_rot[i] = v * float(signs[dim]);
   }
-  if (tid < 4) { state[tid] = -INFINITY; state[4 + tid] = 0.f; state[8 + tid] = 0.f; }
   __syncthreads();
   if constexpr (!DENSE) {  // q' = Pi q: Walsh-Hadamard butterflies in shared memory
     for (int hstep = 1; hstep < D; hstep *= 2) {
@@ -170,22 +195,9 @@ __global__ void __launch_bounds__(kThreads, 2) decode_split_kernel(const DecodeP
     for (int i = tid; i < D * NH; i += kThreads) q_rot[i] *= rsqrtf(float(D));
   }
 
-  auto issue = [&](int i) {
-    if (i < npages) {
-      const PageInfo pg = pinfo[i];
-      const int chunks16 = int(page_bytes(tt.layouts[pg.tier]) / 16);
-      const unsigned char* src = p.kv.arena + pg.byte_offset;
-      unsigned char* dst = stages + size_t(i % kStages) * plan.stage_bytes;
-      for (int c = tid; c < chunks16; c += kThreads) cp_async16(dst + c * 16, src + c * 16);
-    }
-    cp_async_commit();
-  };
-#pragma unroll
-  for (int s = 0; s < kStages - 1; ++s) issue(s);
-
   // Value accumulators: lane owns 8 dims of one token slot; LV lanes cover a token.
-  constexpr int LV = D / 8, TPW = 32 / LV, SLOTS = TPW * (kThreads / 32);
-  const int vk = lane % LV, vslot = warp * TPW + lane / LV;
+  constexpr int LV = D / 8, TPW = 32 / LV;
+  const int vk = lane % LV;
   float acc_rot[VMODE == 1 ? 1 : NH][8];
   float acc_plain[VMODE == 0 ? 1 : NH][8];
 #pragma unroll
@@ -195,12 +207,14 @@ __global__ void __launch_bounds__(kThreads, 2) decode_split_kernel(const DecodeP
       if constexpr (VMODE != 1) acc_rot[hh][i] = 0.f;
       if constexpr (VMODE != 0) acc_plain[hh][i] = 0.f;
     }
+  // Online-softmax state of head (lane % NH), replicated over the lanes of that head.
+  float m_run = -INFINITY, l_run = 0.f;
 
   int lut_tier = -1;
-  const int kq = tid % kLanesPerKey, tq = tid / kLanesPerKey;  // scoring: lane in token, token in step
+  const int kq = lane % kLanesPerKey, gq = lane / kLanesPerKey;  // scoring: lane in token, token in step
   for (int i = 0; i < npages; ++i) {
     cp_async_wait<kStages - 2>();
-    __syncthreads();  // (A) page i landed for every thread; page i-1 fully consumed
+    __syncthreads();  // page i landed for every thread; page i-1 fully consumed (also the LUT)
     issue(i + kStages - 1);
     const PageInfo pg = pinfo[i];
     const TierLayout L = tt.layouts[pg.tier];
@@ -211,6 +225,10 @@ __global__ void __launch_bounds__(kThreads, 2) decode_split_kernel(const DecodeP
     if (!DENSE && int(pg.tier) != lut_tier) {  // (re)build this tier's LUT and value levels
       lut_tier = int(pg.tier);
       const TierCodebooks cb = tt.codebooks[pg.tier];
+      for (int c = tid; c < key_level_count(L); c += kThreads) klev[c] = cb.key_levels[c];
+      if (L.value_kind == ValueKind::kCoord)
+        for (int c = tid; c < (1 << L.value_bits); c += kThreads) vlev[c] = cb.value_levels[c];
+      __syncthreads();
       if (keys_coded(L)) {
         const LutShape s = lut_shape(L);
         const int a = L.key_bits, amask = (1 << a) - 1, bmask = (1 << key_code_bits(L)) - 1;
@@ -223,15 +241,15 @@ __global__ void __launch_bounds__(kThreads, 2) decode_split_kernel(const DecodeP
           for (int hh = 0; hh < NH; ++hh) {
             if (L.key_kind == KeyKind::kCoord) {
               if (s.J == 2) {
-                vals[hh] = q_rot[(2 * u) * NH + hh] * cb.key_levels[code & bmask] +
-                           q_rot[(2 * u + 1) * NH + hh] * cb.key_levels[code >> key_code_bits(L)];
+                vals[hh] = q_rot[(2 * u) * NH + hh] * klev[code & bmask] +
+                           q_rot[(2 * u + 1) * NH + hh] * klev[code >> key_code_bits(L)];
               } else {
-                vals[hh] = q_rot[u * NH + hh] * cb.key_levels[code];
+                vals[hh] = q_rot[u * NH + hh] * klev[code];
               }
             } else {
               float sn, cs;
               sincospif(2.f * (float(code & amask) + 0.5f) / float(1 << a), &sn, &cs);
-              vals[hh] = cb.key_levels[code >> a] * (q_rot[(2 * u) * NH + hh] * cs + q_rot[(2 * u + 1) * NH + hh] * sn);
+              vals[hh] = klev[code >> a] * (q_rot[(2 * u) * NH + hh] * cs + q_rot[(2 * u + 1) * NH + hh] * sn);
             }
           }
           const int idx = (m * s.E + code) * kLanesPerKey + k;
@@ -240,12 +258,13 @@ __global__ void __launch_bounds__(kThreads, 2) decode_split_kernel(const DecodeP
           else lut[idx] = make_float4(vals[0], vals[1], vals[2], vals[3]);
         }
       }
-      if (L.value_kind == ValueKind::kCoord)
-        for (int c = tid; c < (1 << L.value_bits); c += kThreads) vlev[c] = cb.value_levels[c];
       __syncthreads();
     }
 
-    // ---- scoring: raw[t][hh] = s_t * sum_units LUT (coded) or q . k (fp16 keys) -------------
+    const int TW = (ntok + kWarps - 1) / kWarps, t0w = warp * TW, t1w = min(ntok, t0w + TW);
+    if (t0w >= t1w) continue;  // this warp has no token on this page (its state is unchanged)
+
+    // ---- scoring: wraw[t][hh] = s_t * sum_units LUT (coded) or q . k (fp16 keys) ----------
     if (!DENSE && keys_coded(L)) {
       const LutShape s = lut_shape(L);
       const int wpt = key_words_per_token(L), emask = s.E - 1;
@@ -253,10 +272,10 @@ __global__ void __launch_bounds__(kThreads, 2) decode_split_kernel(const DecodeP
       const auto* kscale = reinterpret_cast<const __half*>(page + off.key_scales);
       const V* lut = reinterpret_cast<const V*>(scratch) + kq;
       const int start = kq * s.upl * s.nb, w0 = start >> 5, sh = start & 31;
-      for (int t0 = 0; t0 < ntok; t0 += kThreads / kLanesPerKey) {
-        const int t = t0 + tq;
+      for (int tb = t0w; tb < t1w; tb += 32 / kLanesPerKey) {
+        const int t = tb + gq;
         V acc{};
-        if (t < ntok) {
+        if (t < t1w) {
           const uint32_t* w = rows + size_t(t) * wpt;
           const uint32_t a0 = w[w0], a1 = w0 + 1 < wpt ? w[w0 + 1] : 0u, a2 = w0 + 2 < wpt ? w[w0 + 2] : 0u;
           uint64_t win = ((uint64_t(a1) << 32) | a0) >> sh;
@@ -278,21 +297,21 @@ __global__ void __launch_bounds__(kThreads, 2) decode_split_kernel(const DecodeP
           r[hh] += __shfl_xor_sync(0xffffffffu, r[hh], 2);
           r[hh] += __shfl_xor_sync(0xffffffffu, r[hh], 4);
         }
-        if (kq == 0 && t < ntok) {
+        if (kq == 0 && t < t1w) {
           const float sc = __half2float(kscale[t]);
 #pragma unroll
-          for (int hh = 0; hh < NH; ++hh) raw[t * NH + hh] = sc * r[hh];
+          for (int hh = 0; hh < NH; ++hh) wraw[(t - t0w) * NH + hh] = sc * r[hh];
         }
       }
     } else {  // fp16 keys: lane kq owns D/8 dims
       constexpr int DPL = D / kLanesPerKey;
       const auto* rows = reinterpret_cast<const __half*>(page + off.key_codes);
-      for (int t0 = 0; t0 < ntok; t0 += kThreads / kLanesPerKey) {
-        const int t = t0 + tq;
+      for (int tb = t0w; tb < t1w; tb += 32 / kLanesPerKey) {
+        const int t = tb + gq;
         float r[NH];
 #pragma unroll
         for (int hh = 0; hh < NH; ++hh) r[hh] = 0.f;
-        if (t < ntok) {
+        if (t < t1w) {
 #pragma unroll
           for (int c = 0; c < DPL / 8; ++c) {
             const uint4 raw16 = *reinterpret_cast<const uint4*>(rows + size_t(t) * D + kq * DPL + c * 8);
@@ -314,67 +333,82 @@ __global__ void __launch_bounds__(kThreads, 2) decode_split_kernel(const DecodeP
           r[hh] += __shfl_xor_sync(0xffffffffu, r[hh], 2);
           r[hh] += __shfl_xor_sync(0xffffffffu, r[hh], 4);
         }
-        if (kq == 0 && t < ntok)
+        if (kq == 0 && t < t1w)
 #pragma unroll
-          for (int hh = 0; hh < NH; ++hh) raw[t * NH + hh] = r[hh];
+          for (int hh = 0; hh < NH; ++hh) wraw[(t - t0w) * NH + hh] = r[hh];
       }
     }
-    __syncthreads();  // (B) raw logits of the page complete
-
-    // ---- online softmax over the page: warp hh owns head hh -------------------------------
-    if (warp < NH) {
-      const int hh = warp;
-      float qm = 0.f;
-      if (has_page_mean(L)) {
-        const auto* mean = reinterpret_cast<const __half*>(page + off.mean);
-        for (int dim = lane; dim < D; dim += 32) qm += q_plain[dim * NH + hh] * __half2float(mean[dim]);
+    // q . m_p per head (one dot product per page; the page mean is in the staged page).
+    if (has_page_mean(L)) {
+      const auto* mean = reinterpret_cast<const __half*>(page + off.mean);
+      float qm[NH];
 #pragma unroll
-        for (int o = 16; o; o >>= 1) qm += __shfl_xor_sync(0xffffffffu, qm, o);
+      for (int hh = 0; hh < NH; ++hh) qm[hh] = 0.f;
+      for (int dim = lane; dim < D; dim += 32) {
+        const float mv = __half2float(mean[dim]);
+        const V qv = reinterpret_cast<const V*>(q_plain)[dim];
+#pragma unroll
+        for (int hh = 0; hh < NH; ++hh) qm[hh] += get<NH>(qv, hh) * mv;
       }
-      float mx = -INFINITY;
-      for (int t = lane; t < ntok; t += 32) mx = fmaxf(mx, (raw[t * NH + hh] + qm) * p.scale_log2);
 #pragma unroll
-      for (int o = 16; o; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
-      const float m_old = state[hh], m_new = fmaxf(m_old, mx);
+      for (int hh = 0; hh < NH; ++hh)
+#pragma unroll
+        for (int o = 16; o; o >>= 1) qm[hh] += __shfl_xor_sync(0xffffffffu, qm[hh], o);
+      if (lane < NH)
+#pragma unroll
+        for (int hh = 0; hh < NH; ++hh)
+          if (lane == hh) wqm[hh] = qm[hh];
+    } else if (lane < NH) {
+      wqm[lane] = 0.f;
+    }
+    __syncwarp();
+
+    // ---- online softmax over the warp's tokens: element e = (token e / NH, head e % NH) ----
+    {
+      const int hh = lane % NH, n_el = (t1w - t0w) * NH;
+      const float qm = wqm[hh];
+      float mx = -INFINITY;
+      for (int e = lane; e < n_el; e += 32) mx = fmaxf(mx, (wraw[e] + qm) * p.scale_log2);
+#pragma unroll
+      for (int o = NH; o < 32; o <<= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
+      const float m_new = fmaxf(m_run, mx);
       const bool vcoded = L.value_kind == ValueKind::kCoord;
       const auto* vscale = reinterpret_cast<const __half*>(page + off.value_scales);
       float sum = 0.f;
-      for (int t = lane; t < ntok; t += 32) {
-        const float pj = exp2f((raw[t * NH + hh] + qm) * p.scale_log2 - m_new);
+      for (int e = lane; e < n_el; e += 32) {
+        const float pj = exp2f((wraw[e] + qm) * p.scale_log2 - m_new);
         sum += pj;
-        weights[t * NH + hh] = vcoded ? pj * __half2float(vscale[t]) : pj;
+        wwt[e] = vcoded ? pj * __half2float(vscale[t0w + e / NH]) : pj;
       }
 #pragma unroll
-      for (int o = 16; o; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
-      if (lane == 0) {
-        const float alpha = m_old == -INFINITY ? 0.f : exp2f(m_old - m_new);
-        state[hh] = m_new;
-        state[4 + hh] = state[4 + hh] * alpha + sum;
-        state[8 + hh] = alpha;
-      }
+      for (int o = NH; o < 32; o <<= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+      const float alpha = m_run == -INFINITY ? 0.f : exp2f(m_run - m_new);
+      m_run = m_new;
+      l_run = l_run * alpha + sum;
+      if (lane < NH) walpha[lane] = alpha;
     }
-    __syncthreads();  // (C) weights and alpha ready
+    __syncwarp();
 
     // ---- values: acc = alpha * acc + sum_t w_t * v_t (coded: in the rotated domain) -------
-    float alpha[NH];
+    {
+      const V av = *reinterpret_cast<const V*>(walpha);
 #pragma unroll
-    for (int hh = 0; hh < NH; ++hh) alpha[hh] = state[8 + hh];
+      for (int hh = 0; hh < NH; ++hh)
 #pragma unroll
-    for (int hh = 0; hh < NH; ++hh)
-#pragma unroll
-      for (int e = 0; e < 8; ++e) {
-        if constexpr (VMODE != 1) acc_rot[hh][e] *= alpha[hh];
-        if constexpr (VMODE != 0) acc_plain[hh][e] *= alpha[hh];
-      }
+        for (int e = 0; e < 8; ++e) {
+          if constexpr (VMODE != 1) acc_rot[hh][e] *= get<NH>(av, hh);
+          if constexpr (VMODE != 0) acc_plain[hh][e] *= get<NH>(av, hh);
+        }
+    }
     if constexpr (VMODE != 1) {
       if (L.value_kind == ValueKind::kCoord) {
         const int bv = L.value_bits, vwpt = value_words_per_token(L), vmask = (1 << bv) - 1;
         const int start = vk * 8 * bv, w0 = start >> 5, sh = start & 31;
         const auto* rows = reinterpret_cast<const uint32_t*>(page + off.values);
-        for (int t = vslot; t < ntok; t += SLOTS) {
+        for (int t = t0w + lane / LV; t < t1w; t += TPW) {
           const uint32_t* w = rows + size_t(t) * vwpt;
           const uint64_t win = ((w0 + 1 < vwpt ? uint64_t(w[w0 + 1]) << 32 : 0ull) | w[w0]) >> sh;
-          const V wt = reinterpret_cast<const V*>(weights)[t];
+          const V wt = reinterpret_cast<const V*>(wwt)[t - t0w];
 #pragma unroll
           for (int e = 0; e < 8; ++e) {
             const float v = vlev[int(win >> (bv * e)) & vmask];
@@ -387,10 +421,10 @@ __global__ void __launch_bounds__(kThreads, 2) decode_split_kernel(const DecodeP
     if constexpr (VMODE != 0) {
       if (L.value_kind == ValueKind::kFp16) {
         const auto* rows = reinterpret_cast<const __half*>(page + off.values);
-        for (int t = vslot; t < ntok; t += SLOTS) {
+        for (int t = t0w + lane / LV; t < t1w; t += TPW) {
           const uint4 raw16 = *reinterpret_cast<const uint4*>(rows + size_t(t) * D + vk * 8);
           const __half2* h2 = reinterpret_cast<const __half2*>(&raw16);
-          const V wt = reinterpret_cast<const V*>(weights)[t];
+          const V wt = reinterpret_cast<const V*>(wwt)[t - t0w];
 #pragma unroll
           for (int e = 0; e < 4; ++e) {
             const float2 v2 = __half22float2(h2[e]);
@@ -403,18 +437,34 @@ __global__ void __launch_bounds__(kThreads, 2) decode_split_kernel(const DecodeP
         }
       }
     }
+    __syncwarp();  // wraw / wwt / walpha are rewritten on the next page
   }
   cp_async_wait<0>();
   __syncthreads();  // LUT no longer needed: scratch becomes the reduction buffer
 
-  // ---- reduce the token slots and write this split's partial ------------------------------
+  // ---- combine the warps (each has its own m, l), reduce token slots, write the partial -----
+  float* wm = state + 2 * kWarps * 4;  // [kWarps][4]
+  float* wl = state + 3 * kWarps * 4;
+  if (lane < NH) { wm[warp * 4 + lane] = m_run; wl[warp * 4 + lane] = l_run; }
+  __syncthreads();
+  float factor[NH];
+#pragma unroll
+  for (int hh = 0; hh < NH; ++hh) {
+    float M = -INFINITY;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) M = fmaxf(M, wm[w * 4 + hh]);
+    const float mw = wm[warp * 4 + hh];
+    factor[hh] = mw == -INFINITY ? 0.f : exp2f(mw - M);
+  }
   const size_t row0 = size_t(split) * size_t(p.kv.batch) * p.num_q_heads;
   auto reduce_write = [&](float (*acc)[8], float* dst_base) {
 #pragma unroll
     for (int hh = 0; hh < NH; ++hh)
 #pragma unroll
-      for (int e = 0; e < 8; ++e)
+      for (int e = 0; e < 8; ++e) {
+        acc[hh][e] *= factor[hh];
         for (int o = LV; o < 32; o <<= 1) acc[hh][e] += __shfl_xor_sync(0xffffffffu, acc[hh][e], o);
+      }
     if (lane < LV)
 #pragma unroll
       for (int hh = 0; hh < NH; ++hh)
@@ -425,7 +475,7 @@ __global__ void __launch_bounds__(kThreads, 2) decode_split_kernel(const DecodeP
       const int hh = i / D, dim = i % D, g = chunk * NH + hh;
       float s = 0.f;
 #pragma unroll
-      for (int w = 0; w < kThreads / 32; ++w) s += scratch[(w * NH + hh) * D + dim];
+      for (int w = 0; w < kWarps; ++w) s += scratch[(w * NH + hh) * D + dim];
       if (g < p.group) dst_base[(row0 + size_t(b) * p.num_q_heads + h * p.group + g) * D + dim] = s;
     }
     __syncthreads();
@@ -435,9 +485,14 @@ __global__ void __launch_bounds__(kThreads, 2) decode_split_kernel(const DecodeP
   if (tid < NH) {
     const int g = chunk * NH + tid;
     if (g < p.group) {
+      float M = -INFINITY, Lsum = 0.f;
+      for (int w = 0; w < kWarps; ++w) M = fmaxf(M, wm[w * 4 + tid]);
+      if (M != -INFINITY)
+        for (int w = 0; w < kWarps; ++w)
+          if (wm[w * 4 + tid] != -INFINITY) Lsum += wl[w * 4 + tid] * exp2f(wm[w * 4 + tid] - M);
       const size_t r = row0 + size_t(b) * p.num_q_heads + h * p.group + g;
-      p.part_m[r] = state[tid];
-      p.part_l[r] = state[4 + tid];
+      p.part_m[r] = M;
+      p.part_l[r] = Lsum;
     }
   }
 }
@@ -587,9 +642,12 @@ void run_decode(const PagedKv& kv, const DecodeArgs& a, bool dense) {
 
   const SmemPlan sp = smem_plan(kv.tiers, d, plan.nh);
   prm.plan = sp;
-  int dev = 0, optin = 0;
-  SKV_CUDA_CHECK(cudaGetDevice(&dev));
-  SKV_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+  static const int optin = [] {
+    int dev = 0, v = 0;
+    SKV_CUDA_CHECK(cudaGetDevice(&dev));
+    SKV_CUDA_CHECK(cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+    return v;
+  }();
   if (sp.total > size_t(optin))
     throw KernelError("ada decode: tiers need " + std::to_string(sp.total) + " B of shared memory, device has " +
                       std::to_string(optin));
