@@ -72,7 +72,8 @@ std::unique_ptr<WeightSource> open_weight_source(const std::string& spec, uint64
   if (spec == "default") return std::make_unique<GgufWeightSource>(default_model_path());
   std::error_code ec;
   // A bare name of a shipped shape config: "llama-3.1-8b" -> assets/models/llama-3.1-8b.json.
-  if (!fs::exists(spec, ec) && spec.find('/') == std::string::npos && fs::path(spec).extension().empty()) {
+  // (Not by extension test: "llama-3.1-8b" has the extension ".1-8b".)
+  if (!fs::exists(spec, ec) && spec.find('/') == std::string::npos) {
     const fs::path asset = fs::path(SKV_ASSETS_DIR) / "models" / (spec + ".json");
     if (!std::string(SKV_ASSETS_DIR).empty() && fs::exists(asset, ec)) {
       return RandomWeightSource::from_json_file(asset.string(), seed);
