@@ -51,8 +51,13 @@ GenerationResult generate(LlamaDecoder& decoder, const BpeTokenizer& tokenizer, 
       return r;
     }
     const int64_t n = std::min(options.prefill_chunk, n_prompt - done);
+    if (cb.step_hook) cb.step_hook->begin_forward(0, done, n);
     logits = decoder.forward(ids_tensor(prompt_ids.data() + done, n), done, backend, /*last_only=*/true);
     done += n;
+    if (cb.step_hook) {
+      if (done == n_prompt) sync(decoder.device());
+      cb.step_hook->end_forward(0);
+    }
     if (cb.on_prefill_progress) cb.on_prefill_progress(done, n_prompt);
   }
   sync(decoder.device());
@@ -81,8 +86,10 @@ GenerationResult generate(LlamaDecoder& decoder, const BpeTokenizer& tokenizer, 
       break;
     }
     auto ts = std::chrono::steady_clock::now();
+    if (cb.step_hook) cb.step_hook->begin_forward(i + 1, tok.position, 1);
     logits = decoder.forward(ids_tensor(&tok.id, 1), tok.position, backend, /*last_only=*/true);
     sync(decoder.device());
+    if (cb.step_hook) cb.step_hook->end_forward(i + 1);
     step_ms = ms_since(ts);
   }
   r.decode_ms = ms_since(t1);

@@ -40,10 +40,21 @@ struct GenerationResult {
   bool cancelled = false;
 };
 
+// Optional hook around every forward (core/probing's DecodeProbe: one probe step per forward).
+// step 0 = a prefill chunk (ended after its launch; the prefill's last chunk after the sync);
+// step i >= 1 = the decode forward that produces generated token i (ended after its sync).
+class StepHook {
+ public:
+  virtual ~StepHook() = default;
+  virtual void begin_forward(int64_t step, int64_t position, int64_t tokens) = 0;
+  virtual void end_forward(int64_t step) = 0;
+};
+
 struct GenerationCallbacks {
   std::function<void(int64_t done, int64_t total)> on_prefill_progress;
   std::function<void(const GeneratedToken&)> on_token;
   const std::atomic<bool>* cancel = nullptr;
+  StepHook* step_hook = nullptr;  // not owned; null = none
 };
 
 // Runs prompt_ids through prefill, then decodes. `backend` is reset for the whole sequence.

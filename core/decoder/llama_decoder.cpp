@@ -88,7 +88,9 @@ at::Tensor LlamaDecoder::run_blocks(const at::Tensor& ids, int64_t start_pos,
     AttentionCall call{l, start_pos, apply_rope(q, start_pos).contiguous(),
                        apply_rope(k, start_pos).contiguous(), v};
     if (observer_) observer_(call);
+    if (hook_) hook_->before_attention(call);
     auto o = backend.attend(call);  // [B, Hq, T, d]
+    if (hook_) hook_->after_attention(call, backend);
     x = x + at::linear(o.transpose(1, 2).reshape({B, T, c.n_heads * c.head_dim}), L.wo);
     h = rms_norm(x, L.ffn_norm);
     x = x + at::linear(at::silu(at::linear(h, L.w_gate)) * at::linear(h, L.w_up), L.w_down);

@@ -12,6 +12,15 @@
 
 namespace skv {
 
+// Optional hook around each layer's backend.attend (core/probing's DecodeProbe opens one probe
+// range per layer's attention with it). Not owned; null by default: one pointer test per layer.
+class AttentionHook {
+ public:
+  virtual ~AttentionHook() = default;
+  virtual void before_attention(const AttentionCall& call) = 0;
+  virtual void after_attention(const AttentionCall& call, const AttentionBackend& backend) = 0;
+};
+
 class LlamaDecoder {
  public:
   // Loads every weight from `source` onto `device` as float32.
@@ -28,6 +37,7 @@ class LlamaDecoder {
   at::Tensor hidden_after(const at::Tensor& ids, int64_t n_layers, AttentionBackend& backend);
 
   void set_observer(AttentionObserver observer) { observer_ = std::move(observer); }
+  void set_attention_hook(AttentionHook* hook) { hook_ = hook; }  // null = none
 
  private:
   struct Layer {
@@ -44,6 +54,7 @@ class LlamaDecoder {
   std::vector<Layer> layers_;
   at::Tensor inv_freq_;  // [d/2]
   AttentionObserver observer_;
+  AttentionHook* hook_ = nullptr;
 };
 
 }  // namespace skv

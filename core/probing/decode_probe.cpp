@@ -1,0 +1,76 @@
+#include "core/probing/decode_probe.h"
+
+#include <string>
+#include <utility>
+
+namespace skv::probing {
+
+TrafficModel dense_cache_traffic(int kv_bytes_per_element, int query_bytes_per_element) {
+  return [=](const AttentionCall& call, const AttentionBackend&) -> std::optional<AttentionTraffic> {
+    if (!call.q.defined() || call.q.dim() != 4 || call.q.size(2) != 1) return std::nullopt;
+    const int64_t context = call.start_pos + call.q.size(2);
+    return model_dense_attention_traffic(int(call.q.size(0)), int(call.q.size(1)), int(call.k.size(1)),
+                                         int(call.q.size(3)), context, kv_bytes_per_element, query_bytes_per_element);
+  };
+}
+
+TrafficModel paged_cache_traffic(std::function<std::optional<kernels::PagedKv>(int64_t layer)> view,
+                                 PagedTrafficOptions options) {
+  return [view = std::move(view), options](const AttentionCall& call,
+                                           const AttentionBackend&) -> std::optional<AttentionTraffic> {
+    if (!call.q.defined() || call.q.dim() != 4 || call.q.size(2) != 1) return std::nullopt;
+    std::optional<kernels::PagedKv> kv = view(call.layer);
+    if (!kv) return std::nullopt;
+    return model_paged_attention_traffic(*kv, int(call.q.size(1)), options);
+  };
+}
+
+void DecodeProbe::set_traffic_model(TrafficModel model, std::string label) {
+  model_ = std::move(model);
+  label_ = std::move(label);
+}
+
+void DecodeProbe::begin_forward(int64_t step, int64_t position, int64_t tokens) {
+  step_ = step;
+  current_ = StepTotals{};
+  current_.step = step;
+  if (!probe_.enabled()) return;
+  if (step == 0) {
+    // Prefill chunks share step 0; the range name says which positions.
+    probe_.push_range("prefill " + std::to_string(position) + "+" + std::to_string(tokens), 0);
+  } else {
+    probe_.begin_step(step);
+  }
+  step_open_ = true;
+}
+
+void DecodeProbe::end_forward(int64_t step) {
+  if (step_open_) {
+    probe_.pop_range();  // == end_step()
+    step_open_ = false;
+  }
+  current_.step = step;
+  last_ = current_;
+}
+
+void DecodeProbe::before_attention(const AttentionCall& call) {
+  if (!probe_.enabled()) return;
+  probe_.push_range("attn L" + std::to_string(call.layer), step_, static_cast<std::int32_t>(call.layer));
+  attn_open_ = true;
+}
+
+void DecodeProbe::after_attention(const AttentionCall& call, const AttentionBackend& backend) {
+  if (attn_open_) {
+    probe_.pop_range();
+    attn_open_ = false;
+  }
+  if (!model_ || !probe_.enabled()) return;
+  if (std::optional<AttentionTraffic> t = model_(call, backend)) {
+    record_attention_traffic(probe_, step_, static_cast<std::int32_t>(call.layer), label_, *t);
+    current_.modeled_read_bytes += t->read_bytes();
+    current_.modeled_written_bytes += t->written_bytes();
+    current_.layers += 1;
+  }
+}
+
+}  // namespace skv::probing
