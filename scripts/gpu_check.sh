@@ -50,8 +50,20 @@ if [ -n "${BENCH:-}" ] && [ -x "$BENCH" ]; then
   log "bench"
   timeout 150 "$BENCH" --json "$OUT/bench.json" ${BENCH_ARGS:-} > "$OUT/bench.txt" 2>&1; BENCH_RC=$?
 fi
-log "sdpa baseline"
-timeout 120 python3 scripts/sdpa_baseline.py --json "$OUT/sdpa.json" ${BENCH_ARGS:-} >> "$OUT/bench.txt" 2>&1; SDPA_RC=$?
+if [ "${SKIP_SDPA:-0}" != 1 ]; then
+  log "sdpa baseline"
+  timeout 120 python3 scripts/sdpa_baseline.py --json "$OUT/sdpa.json" ${BENCH_ARGS:-} >> "$OUT/bench.txt" 2>&1; SDPA_RC=$?
+fi
+# NCU=1: Nsight Compute, full set, on one ADA split launch and one merge launch of the target
+# configuration (64k, 32q/8kv, d=128, B=1; the 4th call, after 3 warm-ups), clocks as found;
+# the details page as text, plus the SASS opcode mix of the target kernel.
+if [ "${NCU:-0}" = 1 ] && [ -n "${BENCH:-}" ] && [ -x "$BENCH" ]; then
+  log "ncu"
+  timeout 200 ncu --set full --clock-control none -k 'regex:decode_split|merge_kernel' --launch-skip 6 --launch-count 2 \
+    "$BENCH" --cfg 65536,32,8,128,1 --runs 5 > "$OUT/ncu.txt" 2>&1 || echo "ncu rc=$?" >> "$OUT/ncu.txt"
+  cuobjdump -sass "$BENCH" 2>/dev/null | awk '/Function : .*decode_split_kernelILi128ELi4ELb0ELi0E/{f=1;next} /Function : /{f=0} f' |
+    grep -oE '^\s+/\*[0-9a-f]{4,}\*/\s+[A-Z][A-Z0-9_.]*' | awk '{print $2}' | sed -E 's/\..*//' | sort | uniq -c | sort -rn > "$OUT/sass_mix.txt"
+fi
 if [ -n "${TESTS:-}" ] && [ -x "$TESTS" ]; then
   log "compute-sanitizer memcheck"
   timeout 100 compute-sanitizer --tool memcheck --error-exitcode 9 "$TESTS" \

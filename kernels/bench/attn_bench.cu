@@ -2,7 +2,7 @@
 // codes, valid fp16 scales/means), CUDA-event medians, input sets rotated so that L2 (50 MB on
 // H100) does not serve repeated runs, modeled bytes, GB/s and % of the device-to-device copy
 // bandwidth measured in the same run, and the cost of encoding new tokens.
-// Usage: skv_attn_bench [--json OUT] [--runs N] [--quick]
+// Usage: skv_attn_bench [--json OUT] [--runs N] [--quick] [--cfg ctx,hq,hkv,d,batch]
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -233,10 +233,13 @@ int main(int argc, char** argv) {
   std::string json;
   int runs = 60;
   bool quick = false;
+  Cfg only{0, 0, 0, 0, 0};  // --cfg: run just this configuration (profiling)
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--json") && i + 1 < argc) json = argv[++i];
     else if (!std::strcmp(argv[i], "--runs") && i + 1 < argc) runs = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--quick")) quick = true;
+    else if (!std::strcmp(argv[i], "--cfg") && i + 1 < argc)
+      std::sscanf(argv[++i], "%d,%d,%d,%d,%d", &only.ctx, &only.hq, &only.hkv, &only.d, &only.batch);
   }
   try {
     if (!cuda_device_available()) { std::fprintf(stderr, "skv_attn_bench: no CUDA device\n"); return 1; }
@@ -252,6 +255,7 @@ int main(int argc, char** argv) {
         cfgs.push_back({ctx, 32, 32, 128, batch});
         cfgs.push_back({ctx, 9, 3, 64, batch});
       }
+    if (only.ctx > 0) cfgs = {only};
     const size_t rotate = size_t(256) << 20;  // > 5x L2
     std::vector<Result> res;
     std::printf("%7s %5s %5s %4s %3s | %9s %9s %7s %6s | %9s %9s %7s | %7s | %9s %9s\n", "ctx", "hq", "hkv", "d", "B",

@@ -14,6 +14,7 @@
 #include <cmath>
 #include <mutex>
 #include <string>
+#include <type_traits>
 
 #include "kernels/ada_attention.h"
 #include "kernels/cuda/cuda_check.h"
@@ -23,7 +24,7 @@ namespace {
 
 constexpr int kThreads = 256;      // 8 warps
 constexpr int kStages = 4;         // cp.async pipeline depth (pages in flight per CTA)
-constexpr int kMaxPagesPerSplit = 256;
+constexpr int kMaxPagesPerSplit = 128;  // pinfo + q.m tables (keeps 2 CTAs of ~108 KB per SM)
 constexpr int kMaxPageTokens = 128;
 constexpr int kLanesPerKey = 8;    // lanes scoring one token (a quarter warp: one LDS.128 phase)
 
@@ -67,8 +68,35 @@ __host__ __device__ inline size_t lut_floats(const TierLayout& L, int nh) {
   return size_t(s.U) * size_t(s.E) * size_t(nh);
 }
 
+// Per-tier constants of the hot loop, computed once per CTA (page_offsets / lut_shape would
+// otherwise be re-derived, with integer divisions, by every warp on every page).
+struct TierConst {
+  int key_codes, key_scales, values, value_scales, mean;  // byte offsets in the page
+  int copy16;    // 16-byte chunks staged per page (the mean is last and is not staged: q.m_p is
+                 // computed in the prologue straight from global memory)
+  int wpt, vwpt, nb, upl, E, bv, coded, has_mean, vcoded, pad;
+};
+__host__ __device__ inline TierConst tier_const(const TierLayout& L) {
+  TierConst c{};
+  const PageOffsets o = page_offsets(L);
+  c.key_codes = int(o.key_codes); c.key_scales = int(o.key_scales); c.values = int(o.values);
+  c.value_scales = int(o.value_scales); c.mean = int(o.mean);
+  c.has_mean = has_page_mean(L) ? 1 : 0;
+  c.copy16 = int((c.has_mean ? o.mean : o.total) / 16);
+  c.coded = keys_coded(L) ? 1 : 0;
+  c.wpt = key_words_per_token(L);
+  c.vwpt = value_words_per_token(L);
+  if (c.coded) { const LutShape s = lut_shape(L); c.nb = s.nb; c.upl = s.upl; c.E = s.E; }
+  c.vcoded = L.value_kind == ValueKind::kCoord ? 1 : 0;
+  c.bv = L.value_bits;
+  return c;
+}
+// q_plain row index with one 16-byte pad every 16 dims: the 8 lanes of a key read dims 16 apart
+// (dense fp16 scoring), which without the pad all land in one bank group.
+__host__ __device__ constexpr int qidx(int dim) { return dim + (dim >> 4); }
+
 struct SmemPlan {
-  size_t tiers, pinfo, q_plain, q_rot, raw, weights, state, klev, vlev, scratch, stages, total, stage_bytes;
+  size_t tiers, tconst, qm, pinfo, q_plain, q_rot, raw, weights, state, klev, vlev, scratch, stages, total, stage_bytes;
 };
 __host__ __device__ inline SmemPlan smem_plan(const TierTable& tt, int d, int nh) {
   size_t lut = 0, stage = 16;
@@ -81,14 +109,16 @@ __host__ __device__ inline SmemPlan smem_plan(const TierTable& tt, int d, int nh
   size_t at = 0;
 #define SKV_TAKE(field, bytes) p.field = at; at += align16(bytes)
   SKV_TAKE(tiers, sizeof(TierTable));
+  SKV_TAKE(tconst, sizeof(TierConst) * kMaxTiers);
+  SKV_TAKE(qm, sizeof(float) * 4 * kMaxPagesPerSplit);
   SKV_TAKE(pinfo, sizeof(PageInfo) * kMaxPagesPerSplit);
-  SKV_TAKE(q_plain, sizeof(float) * d * nh);
+  SKV_TAKE(q_plain, sizeof(float) * qidx(d) * nh);
   SKV_TAKE(q_rot, sizeof(float) * d * nh);
   SKV_TAKE(raw, sizeof(float) * kMaxPageTokens * nh);
   SKV_TAKE(weights, sizeof(float) * kMaxPageTokens * nh);
   SKV_TAKE(state, sizeof(float) * 4 * (kThreads / 32) * 4);  // per warp: qm, alpha, m, l (4 heads)
-  SKV_TAKE(klev, sizeof(float) * 256);
-  SKV_TAKE(vlev, sizeof(float) * 256);
+  SKV_TAKE(klev, sizeof(float) * 64);   // COORD b <= 4, PAIR radii 2^p <= 32
+  SKV_TAKE(vlev, sizeof(float) * 32);   // bv <= 5
   SKV_TAKE(scratch, sizeof(float) * (lut > red ? lut : red));
   p.stage_bytes = align16(stage);
   SKV_TAKE(stages, p.stage_bytes * kStages);
@@ -130,6 +160,11 @@ __global__ void __launch_bounds__(kThreads, 2) decode_split_kernel(const DecodeP
   // would make the compiler copy the whole parameter struct to local memory.
   TierTable& tt = *reinterpret_cast<TierTable*>(smem + plan.tiers);
   if (threadIdx.x == 0) tt = p.kv.tiers;
+  auto* tcs = reinterpret_cast<TierConst*>(smem + plan.tconst);
+#pragma unroll
+  for (int t = 0; t < kMaxTiers; ++t)  // compile-time index into the parameter struct
+    if (threadIdx.x == 32 + t && t < p.kv.tiers.count) tcs[t] = tier_const(p.kv.tiers.layouts[t]);
+  auto* qmtab = reinterpret_cast<float*>(smem + plan.qm);  // [page of split][4]: q.m_p per head
   auto* pinfo = reinterpret_cast<PageInfo*>(smem + plan.pinfo);
   auto* q_plain = reinterpret_cast<float*>(smem + plan.q_plain);  // [D][NH]
   auto* q_rot = reinterpret_cast<float*>(smem + plan.q_rot);      // [D][NH]
@@ -143,7 +178,6 @@ __global__ void __launch_bounds__(kThreads, 2) decode_split_kernel(const DecodeP
   float* wraw = reinterpret_cast<float*>(smem + plan.raw) + warp * kMaxTW * NH;
   float* wwt = reinterpret_cast<float*>(smem + plan.weights) + warp * kMaxTW * NH;
   float* state = reinterpret_cast<float*>(smem + plan.state);  // [4][kWarps][4]
-  float* wqm = state + warp * 4;
   float* walpha = state + (kWarps + warp) * 4;
 
   const int Hkv = p.kv.num_kv_heads;
@@ -162,7 +196,7 @@ __global__ void __launch_bounds__(kThreads, 2) decode_split_kernel(const DecodeP
   auto issue = [&](int i) {
     if (i < npages) {
       const PageInfo pg = pinfo[i];
-      const int chunks16 = int(page_bytes(tt.layouts[pg.tier]) / 16);
+      const int chunks16 = tcs[pg.tier].copy16;
       const unsigned char* src = p.kv.arena + pg.byte_offset;
       unsigned char* dst = stages + size_t(i % kStages) * plan.stage_bytes;
       for (int c = tid; c < chunks16; c += kThreads) cp_async16(dst + c * 16, src + c * 16);
@@ -173,14 +207,59 @@ __global__ void __launch_bounds__(kThreads, 2) decode_split_kernel(const DecodeP
 #pragma unroll
   for (int s = 0; s < kStages - 1; ++s) issue(s);
 
+  // Page means of the warp's first pages (q.m_p below): loads issued before the query's.
+  constexpr int MPL = D / 32;  // mean dims per lane
+  using MW = typename std::conditional<MPL == 4, uint2, uint32_t>::type;
+  constexpr int kQmPre = 4;
+  auto load_mean = [&](int i) -> MW {
+    MW raw{};
+    if (i < npages) {
+      const PageInfo pg = pinfo[i];
+      const TierConst& c = tcs[pg.tier];
+      if (c.has_mean) raw = *reinterpret_cast<const MW*>(p.kv.arena + pg.byte_offset + c.mean + lane * MPL * 2);
+    }
+    return raw;
+  };
+  MW mraw[kQmPre];
+#pragma unroll
+  for (int j = 0; j < kQmPre; ++j) mraw[j] = load_mean(warp + j * kWarps);
+
   // Queries of this chunk's heads (heads past the group are zero and never written back).
   for (int i = tid; i < D * NH; i += kThreads) {
     const int dim = i / NH, hh = i % NH, g = chunk * NH + hh;
     const float v = g < p.group ? p.q[(size_t(b) * p.num_q_heads + h * p.group + g) * D + dim] : 0.f;
-    q_plain[i] = v;
+    q_plain[qidx(dim) * NH + hh] = v;
     q_rot[i] = v * float(signs[dim]);
   }
   __syncthreads();
+  // q . m_p per head for every page of the split, once per CTA (one warp per page).
+  auto qm_page = [&](int i, const MW& raw) {
+    if (i >= npages) return;
+    float qm[NH];
+#pragma unroll
+    for (int hh = 0; hh < NH; ++hh) qm[hh] = 0.f;
+    const __half* mh = reinterpret_cast<const __half*>(&raw);
+#pragma unroll
+    for (int e = 0; e < MPL; ++e) {
+      const float mv = __half2float(mh[e]);
+      const V qv = reinterpret_cast<const V*>(q_plain)[qidx(lane * MPL + e)];
+#pragma unroll
+      for (int hh = 0; hh < NH; ++hh) qm[hh] += get<NH>(qv, hh) * mv;
+    }
+#pragma unroll
+    for (int hh = 0; hh < NH; ++hh)
+#pragma unroll
+      for (int o = 16; o; o >>= 1) qm[hh] += __shfl_xor_sync(0xffffffffu, qm[hh], o);
+    if (lane < 4) {
+      float v = 0.f;
+#pragma unroll
+      for (int hh = 0; hh < NH; ++hh) v = lane == hh ? qm[hh] : v;
+      qmtab[i * 4 + lane] = v;  // zero for pages without a mean (raw is zero)
+    }
+  };
+#pragma unroll
+  for (int j = 0; j < kQmPre; ++j) qm_page(warp + j * kWarps, mraw[j]);
+  for (int i = warp + kQmPre * kWarps; i < npages; i += kWarps) qm_page(i, load_mean(i));
   if constexpr (!DENSE) {  // q' = Pi q: Walsh-Hadamard butterflies in shared memory
     for (int hstep = 1; hstep < D; hstep *= 2) {
       for (int i = tid; i < (D / 2) * NH; i += kThreads) {
@@ -210,6 +289,9 @@ __global__ void __launch_bounds__(kThreads, 2) decode_split_kernel(const DecodeP
   // Online-softmax state of head (lane % NH), replicated over the lanes of that head.
   float m_run = -INFINITY, l_run = 0.f;
 
+  // The merge kernel is launched as a programmatic dependent: let it be scheduled now (it waits
+  // in griddepcontrol.wait for this grid to finish).
+  asm volatile("griddepcontrol.launch_dependents;");
   int lut_tier = -1;
   const int kq = lane % kLanesPerKey, gq = lane / kLanesPerKey;  // scoring: lane in token, token in step
   for (int i = 0; i < npages; ++i) {
@@ -217,13 +299,13 @@ __global__ void __launch_bounds__(kThreads, 2) decode_split_kernel(const DecodeP
     __syncthreads();  // page i landed for every thread; page i-1 fully consumed (also the LUT)
     issue(i + kStages - 1);
     const PageInfo pg = pinfo[i];
-    const TierLayout L = tt.layouts[pg.tier];
-    const PageOffsets off = page_offsets(L);
+    const TierConst& tc = tcs[pg.tier];
     const unsigned char* page = stages + size_t(i % kStages) * plan.stage_bytes;
     const int ntok = int(pg.tokens);
 
     if (!DENSE && int(pg.tier) != lut_tier) {  // (re)build this tier's LUT and value levels
       lut_tier = int(pg.tier);
+      const TierLayout L = tt.layouts[pg.tier];
       const TierCodebooks cb = tt.codebooks[pg.tier];
       for (int c = tid; c < key_level_count(L); c += kThreads) klev[c] = cb.key_levels[c];
       if (L.value_kind == ValueKind::kCoord)
@@ -265,13 +347,12 @@ __global__ void __launch_bounds__(kThreads, 2) decode_split_kernel(const DecodeP
     if (t0w >= t1w) continue;  // this warp has no token on this page (its state is unchanged)
 
     // ---- scoring: wraw[t][hh] = s_t * sum_units LUT (coded) or q . k (fp16 keys) ----------
-    if (!DENSE && keys_coded(L)) {
-      const LutShape s = lut_shape(L);
-      const int wpt = key_words_per_token(L), emask = s.E - 1;
-      const auto* rows = reinterpret_cast<const uint32_t*>(page + off.key_codes);
-      const auto* kscale = reinterpret_cast<const __half*>(page + off.key_scales);
+    if (!DENSE && tc.coded) {
+      const int wpt = tc.wpt, nb = tc.nb, upl = tc.upl, E = tc.E, emask = E - 1;
+      const auto* rows = reinterpret_cast<const uint32_t*>(page + tc.key_codes);
+      const auto* kscale = reinterpret_cast<const __half*>(page + tc.key_scales);
       const V* lut = reinterpret_cast<const V*>(scratch) + kq;
-      const int start = kq * s.upl * s.nb, w0 = start >> 5, sh = start & 31;
+      const int start = kq * upl * nb, w0 = start >> 5, sh = start & 31;
       for (int tb = t0w; tb < t1w; tb += 32 / kLanesPerKey) {
         const int t = tb + gq;
         V acc{};
@@ -280,13 +361,13 @@ __global__ void __launch_bounds__(kThreads, 2) decode_split_kernel(const DecodeP
           const uint32_t a0 = w[w0], a1 = w0 + 1 < wpt ? w[w0 + 1] : 0u, a2 = w0 + 2 < wpt ? w[w0 + 2] : 0u;
           uint64_t win = ((uint64_t(a1) << 32) | a0) >> sh;
           if (sh) win |= uint64_t(a2) << (64 - sh);
-          if (s.nb == 6 && s.upl == 8) {  // the common tiers: 3-bit coordinate pairs, 6-bit planes, d=128
+          if (nb == 6 && upl == 8) {  // the common tiers: 3-bit coordinate pairs, 6-bit planes, d=128
 #pragma unroll
             for (int m = 0; m < 8; ++m) add<NH>(acc, lut[((m << 6) + int((win >> (6 * m)) & 63u)) * kLanesPerKey]);
           } else {
 #pragma unroll 4
-            for (int m = 0; m < s.upl; ++m)
-              add<NH>(acc, lut[(m * s.E + int((win >> (s.nb * m)) & uint64_t(emask))) * kLanesPerKey]);
+            for (int m = 0; m < upl; ++m)
+              add<NH>(acc, lut[(m * E + int((win >> (nb * m)) & uint64_t(emask))) * kLanesPerKey]);
           }
         }
         float r[NH];
@@ -305,7 +386,7 @@ __global__ void __launch_bounds__(kThreads, 2) decode_split_kernel(const DecodeP
       }
     } else {  // fp16 keys: lane kq owns D/8 dims
       constexpr int DPL = D / kLanesPerKey;
-      const auto* rows = reinterpret_cast<const __half*>(page + off.key_codes);
+      const auto* rows = reinterpret_cast<const __half*>(page + tc.key_codes);
       for (int tb = t0w; tb < t1w; tb += 32 / kLanesPerKey) {
         const int t = tb + gq;
         float r[NH];
@@ -320,8 +401,8 @@ __global__ void __launch_bounds__(kThreads, 2) decode_split_kernel(const DecodeP
             for (int e = 0; e < 4; ++e) {
               const float2 kv2 = __half22float2(h2[e]);
               const int dim = kq * DPL + c * 8 + 2 * e;
-              const V qa = reinterpret_cast<const V*>(q_plain)[dim];
-              const V qb = reinterpret_cast<const V*>(q_plain)[dim + 1];
+              const V qa = reinterpret_cast<const V*>(q_plain)[qidx(dim)];
+              const V qb = reinterpret_cast<const V*>(q_plain)[qidx(dim) + 1];
 #pragma unroll
               for (int hh = 0; hh < NH; ++hh) r[hh] += get<NH>(qa, hh) * kv2.x + get<NH>(qb, hh) * kv2.y;
             }
@@ -338,42 +419,17 @@ __global__ void __launch_bounds__(kThreads, 2) decode_split_kernel(const DecodeP
           for (int hh = 0; hh < NH; ++hh) wraw[(t - t0w) * NH + hh] = r[hh];
       }
     }
-    // q . m_p per head (one dot product per page; the page mean is in the staged page).
-    if (has_page_mean(L)) {
-      const auto* mean = reinterpret_cast<const __half*>(page + off.mean);
-      float qm[NH];
-#pragma unroll
-      for (int hh = 0; hh < NH; ++hh) qm[hh] = 0.f;
-      for (int dim = lane; dim < D; dim += 32) {
-        const float mv = __half2float(mean[dim]);
-        const V qv = reinterpret_cast<const V*>(q_plain)[dim];
-#pragma unroll
-        for (int hh = 0; hh < NH; ++hh) qm[hh] += get<NH>(qv, hh) * mv;
-      }
-#pragma unroll
-      for (int hh = 0; hh < NH; ++hh)
-#pragma unroll
-        for (int o = 16; o; o >>= 1) qm[hh] += __shfl_xor_sync(0xffffffffu, qm[hh], o);
-      if (lane < NH)
-#pragma unroll
-        for (int hh = 0; hh < NH; ++hh)
-          if (lane == hh) wqm[hh] = qm[hh];
-    } else if (lane < NH) {
-      wqm[lane] = 0.f;
-    }
-    __syncwarp();
-
     // ---- online softmax over the warp's tokens: element e = (token e / NH, head e % NH) ----
     {
       const int hh = lane % NH, n_el = (t1w - t0w) * NH;
-      const float qm = wqm[hh];
+      const float qm = qmtab[i * 4 + hh];
       float mx = -INFINITY;
       for (int e = lane; e < n_el; e += 32) mx = fmaxf(mx, (wraw[e] + qm) * p.scale_log2);
 #pragma unroll
       for (int o = NH; o < 32; o <<= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
       const float m_new = fmaxf(m_run, mx);
-      const bool vcoded = L.value_kind == ValueKind::kCoord;
-      const auto* vscale = reinterpret_cast<const __half*>(page + off.value_scales);
+      const bool vcoded = tc.vcoded;
+      const auto* vscale = reinterpret_cast<const __half*>(page + tc.value_scales);
       float sum = 0.f;
       for (int e = lane; e < n_el; e += 32) {
         const float pj = exp2f((wraw[e] + qm) * p.scale_log2 - m_new);
@@ -390,7 +446,8 @@ __global__ void __launch_bounds__(kThreads, 2) decode_split_kernel(const DecodeP
     __syncwarp();
 
     // ---- values: acc = alpha * acc + sum_t w_t * v_t (coded: in the rotated domain) -------
-    {
+    // Skipped when no head's running max moved (alpha == 1 for all heads: the common case).
+    if (__any_sync(0xffffffffu, walpha[lane % NH] != 1.f)) {
       const V av = *reinterpret_cast<const V*>(walpha);
 #pragma unroll
       for (int hh = 0; hh < NH; ++hh)
@@ -401,10 +458,22 @@ __global__ void __launch_bounds__(kThreads, 2) decode_split_kernel(const DecodeP
         }
     }
     if constexpr (VMODE != 1) {
-      if (L.value_kind == ValueKind::kCoord) {
-        const int bv = L.value_bits, vwpt = value_words_per_token(L), vmask = (1 << bv) - 1;
+      if (tc.vcoded) {
+        const int bv = tc.bv, vwpt = tc.vwpt, vmask = (1 << bv) - 1;
         const int start = vk * 8 * bv, w0 = start >> 5, sh = start & 31;
-        const auto* rows = reinterpret_cast<const uint32_t*>(page + off.values);
+        const auto* rows = reinterpret_cast<const uint32_t*>(page + tc.values);
+        if (bv == 4) {  // 8 dims of 4 bits = one word per lane and token; compile-time shifts
+          for (int t = t0w + lane / LV; t < t1w; t += TPW) {
+            const uint32_t wd = rows[size_t(t) * vwpt + vk];
+            const V wt = reinterpret_cast<const V*>(wwt)[t - t0w];
+#pragma unroll
+            for (int e = 0; e < 8; ++e) {
+              const float v = vlev[(wd >> (4 * e)) & 15u];
+#pragma unroll
+              for (int hh = 0; hh < NH; ++hh) acc_rot[hh][e] += get<NH>(wt, hh) * v;
+            }
+          }
+        } else
         for (int t = t0w + lane / LV; t < t1w; t += TPW) {
           const uint32_t* w = rows + size_t(t) * vwpt;
           const uint64_t win = ((w0 + 1 < vwpt ? uint64_t(w[w0 + 1]) << 32 : 0ull) | w[w0]) >> sh;
@@ -419,8 +488,8 @@ __global__ void __launch_bounds__(kThreads, 2) decode_split_kernel(const DecodeP
       }
     }
     if constexpr (VMODE != 0) {
-      if (L.value_kind == ValueKind::kFp16) {
-        const auto* rows = reinterpret_cast<const __half*>(page + off.values);
+      if (!tc.vcoded) {
+        const auto* rows = reinterpret_cast<const __half*>(page + tc.values);
         for (int t = t0w + lane / LV; t < t1w; t += TPW) {
           const uint4 raw16 = *reinterpret_cast<const uint4*>(rows + size_t(t) * D + vk * 8);
           const __half2* h2 = reinterpret_cast<const __half2*>(&raw16);
@@ -498,26 +567,66 @@ __global__ void __launch_bounds__(kThreads, 2) decode_split_kernel(const DecodeP
 }
 
 // One CTA per (sequence, query head): merge the splits (base-2 log-sum-exp), apply Pi^T to the
-// rotated-domain part once, add the fp16-value part, write the output.
+// rotated-domain part once, add the fp16-value part, write the output. Launched as a programmatic
+// dependent of the split kernel (griddepcontrol.wait). The splits are read in parallel: the max
+// with one strided pass, the weights exp2(m_s - M) into shared memory, then each thread sums its
+// dim over the splits 8 independent loads at a time (no load waits on another).
 template <int D>
 __global__ void __launch_bounds__(D) merge_kernel(const float* part_m, const float* part_l, const float* part_rot,
                                                   const float* part_plain, const int8_t* signs, int splits,
                                                   int rows, int num_q_heads, int group, float* out) {
+  constexpr int W = D / 32, kU = 8;
   __shared__ float y[D];
-  const int r = blockIdx.x, dim = threadIdx.x, qh = r % num_q_heads, h = qh / group;
+  __shared__ float wbuf[D];
+  __shared__ float red[W];
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+  const int r = blockIdx.x, dim = threadIdx.x, lane = dim & 31, warp = dim >> 5, qh = r % num_q_heads, h = qh / group;
   float M = -INFINITY;
-  for (int s = 0; s < splits; ++s) M = fmaxf(M, part_m[size_t(s) * rows + r]);
-  float L = 0.f, o_rot = 0.f, o_plain = 0.f;
-  if (M != -INFINITY) {
-    for (int s = 0; s < splits; ++s) {
-      const float m = part_m[size_t(s) * rows + r];
-      if (m == -INFINITY) continue;
-      const float w = exp2f(m - M);
-      L += w * part_l[size_t(s) * rows + r];
-      if (part_rot) o_rot += w * part_rot[(size_t(s) * rows + r) * D + dim];
-      if (part_plain) o_plain += w * part_plain[(size_t(s) * rows + r) * D + dim];
+  for (int s = dim; s < splits; s += D) M = fmaxf(M, part_m[size_t(s) * rows + r]);
+#pragma unroll
+  for (int o = 16; o; o >>= 1) M = fmaxf(M, __shfl_xor_sync(0xffffffffu, M, o));
+  if (lane == 0) red[warp] = M;
+  __syncthreads();
+  M = red[0];
+#pragma unroll
+  for (int w = 1; w < W; ++w) M = fmaxf(M, red[w]);
+  __syncthreads();  // red is reused below
+  float Lp = 0.f, o_rot = 0.f, o_plain = 0.f;
+  for (int s0 = 0; s0 < splits; s0 += D) {
+    float w = 0.f;
+    if (s0 + dim < splits) {
+      const size_t at = size_t(s0 + dim) * rows + r;
+      const float m = part_m[at];
+      if (m != -INFINITY) {  // M is finite here
+        w = exp2f(m - M);
+        Lp += w * part_l[at];
+      }
     }
+    wbuf[dim] = w;
+    __syncthreads();
+    const int n = min(D, splits - s0);
+    auto sum_over = [&](const float* part, float& o) {
+      int j = 0;
+      for (; j + kU <= n; j += kU) {
+        float x[kU];
+#pragma unroll
+        for (int k = 0; k < kU; ++k) x[k] = part[(size_t(s0 + j + k) * rows + r) * D + dim];
+#pragma unroll
+        for (int k = 0; k < kU; ++k) o += wbuf[j + k] * x[k];
+      }
+      for (; j < n; ++j) o += wbuf[j] * part[(size_t(s0 + j) * rows + r) * D + dim];
+    };
+    if (part_rot) sum_over(part_rot, o_rot);
+    if (part_plain) sum_over(part_plain, o_plain);
+    __syncthreads();
   }
+#pragma unroll
+  for (int o = 16; o; o >>= 1) Lp += __shfl_xor_sync(0xffffffffu, Lp, o);
+  if (lane == 0) red[warp] = Lp;
+  __syncthreads();
+  float L = 0.f;
+#pragma unroll
+  for (int w = 0; w < W; ++w) L += red[w];
   const float inv = L > 0.f ? 1.f / L : 0.f;
   y[dim] = o_rot * inv;
   __syncthreads();
@@ -559,7 +668,7 @@ Plan make_plan(const PagedKv& kv, int num_q_heads, int max_pages) {
   p.nh = group == 1 ? 1 : group == 2 ? 2 : 4;
   p.chunks = (group + p.nh - 1) / p.nh;
   const int units = kv.batch * kv.num_kv_heads * p.chunks;
-  // Enough CTAs for ~2 waves of resident CTAs at batch 1, never more than 256 pages a CTA.
+  // Enough CTAs for ~2 waves of resident CTAs at batch 1, never more than kMaxPagesPerSplit pages a CTA.
   const int target = 2 * sm_count();
   const int mp = std::max(1, max_pages);
   int splits = std::clamp((target + std::max(units, 1) - 1) / std::max(units, 1), 1, mp);
@@ -669,12 +778,24 @@ void run_decode(const PagedKv& kv, const DecodeArgs& a, bool dense) {
   const float* rot = vmode == 1 ? nullptr : prm.part_rot;
   const float* plain = vmode == 0 ? nullptr : prm.part_plain;
   const int rows = int(plan.rows);
+  // The merge is a programmatic dependent launch: its CTAs are scheduled while the split kernel
+  // runs and wait in griddepcontrol.wait, so the launch latency is hidden.
+  cudaLaunchConfig_t lc{};
+  lc.gridDim = dim3(unsigned(rows));
+  lc.blockDim = dim3(unsigned(d));
+  lc.dynamicSmemBytes = 0;
+  lc.stream = stream;
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  lc.attrs = attr;
+  lc.numAttrs = 1;
   if (d == 64)
-    merge_kernel<64><<<rows, 64, 0, stream>>>(prm.part_m, prm.part_l, rot, plain, kv.signs, plan.splits, rows,
-                                             a.num_q_heads, prm.group, a.out);
+    SKV_CUDA_CHECK(cudaLaunchKernelEx(&lc, merge_kernel<64>, prm.part_m, prm.part_l, rot, plain, kv.signs,
+                                      plan.splits, rows, a.num_q_heads, prm.group, a.out));
   else
-    merge_kernel<128><<<rows, 128, 0, stream>>>(prm.part_m, prm.part_l, rot, plain, kv.signs, plan.splits, rows,
-                                               a.num_q_heads, prm.group, a.out);
+    SKV_CUDA_CHECK(cudaLaunchKernelEx(&lc, merge_kernel<128>, prm.part_m, prm.part_l, rot, plain, kv.signs,
+                                      plan.splits, rows, a.num_q_heads, prm.group, a.out));
   SKV_CUDA_CHECK_LAUNCH("merge_kernel");
 }
 
