@@ -58,8 +58,9 @@ if(SKV_WITH_CUDA)
     # Ampere SASS, Hopper SASS with the sm_90a features (wgmma, setmaxnreg), and sm_90 PTX for
     # anything newer. Written as -gencode (HOPPER.md: the -arch=sm_90a shorthand also runs a plain
     # sm_90 pass); targets set CUDA_ARCHITECTURES OFF and take these options.
+    # A cache variable, so a quick local build can narrow it (e.g. to sm_90a only).
     set(SKV_CUDA_GENCODE -gencode=arch=compute_80,code=sm_80 -gencode=arch=compute_90a,code=sm_90a
-                         -gencode=arch=compute_90,code=compute_90)
+                         -gencode=arch=compute_90,code=compute_90 CACHE STRING "nvcc -gencode options")
     enable_language(CUDA)
     find_package(CUDAToolkit REQUIRED)
     set(SKV_HAVE_CUDA ON)
