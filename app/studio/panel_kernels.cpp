@@ -1,0 +1,120 @@
+// Kernels: a timeline of the CUPTI kernel records of the last steps (one lane per stream).
+// Without CUPTI it says why, and shows the host timer's step times instead (labelled as such).
+#include <algorithm>
+#include <map>
+
+#include <imgui.h>
+#include <implot.h>
+
+#include "app/studio/studio_panels.h"
+
+namespace skv::studio {
+namespace {
+
+ImU32 kernel_color(const char* name) {
+  // Stable colour per kernel name (hash -> hue).
+  unsigned h = 2166136261u;
+  for (const char* p = name; *p; ++p) h = (h ^ static_cast<unsigned char>(*p)) * 16777619u;
+  float r, g, b;
+  ImGui::ColorConvertHSVtoRGB(static_cast<float>(h % 360) / 360.0f, 0.55f, 0.85f, r, g, b);
+  return ImGui::ColorConvertFloat4ToU32(ImVec4(r, g, b, 1));
+}
+
+void draw_timeline(KernelsState& st, const probes::ProbeSnapshot& probe) {
+  // The last `last_steps` steps present in the records.
+  int64_t max_step = -1;
+  for (const auto& k : probe.kernels) max_step = std::max(max_step, k.step);
+  std::vector<const probes::KernelRecord*> ks;
+  for (const auto& k : probe.kernels)
+    if (max_step < 0 || k.step > max_step - st.last_steps) ks.push_back(&k);
+  if (ks.empty()) return;
+  uint64_t t0 = UINT64_MAX, t1 = 0;
+  std::map<uint32_t, int> lanes;
+  for (const auto* k : ks) {
+    t0 = std::min(t0, k->start_ns);
+    t1 = std::max(t1, k->end_ns);
+    lanes.emplace(k->stream, 0);
+  }
+  int lane = 0;
+  for (auto& [stream, idx] : lanes) idx = lane++;
+  ImGui::Text("%zu kernels, %.3f ms, steps %lld..%lld (measured, CUPTI activity)", ks.size(), (t1 - t0) / 1e6,
+              static_cast<long long>(std::max<int64_t>(0, max_step - st.last_steps + 1)), static_cast<long long>(max_step));
+  if (ImPlot::BeginPlot("##kernels", ImVec2(-1, -1), ImPlotFlags_NoLegend)) {
+    ImPlot::SetupAxes("time (ms)", "stream", ImPlotAxisFlags_None, ImPlotAxisFlags_Lock | ImPlotAxisFlags_NoTickLabels);
+    ImPlot::SetupAxesLimits(0, (t1 - t0) / 1e6, -0.5, lanes.size() - 0.5, ImPlotCond_Once);
+    ImDrawList* dl = ImPlot::GetPlotDrawList();
+    ImPlot::PushPlotClipRect();
+    const probes::KernelRecord* hovered = nullptr;
+    const ImPlotPoint m = ImPlot::GetPlotMousePos();
+    for (const auto* k : ks) {
+      const double a = (k->start_ns - t0) / 1e6, b = (k->end_ns - t0) / 1e6;
+      const double y = lanes[k->stream];
+      ImVec2 p0 = ImPlot::PlotToPixels(a, y + 0.4), p1 = ImPlot::PlotToPixels(b, y - 0.4);
+      p1.x = std::max(p1.x, p0.x + 1.0f);
+      dl->AddRectFilled(p0, p1, kernel_color(k->name.text));
+      if (ImPlot::IsPlotHovered() && m.x >= a && m.x <= b && std::abs(m.y - y) < 0.4) hovered = k;
+    }
+    ImPlot::PopPlotClipRect();
+    if (hovered) {
+      ImGui::BeginTooltip();
+      ImGui::TextUnformatted(hovered->name.text);
+      ImGui::Text("%.3f us, step %lld, layer %d, stream %u", hovered->duration_ns() / 1e3, static_cast<long long>(hovered->step),
+                  hovered->layer, hovered->stream);
+      ImGui::Text("grid (%d,%d,%d) block (%d,%d,%d)", hovered->grid.x, hovered->grid.y, hovered->grid.z, hovered->block.x,
+                  hovered->block.y, hovered->block.z);
+      ImGui::EndTooltip();
+    }
+    ImPlot::EndPlot();
+  }
+}
+
+}  // namespace
+
+void draw_kernels_panel(KernelsState& st, const StudioSnapshot& snap, const probes::ProbeSnapshot& probe) {
+  if (!ImGui::Begin(kKernelsPanel)) {
+    ImGui::End();
+    return;
+  }
+  ImGui::SetNextItemWidth(ImGui::GetFontSize() * 8);
+  ImGui::SliderInt("last steps", &st.last_steps, 1, 32);
+  help_tooltip("How many of the newest decode steps the timeline shows.");
+  if (!probe.kernels.empty()) {
+    draw_timeline(st, probe);
+    ImGui::End();
+    return;
+  }
+  std::string why = "The kernel timeline needs the 'timeline' probe level on a GPU with CUPTI.";
+  for (const auto& s : probe.statuses) why += std::string("\n- ") + s.message.text;
+  if (!snap.probe_level.empty()) why += "\nProbe level reached for this run: " + snap.probe_level + ".";
+  empty_state("No CUPTI kernel records", why.c_str());
+  // What the host saw instead: per-step wall time (CPU timer; for GPU work this is launch + sync).
+  std::vector<double> xs, ys;
+  int64_t first = 0;
+  for (size_t i = probe.cpu.size(); i-- > 0;)
+    if (probe.cpu[i].step == 0) {
+      first = static_cast<int64_t>(i);
+      break;
+    }
+  for (size_t i = static_cast<size_t>(first); i < probe.cpu.size(); ++i)
+    if (probe.cpu[i].step > 0) {
+      xs.push_back(static_cast<double>(probe.cpu[i].step));
+      ys.push_back(probe.cpu[i].ns / 1e6);
+    }
+  if (xs.size() > 64) {
+    xs.erase(xs.begin(), xs.end() - 64);
+    ys.erase(ys.begin(), ys.end() - 64);
+  }
+  if (!xs.empty() && ImPlot::BeginPlot("Host time per decode step (CPU timer)", ImVec2(-1, -1), ImPlotFlags_NoLegend)) {
+    ImPlot::SetupAxes("step", "ms", ImPlotAxisFlags_AutoFit, ImPlotAxisFlags_AutoFit);
+    ImPlot::PlotBars("host step time", xs.data(), ys.data(), static_cast<int>(xs.size()), 0.7);
+    if (ImPlot::IsPlotHovered()) {
+      const double mx = ImPlot::GetPlotMousePos().x;
+      for (size_t i = 0; i < xs.size(); ++i)
+        if (std::abs(xs[i] - mx) < 0.5) ImGui::SetTooltip("step %.0f: %.2f ms (CPU timer)", xs[i], ys[i]);
+    }
+    ImPlot::EndPlot();
+  }
+  ImGui::End();
+}
+
+}  // namespace skv::studio

@@ -1,0 +1,157 @@
+// Tokens: the prompt and the generated text, one box per token coloured by how the cache keeps it;
+// hover for its id, timing, alternatives and per-head tiers.
+#include <algorithm>
+#include <string>
+
+#include <imgui.h>
+
+#include "app/studio/studio_panels.h"
+
+namespace skv::studio {
+namespace {
+
+// Printable form of a token's bytes: newlines and tabs shown, other control bytes escaped.
+std::string printable(const std::string& piece) {
+  std::string out;
+  for (unsigned char c : piece) {
+    if (c == '\n') out += "\\n";
+    else if (c == '\t') out += "\\t";
+    else if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else out += static_cast<char>(c);
+  }
+  return out;
+}
+
+// How the cache keeps one position over every (layer, KV head): share per tier and dropped.
+struct Retention {
+  bool known = false;
+  float top = 0, dropped = 0, mean_tier = 0;
+};
+Retention retention_of(const TierMap& tm, int64_t pos) {
+  Retention r;
+  if (!tm.available || pos >= tm.positions || tm.layers * tm.heads == 0) return r;
+  r.known = true;
+  const int cells = tm.layers * tm.heads;
+  for (int c = 0; c < cells; ++c) {
+    const uint8_t v = tm.current[static_cast<size_t>(c) * tm.positions + pos];
+    if (v == TierMap::kTierDropped) r.dropped += 1;
+    else {
+      if (v == 0) r.top += 1;
+      r.mean_tier += v;
+    }
+  }
+  if (cells - r.dropped > 0) r.mean_tier /= (cells - r.dropped);
+  r.top /= cells;
+  r.dropped /= cells;
+  return r;
+}
+
+ImU32 retention_color(const Retention& r, bool prompt) {
+  if (!r.known) return prompt ? IM_COL32(60, 70, 80, 255) : IM_COL32(70, 90, 110, 255);
+  // Mean kept tier picks the hue; the dropped share blends towards red.
+  ImVec4 c = ImGui::ColorConvertU32ToFloat4(tier_color(static_cast<size_t>(r.mean_tier + 0.5f)));
+  const ImVec4 red = ImGui::ColorConvertU32ToFloat4(kTierDroppedColor);
+  c = ImVec4(c.x + (red.x - c.x) * r.dropped, c.y + (red.y - c.y) * r.dropped, c.z + (red.z - c.z) * r.dropped, 1);
+  if (prompt) c = ImVec4(c.x * 0.7f, c.y * 0.7f, c.z * 0.7f, 1);
+  return ImGui::ColorConvertFloat4ToU32(c);
+}
+
+// A tiny layers x heads picture of one position's tiers, for the hover tooltip.
+void tier_grid(const TierMap& tm, int64_t pos) {
+  const float cell = std::max(4.0f, ImGui::GetFontSize() * 0.45f);
+  const ImVec2 p0 = ImGui::GetCursorScreenPos();
+  ImDrawList* dl = ImGui::GetWindowDrawList();
+  for (int l = 0; l < tm.layers; ++l)
+    for (int h = 0; h < tm.heads; ++h) {
+      const uint8_t v = tm.current[(static_cast<size_t>(l) * tm.heads + h) * tm.positions + pos];
+      const ImU32 col = v == TierMap::kTierDropped ? kTierDroppedColor : tier_color(v);
+      const ImVec2 a(p0.x + h * cell, p0.y + l * cell);
+      dl->AddRectFilled(a, ImVec2(a.x + cell - 1, a.y + cell - 1), col);
+    }
+  ImGui::Dummy(ImVec2(cell * tm.heads, cell * tm.layers));
+}
+
+}  // namespace
+
+void draw_tokens_panel(TokensState& st, const StudioSnapshot& snap) {
+  if (!ImGui::Begin(kTokensPanel)) {
+    ImGui::End();
+    return;
+  }
+  ImGui::Checkbox("show prompt", &st.show_prompt);
+  help_tooltip("Show the prompt's tokens (dimmed) before the generated ones.");
+  ImGui::SameLine();
+  if (!snap.backend_name.empty()) ImGui::TextDisabled("colour = how %s keeps each token (green: full precision, yellow/orange: coarser tiers, red: dropped)", snap.backend_name.c_str());
+  if (snap.prompt_tokens.empty() && snap.tokens.empty()) {
+    empty_state("No text yet", "Start a run: the prompt and every generated token appear here.");
+    ImGui::End();
+    return;
+  }
+  if (ImGui::BeginChild("##text", ImVec2(0, 0), ImGuiChildFlags_None)) {
+    ImDrawList* dl = ImGui::GetWindowDrawList();
+    const float right = ImGui::GetContentRegionAvail().x;
+    const float line_h = ImGui::GetTextLineHeightWithSpacing();
+    const float pad = 2.0f;
+    float x = 0;
+    ImVec2 start = ImGui::GetCursorScreenPos();
+    float y = start.y;
+    auto draw_token = [&](const TokenView& t, bool prompt) {
+      const std::string text = printable(t.piece);
+      const ImVec2 sz = ImGui::CalcTextSize(text.c_str());
+      if (x + sz.x + pad > right && x > 0) {
+        x = 0;
+        y += line_h;
+      }
+      const ImVec2 p(start.x + x, y);
+      // Colour = retention. Dense keeps everything in tier 0 (green); when a compressed backend
+      // lands, the tier share of the token's position picks the colour.
+      const Retention ret = retention_of(snap.tiers, t.position);
+      const ImU32 bg = retention_color(ret, prompt);
+      dl->AddRectFilled(p, ImVec2(p.x + sz.x + pad, p.y + sz.y), bg, 2.0f);
+      dl->AddText(ImVec2(p.x + pad * 0.5f, p.y), prompt ? IM_COL32(200, 210, 205, 255) : IM_COL32(255, 255, 255, 255), text.c_str());
+      ImGui::SetCursorScreenPos(p);
+      ImGui::PushID(static_cast<int>(t.position));
+      ImGui::InvisibleButton("##tok", ImVec2(sz.x + pad, std::max(sz.y, 1.0f)));
+      ImGui::PopID();
+      if (ImGui::IsItemHovered()) {
+        ImGui::BeginTooltip();
+        ImGui::Text("position %lld, id %d: \"%s\"", static_cast<long long>(t.position), t.id, text.c_str());
+        if (!prompt) {
+          ImGui::Text("generated #%lld, %.2f ms %s", static_cast<long long>(t.index), t.step_ms, t.index == 0 ? "(prefill + first token)" : "");
+          for (size_t i = 0; i < t.top.size(); ++i)
+            ImGui::Text("  %-16s logit %.3f", printable(i < t.top_pieces.size() ? t.top_pieces[i] : "").c_str(), t.top[i].second);
+        }
+        if (ret.known) {
+          ImGui::Text("%s: %.0f %%, dropped %.0f %% of (layer, KV head) slots", snap.tiers.tier_names[0].c_str(), 100 * ret.top,
+                      100 * ret.dropped);
+          ImGui::TextDisabled("tier per head (rows: layers, columns: KV heads)");
+          tier_grid(snap.tiers, t.position);
+        }
+        ImGui::EndTooltip();
+      }
+      x += sz.x + pad + 1.0f;
+      if (t.piece.find('\n') != std::string::npos) {
+        x = 0;
+        y += line_h;
+      }
+    };
+    if (st.show_prompt)
+      for (const auto& t : snap.prompt_tokens) draw_token(t, true);
+    if (st.show_prompt && !snap.tokens.empty() && x > 0) {
+      x = 0;
+      y += line_h * 1.3f;
+    }
+    for (const auto& t : snap.tokens) draw_token(t, false);
+    ImGui::SetCursorScreenPos(ImVec2(start.x, y + line_h));
+    ImGui::Dummy(ImVec2(1, 1));
+    // Follow the newest token while the user has not scrolled up.
+    if (ImGui::GetScrollY() >= ImGui::GetScrollMaxY() - line_h * 2) ImGui::SetScrollHereY(1.0f);
+  }
+  ImGui::EndChild();
+  ImGui::End();
+}
+
+}  // namespace skv::studio

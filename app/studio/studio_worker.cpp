@@ -1,0 +1,507 @@
+// StudioWorker: the decode thread of the Studio. Everything libtorch stays in this file and in
+// attention_error_meter.cpp.
+#include "app/studio/studio_worker.h"
+
+#include <algorithm>
+#include <cmath>
+#include <chrono>
+#include <deque>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+#include <ATen/ATen.h>
+
+#include "app/studio/attention_error_meter.h"
+#include "core/cache/backend_factory.h"
+#include "core/common/error.h"
+#include "core/decoder/dense_kv_cache.h"
+#include "core/decoder/device_choice.h"
+#include "core/decoder/generator.h"
+#include "core/model/model_bundle.h"
+#include "probes/probe.h"
+#include "probes/probe_error.h"
+#include "probes/probe_worker.h"
+
+namespace skv::studio {
+namespace {
+
+constexpr size_t kMaxSeries = 4096;     // points per plot series kept in a snapshot
+constexpr size_t kMaxMessages = 200;
+constexpr size_t kMaxTierRows = 256;    // steps of the drill-down image
+constexpr int64_t kMaxTierCols = 8192;  // positions of the drill-down image
+constexpr int kRateWindow = 8;          // steps in the tokens/s moving window
+
+template <typename T>
+void push_capped(std::vector<T>& v, T x, size_t cap) {
+  v.push_back(std::move(x));
+  if (v.size() > cap) v.erase(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() - cap));
+}
+
+std::string read_text_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("cannot open prompt file " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  if (ss.str().empty()) throw Error("prompt file " + path + " is empty");
+  return ss.str();
+}
+
+// Shape-only models carry no tokenizer: show ids, never invented words.
+BpeTokenizer id_stand_in_tokenizer(int64_t vocab) {
+  TokenizerData d;
+  d.tokens.resize(static_cast<size_t>(vocab));
+  for (int64_t i = 0; i < vocab; ++i) d.tokens[static_cast<size_t>(i)] = "<" + std::to_string(i) + ">";
+  return BpeTokenizer(d);
+}
+
+probes::Level probe_level_for(const std::string& name, const at::Device& device) {
+  if (name == "auto") return device.is_cuda() ? probes::Level::timeline : probes::Level::cpu;
+  try {
+    return probes::parse_level(name);
+  } catch (const std::exception&) {
+    return probes::Level::cpu;
+  }
+}
+
+}  // namespace
+
+struct StudioWorker::Impl {
+  struct Job {
+    RunSettings run;
+    PolicySettings policy;
+    bool start_paused = false;
+  };
+
+  // Commands (guarded by mu).
+  std::mutex mu;
+  std::condition_variable cv;
+  bool quit = false;
+  std::optional<Job> pending;
+  bool paused = false;
+  int64_t step_credit = 0;  // tokens still allowed before pausing again (single-step)
+  std::atomic<bool> cancel{false};
+  std::atomic<bool> running{false};
+  std::atomic<int> focus_layer{0}, focus_kv_head{0}, error_layer{0}, error_q_head{0};
+
+  // Published.
+  mutable std::mutex pub_mu;
+  std::shared_ptr<const StudioSnapshot> published = std::make_shared<StudioSnapshot>();
+
+  // Worker-thread state.
+  StudioSnapshot state;
+  uint64_t version = 0;
+  std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
+  std::string loaded_key;  // model spec + device of the cached decoder
+  std::optional<ModelBundle> bundle;
+  std::optional<BpeTokenizer> stand_in;
+  std::unique_ptr<LlamaDecoder> decoder;
+  std::chrono::steady_clock::time_point last_publish{};
+
+  probes::Probe probe;
+  probes::ProbeWorker probe_worker{probe, 20000};
+  std::thread thread;
+
+  Impl() {
+    probe_worker.start(std::chrono::milliseconds(50));
+    thread = std::thread([this] { loop(); });
+  }
+  ~Impl() {
+    {
+      std::lock_guard<std::mutex> lk(mu);
+      quit = true;
+      pending.reset();
+    }
+    cancel = true;
+    cv.notify_all();
+    thread.join();
+    probe.stop();
+    probe_worker.stop();
+  }
+
+  void message(MessageLevel level, std::string text) {
+    const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    push_capped(state.messages, StudioMessage{level, std::move(text), t}, kMaxMessages);
+  }
+
+  void publish(bool force = true) {
+    const auto now = std::chrono::steady_clock::now();
+    // Prefill progress can come fast; 30 snapshots a second is plenty for a progress bar.
+    if (!force && now - last_publish < std::chrono::milliseconds(33)) return;
+    last_publish = now;
+    state.version = ++version;
+    auto snap = std::make_shared<const StudioSnapshot>(state);
+    std::lock_guard<std::mutex> lk(pub_mu);
+    published = std::move(snap);
+  }
+
+  void set_phase(RunPhase p, std::string detail = {}) {
+    state.phase = p;
+    state.phase_detail = std::move(detail);
+    publish();
+  }
+
+  void loop() {
+    for (;;) {
+      Job job;
+      {
+        std::unique_lock<std::mutex> lk(mu);
+        cv.wait(lk, [&] { return quit || pending.has_value(); });
+        if (quit) return;
+        job = std::move(*pending);
+        pending.reset();
+        cancel = false;
+        paused = job.start_paused;
+        step_credit = 0;
+      }
+      running = true;
+      try {
+        run(job);
+      } catch (const std::exception& e) {
+        message(MessageLevel::error, e.what());
+        set_phase(RunPhase::failed, e.what());
+      }
+      probe.stop();
+      running = false;
+      publish();
+    }
+  }
+
+  // Blocks the decode thread (never the GUI) while paused; returns when resumed or cancelled.
+  void wait_if_paused(RunPhase resume_phase) {
+    std::unique_lock<std::mutex> lk(mu);
+    const int64_t n = static_cast<int64_t>(state.tokens.size());
+    if (state.settings.pause_after_steps > 0 && n == state.settings.pause_after_steps) paused = true;
+    if (step_credit > 0 && --step_credit == 0) paused = true;
+    if (!paused || cancel || quit) return;
+    state.phase = RunPhase::paused;
+    lk.unlock();
+    publish();
+    lk.lock();
+    cv.wait(lk, [&] { return !paused || step_credit > 0 || cancel.load() || quit; });
+    state.phase = resume_phase;
+  }
+
+  void load_model(const RunSettings& run) {
+    const auto device = choose_device(run.device);
+    const std::string key = run.model_spec + "|" + device.str();
+    if (key == loaded_key && decoder) return;
+    decoder.reset();
+    bundle.reset();
+    loaded_key.clear();
+    set_phase(RunPhase::loading, "opening " + run.model_spec);
+    bundle.emplace(open_model(run.model_spec));
+    set_phase(RunPhase::loading, "loading weights onto " + device_description(device));
+    decoder = std::make_unique<LlamaDecoder>(*bundle->weights, device);
+    stand_in.reset();
+    if (!bundle->tokenizer) stand_in.emplace(id_stand_in_tokenizer(decoder->config().vocab_size));
+    loaded_key = key;
+    message(MessageLevel::info, "loaded " + decoder->config().name + " on " + device_description(device));
+  }
+
+  std::vector<int32_t> prompt_ids(const RunSettings& run, const BpeTokenizer& tok, bool has_tokenizer) {
+    std::string text = run.prompt_source == PromptSource::file ? read_text_file(run.prompt_file) : run.prompt_text;
+    if (text.empty()) throw Error("the prompt is empty: type one in the Run panel or pick a text file");
+    if (!has_tokenizer) {
+      // No tokenizer: the prompt's bytes become ids (shape-only models are about shapes and speed).
+      std::vector<int32_t> ids;
+      for (unsigned char c : text) ids.push_back(static_cast<int32_t>(c) % tok.vocab_size());
+      message(MessageLevel::warning, "shape-only model: no tokenizer, the prompt's bytes are used as token ids");
+      return ids;
+    }
+    if (run.prompt_source == PromptSource::chat) text = tok.apply_chat_template({{"user", text}}, true);
+    return tok.encode(text);
+  }
+
+  static TokenView token_view(const GeneratedToken& t, const BpeTokenizer& tok) {
+    TokenView v;
+    v.index = t.index;
+    v.position = t.position;
+    v.id = t.id;
+    v.piece = t.piece;
+    v.step_ms = t.step_ms;
+    v.top = t.top;
+    for (auto [id, logit] : t.top) v.top_pieces.push_back(tok.token_bytes(id));
+    return v;
+  }
+
+  // Tier of every (layer, KV head, position): dense keeps everything in its one full-precision
+  // tier; the tiered cache reports its own map (hot window first, then its tiers, drops).
+  void update_tier_map(TieredKvCache* tiered, int64_t cached, int64_t capacity, int64_t step) {
+    TierMap& tm = state.tiers;
+    const auto& m = state.model;
+    tm.available = true;
+    tm.layers = static_cast<int>(m.layers);
+    tm.heads = static_cast<int>(m.kv_heads);
+    tm.positions = static_cast<int>(cached);
+    tm.current.assign(static_cast<size_t>(tm.layers) * tm.heads * tm.positions, 0);
+    if (!tiered) {
+      tm.source = "dense (fp32): every token kept at full precision, nothing dropped";
+      tm.tier_names = {"full (fp32)"};
+    } else {
+      tm.source = tiered->name() + ": hot window fp16, sealed pages per tier, drops";
+      tm.tier_names = {"hot window (fp16)"};
+      for (const auto& t : tiered->tiers()) tm.tier_names.push_back(t.name);
+      for (int l = 0; l < tm.layers; ++l) {
+        at::Tensor map = tiered->tier_map(l).to(at::kCPU).to(at::kInt).contiguous();  // [Hkv, N]
+        const int64_t n = std::min<int64_t>(map.size(1), cached);
+        const int32_t* src = map.data_ptr<int32_t>();
+        for (int h = 0; h < tm.heads; ++h)
+          for (int64_t p = 0; p < n; ++p) {
+            const int32_t v = src[h * map.size(1) + p];
+            tm.current[(static_cast<size_t>(l) * tm.heads + h) * tm.positions + p] =
+                v == kDropTier ? TierMap::kTierDropped : v == kHotTier ? 0 : static_cast<uint8_t>(std::min(v + 1, 250));
+          }
+      }
+    }
+    const size_t nt = tm.tier_names.size();
+    tm.shares.assign(static_cast<size_t>(tm.layers) * tm.heads * nt, 0.0f);
+    for (size_t cell = 0; cell < static_cast<size_t>(tm.layers) * tm.heads; ++cell)
+      for (int p = 0; p < tm.positions; ++p) {
+        const uint8_t v = tm.current[cell * tm.positions + p];
+        if (v < nt) tm.shares[cell * nt + v] += 1.0f / static_cast<float>(tm.positions);
+      }
+    const int fl = std::clamp(focus_layer.load(), 0, std::max(tm.layers - 1, 0));
+    const int fh = std::clamp(focus_kv_head.load(), 0, std::max(tm.heads - 1, 0));
+    if (fl != tm.focus_layer || fh != tm.focus_head) {
+      tm.history.clear();
+      tm.history_steps.clear();
+    }
+    tm.focus_layer = fl;
+    tm.focus_head = fh;
+    tm.history_cols = static_cast<int>(std::min(capacity, kMaxTierCols));
+    std::vector<uint8_t> row(static_cast<size_t>(tm.history_cols), TierMap::kTierAbsent);
+    const uint8_t* cur = tm.current.data() + (static_cast<size_t>(fl) * tm.heads + fh) * tm.positions;
+    for (int64_t p = 0; p < std::min<int64_t>(cached, tm.history_cols); ++p) row[static_cast<size_t>(p)] = cur[p];
+    tm.history.insert(tm.history.end(), row.begin(), row.end());
+    tm.history_steps.push_back(static_cast<int>(step));
+    if (tm.history_steps.size() > kMaxTierRows) {
+      tm.history_steps.erase(tm.history_steps.begin());
+      tm.history.erase(tm.history.begin(), tm.history.begin() + tm.history_cols);
+    }
+  }
+
+  void update_attention_error(AttentionErrorMeter& meter) {
+    AttentionErrorMap& ae = state.attention_error;
+    if (!meter.measuring()) return;
+    ae.available = true;
+    ae.layers = static_cast<int>(state.model.layers);
+    ae.heads = static_cast<int>(state.model.heads);
+    ae.last = meter.last_errors();
+    if (ae.mean.size() != ae.last.size()) ae.mean.assign(ae.last.size(), 0.0f);
+    ++ae.steps_measured;
+    for (size_t i = 0; i < ae.last.size(); ++i) ae.mean[i] += (ae.last[i] - ae.mean[i]) / static_cast<float>(ae.steps_measured);
+    ae.focus_layer = meter.focus_layer();
+    ae.focus_head = meter.focus_head();
+    ae.exact_probs = meter.exact_probs();
+    ae.compressed_probs = meter.compressed_probs();
+    ae.compressed_why_not = meter.compressed_why_not();
+    double sum = 0;
+    for (float e : ae.last) sum += e;
+    push_capped(state.series.attn_error_mean, ae.last.empty() ? 0.0 : sum / static_cast<double>(ae.last.size()), kMaxSeries);
+  }
+
+  void run(const Job& job) {
+    state.settings = job.run;
+    state.policy = job.policy;
+    state.prompt_tokens.clear();
+    state.tokens.clear();
+    state.series = {};
+    state.tiers = {};
+    state.attention_error = {};
+    state.prefill_done = state.prefill_total = 0;
+    state.prefill_ms = 0;
+    state.tiers.why_not = "no run yet";
+    state.attention_error.why_not = job.run.measure_attention_error
+                                        ? "no step measured yet"
+                                        : "off: enable 'measure attention error' in the Run panel";
+
+    load_model(job.run);
+    const ModelConfig& c = decoder->config();
+    state.model = {c.name, c.n_layers, c.n_heads, c.n_kv_heads, c.head_dim, c.context_length, c.vocab_size,
+                   c.fp16_kv_bytes_per_token()};
+    state.device = device_description(decoder->device());
+    const BpeTokenizer& tok = bundle->tokenizer ? *bundle->tokenizer : *stand_in;
+    const auto ids = prompt_ids(job.run, tok, bundle->tokenizer.has_value());
+    for (size_t i = 0; i < ids.size(); ++i) {
+      TokenView v;
+      v.index = -1;
+      v.position = static_cast<int64_t>(i);
+      v.id = ids[i];
+      v.piece = tok.token_bytes(ids[i]);
+      state.prompt_tokens.push_back(std::move(v));
+    }
+
+    // The backend: the dense cache for the reference, core/cache's TieredKvCache for every policy.
+    std::unique_ptr<AttentionBackend> owned;
+    TieredKvCache* tiered = nullptr;
+    state.policy_fallback = false;
+    if (job.policy.kind == PolicyKind::dense) {
+      owned = std::make_unique<DenseKvCache>(at::kFloat);
+      state.backend_name = "dense (fp32)";
+    } else {
+      BackendSpec spec;
+      spec.kv = "rdr";
+      spec.policy = core_policy_name(job.policy);
+      spec.budget = std::to_string(job.policy.budget_percent / 100.0);  // a fraction of the full fp16 cache
+      std::string tiers;
+      for (const auto& t : job.policy.tiers) tiers += (tiers.empty() ? "" : ",") + t;
+      spec.cache.tiers = tiers;
+      spec.cache.hot_window = job.policy.hot_window;
+      spec.cache.sink_tokens = job.policy.sink_tokens;
+      spec.cache.retier_every = job.policy.retier_every;
+      spec.policy_options.tiers = tiers;
+      spec.policy_options.utility = job.policy.utility;
+      auto t = make_tiered_cache(spec);
+      tiered = t.get();
+      owned = std::move(t);
+      state.backend_name = tiered->name();
+    }
+    AttentionBackend* backend = owned.get();
+    AttentionErrorMeter meter(*backend, job.run.measure_attention_error);
+    meter.set_focus(error_layer.load(), error_q_head.load());
+    state.attention_error.compared = state.backend_name + " vs exact attention (shadow fp32 cache, teacher forced)";
+    const int64_t bytes_per_token = 2 * c.n_layers * c.n_kv_heads * c.head_dim * static_cast<int64_t>(sizeof(float));  // dense fp32
+
+    // Probe: CPU timings everywhere, the CUPTI timeline on a GPU; it says why when it falls back.
+    const auto level = probe.start(probe_level_for(job.run.probe_level, decoder->device()));
+    state.probe_level = probes::level_name(level);
+
+    GenerationOptions opt;
+    opt.max_new_tokens = job.run.max_new_tokens;
+    opt.sampling = {job.run.temperature, job.run.top_p, job.run.seed};
+    opt.prefill_chunk = 64;  // progress + cancellation every 64 tokens
+    const int64_t capacity = static_cast<int64_t>(ids.size()) +
+                             std::min<int64_t>(opt.max_new_tokens, c.context_length - static_cast<int64_t>(ids.size()));
+
+    GenerationCallbacks cb;
+    cb.cancel = &cancel;
+    cb.on_prefill_progress = [&](int64_t done, int64_t total) {
+      state.prefill_done = done;
+      state.prefill_total = total;
+      publish(done == total);
+    };
+    auto step_t0 = std::chrono::steady_clock::now();
+    cb.on_token = [&](const GeneratedToken& t) {
+      probe.end_step();
+      const auto step_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - step_t0);
+      probe.record_cpu_timing(t.index, t.index == 0 ? "prefill + first token" : "decode step",
+                              static_cast<uint64_t>(step_ns.count()));
+      const int64_t cached = meter.cached_tokens();
+      // Bytes the attention must read this step, from the backend's layout: dense reads every
+      // cached K and V (fp32); the tiered cache accounts its pages, hot window and metadata.
+      const double resident = tiered ? tiered->resident_bytes().total : static_cast<double>(cached * bytes_per_token);
+      const double read = tiered ? tiered->last_step_read_bytes() : static_cast<double>(cached * bytes_per_token);
+      probe.record_modeled_bytes(t.index, probes::kNoLayer, tiered ? "attention (tiered layout)" : "attention K+V (dense layout)",
+                                 static_cast<uint64_t>(read));
+      if (t.index == 0) state.prefill_ms = t.step_ms;
+      state.tokens.push_back(token_view(t, tok));
+      StepSeries& s = state.series;
+      push_capped(s.step, static_cast<double>(t.index), kMaxSeries);
+      push_capped(s.step_ms, t.step_ms, kMaxSeries);
+      double window_ms = 0;
+      int n = 0;
+      for (auto it = state.tokens.rbegin(); it != state.tokens.rend() && n < kRateWindow; ++it) {
+        if (it->index == 0) break;  // the first token's time is the prefill
+        window_ms += it->step_ms;
+        ++n;
+      }
+      push_capped(s.tokens_per_s, n > 0 && window_ms > 0 ? 1000.0 * n / window_ms : 0.0, kMaxSeries);
+      push_capped(s.resident_bytes, resident, kMaxSeries);
+      push_capped(s.full_fp16_bytes, static_cast<double>(cached * c.fp16_kv_bytes_per_token()), kMaxSeries);
+      if (tiered) {
+        const double b = tiered->budget_bytes();
+        push_capped(s.budget_bytes, std::isfinite(b) ? b : 0.0, kMaxSeries);
+      }
+      update_tier_map(tiered, cached, capacity, t.index);
+      update_attention_error(meter);
+      meter.set_focus(error_layer.load(), error_q_head.load());
+      state.phase = RunPhase::decoding;
+      publish();
+      wait_if_paused(RunPhase::decoding);
+      step_t0 = std::chrono::steady_clock::now();
+      probe.begin_step(t.index + 1);
+    };
+
+    set_phase(RunPhase::prefill);
+    probe.begin_step(0);
+    GenerationResult r = generate(*decoder, tok, meter, ids, opt, cb);
+    probe.end_step();
+    if (r.cancelled) {
+      message(MessageLevel::info, "stopped after " + std::to_string(r.ids.size()) + " tokens");
+      set_phase(RunPhase::stopped);
+    } else {
+      const double tps = r.ids.size() > 1 ? 1000.0 * static_cast<double>(r.ids.size() - 1) / r.decode_ms : 0.0;
+      std::ostringstream os;
+      os.precision(3);
+      os << "finished: " << r.ids.size() << " tokens, prefill " << r.prefill_ms << " ms, " << tps << " tokens/s";
+      message(MessageLevel::info, os.str());
+      set_phase(RunPhase::finished);
+    }
+  }
+};
+
+StudioWorker::StudioWorker() : impl_(std::make_unique<Impl>()) {}
+StudioWorker::~StudioWorker() = default;
+
+void StudioWorker::start(const RunSettings& run, const PolicySettings& policy, bool paused) {
+  {
+    // Under the lock, so the loop clears `cancel` only when it takes this job.
+    std::lock_guard<std::mutex> lk(impl_->mu);
+    impl_->cancel = true;  // ends the current run, if any
+    impl_->pending = Impl::Job{run, policy, paused};
+    impl_->paused = false;
+  }
+  impl_->cv.notify_all();
+}
+
+void StudioWorker::pause() {
+  std::lock_guard<std::mutex> lk(impl_->mu);
+  impl_->paused = true;
+}
+
+void StudioWorker::resume() {
+  {
+    std::lock_guard<std::mutex> lk(impl_->mu);
+    impl_->paused = false;
+    impl_->step_credit = 0;
+  }
+  impl_->cv.notify_all();
+}
+
+void StudioWorker::single_step() {
+  {
+    std::lock_guard<std::mutex> lk(impl_->mu);
+    impl_->paused = false;
+    impl_->step_credit = 1;
+  }
+  impl_->cv.notify_all();
+}
+
+void StudioWorker::stop() {
+  {
+    std::lock_guard<std::mutex> lk(impl_->mu);
+    impl_->cancel = true;
+  }
+  impl_->cv.notify_all();
+}
+
+void StudioWorker::set_focus(int tier_layer, int tier_kv_head, int error_layer, int error_q_head) {
+  impl_->focus_layer = tier_layer;
+  impl_->focus_kv_head = tier_kv_head;
+  impl_->error_layer = error_layer;
+  impl_->error_q_head = error_q_head;
+}
+
+std::shared_ptr<const StudioSnapshot> StudioWorker::snapshot() const {
+  std::lock_guard<std::mutex> lk(impl_->pub_mu);
+  return impl_->published;
+}
+
+std::shared_ptr<const probes::ProbeSnapshot> StudioWorker::probe_snapshot() const {
+  return impl_->probe_worker.snapshot();
+}
+
+bool StudioWorker::busy() const { return impl_->running.load(); }
+
+}  // namespace skv::studio
