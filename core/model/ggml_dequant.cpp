@@ -218,6 +218,7 @@ void ggml_dequantize(GgmlType t, const void* src_v, float* dst, size_t n) {
     throw Error("cannot dequantize " + std::to_string(n) + " elements of " + ggml_type_name(id) +
                 ": not a multiple of its block size " + std::to_string(be));
   }
+  if (n == 0) return;  // zero-element tensors: dst may be null (an empty vector's data())
   const auto* src = static_cast<const uint8_t*>(src_v);
   switch (t) {
     case GgmlType::F32:

@@ -148,20 +148,22 @@ const SafetensorsTensorInfo* SafetensorsFile::find(const std::string& name) cons
 }
 
 std::vector<float> SafetensorsFile::to_float(const SafetensorsTensorInfo& t) const {
+  if (t.dtype != "F32" && t.dtype != "F16" && t.dtype != "BF16") {
+    throw Error(path_ + ": tensor " + t.name + " has dtype " + t.dtype +
+                ", skv reads F32, F16 and BF16 weights");
+  }
   const uint64_t n = t.numel();
   std::vector<float> out(n);
+  if (n == 0) return out;  // (an empty vector's data() may be null: no memcpy)
   const uint8_t* p = data(t);
   if (t.dtype == "F32") {
     std::memcpy(out.data(), p, n * 4);
-  } else if (t.dtype == "F16" || t.dtype == "BF16") {
+  } else {
     const bool bf = t.dtype == "BF16";
     for (uint64_t i = 0; i < n; ++i) {
       const uint16_t h = static_cast<uint16_t>(p[2 * i] | (p[2 * i + 1] << 8));
       out[i] = bf ? ggml_bf16_to_fp32(h) : ggml_fp16_to_fp32(h);
     }
-  } else {
-    throw Error(path_ + ": tensor " + t.name + " has dtype " + t.dtype +
-                ", skv reads F32, F16 and BF16 weights");
   }
   return out;
 }
