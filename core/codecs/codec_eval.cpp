@@ -292,7 +292,9 @@ CodecEvalTable run_codec_eval(const std::vector<HeadSample>& samples, const Code
       }
       Accum a;
       for (size_t i = 0; i < samples.size(); ++i) {
-        const Stored st = sphere_method(samples[i], m.key.get(), m.value.get(), so, m.page_tokens, signs[i].data());
+        StructureOptions eff = so;  // a tier without page_mean never subtracts one
+        eff.page_mean = so.page_mean && (!m.tier || m.tier->page_mean);
+        const Stored st = sphere_method(samples[i], m.key.get(), m.value.get(), eff, m.page_tokens, signs[i].data());
         score(samples[i], st, so, opt.eval_queries, a);
       }
       finish(row, a);
