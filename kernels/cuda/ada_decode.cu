@@ -291,7 +291,9 @@ __global__ void __launch_bounds__(kThreads, 2) decode_split_kernel(const DecodeP
 
   // The merge kernel is launched as a programmatic dependent: let it be scheduled now (it waits
   // in griddepcontrol.wait for this grid to finish).
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900  // PDL is Hopper+; elsewhere plain stream order
   asm volatile("griddepcontrol.launch_dependents;");
+#endif
   int lut_tier = -1;
   const int kq = lane % kLanesPerKey, gq = lane / kLanesPerKey;  // scoring: lane in token, token in step
   for (int i = 0; i < npages; ++i) {
@@ -579,7 +581,9 @@ __global__ void __launch_bounds__(D) merge_kernel(const float* part_m, const flo
   __shared__ float y[D];
   __shared__ float wbuf[D];
   __shared__ float red[W];
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
   const int r = blockIdx.x, dim = threadIdx.x, lane = dim & 31, warp = dim >> 5, qh = r % num_q_heads, h = qh / group;
   float M = -INFINITY;
   for (int s = dim; s < splits; s += D) M = fmaxf(M, part_m[size_t(s) * rows + r]);
