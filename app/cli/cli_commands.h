@@ -14,5 +14,10 @@ Handler add_generate(CLI::App& app);
 Handler add_tokenize(CLI::App& app);
 Handler add_info(CLI::App& app);
 Handler add_bench(CLI::App& app);
+Handler add_record(CLI::App& app);
+Handler add_sweep(CLI::App& app);
+Handler add_merge(CLI::App& app);
+Handler add_tune(CLI::App& app);
+Handler add_report(CLI::App& app);
 
 }  // namespace skv::cli

@@ -14,6 +14,11 @@ int main(int argc, char** argv) {
   reg(skv::cli::add_tokenize(app));
   reg(skv::cli::add_info(app));
   reg(skv::cli::add_bench(app));
+  reg(skv::cli::add_record(app));
+  reg(skv::cli::add_sweep(app));
+  reg(skv::cli::add_merge(app));
+  reg(skv::cli::add_tune(app));
+  reg(skv::cli::add_report(app));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
