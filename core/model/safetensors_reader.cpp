@@ -147,6 +147,24 @@ const SafetensorsTensorInfo* SafetensorsFile::find(const std::string& name) cons
   return it == tensors_.end() ? nullptr : &it->second;
 }
 
+uint64_t SafetensorsFile::sampled_hash() const {
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&h](const uint8_t* p, uint64_t n) {
+    for (uint64_t i = 0; i < n; ++i) {
+      h ^= p[i];
+      h *= 1099511628211ull;
+    }
+  };
+  mix(map_, data_offset_);
+  const uint64_t data_size = size_ - data_offset_;
+  constexpr uint64_t kSamples = 64, kChunk = 4096;
+  for (uint64_t s = 0; s < kSamples && data_size > 0; ++s) {
+    const uint64_t at = data_size * s / kSamples;
+    mix(map_ + data_offset_ + at, std::min(kChunk, data_size - at));
+  }
+  return h;
+}
+
 std::vector<float> SafetensorsFile::to_float(const SafetensorsTensorInfo& t) const {
   if (t.dtype != "F32" && t.dtype != "F16" && t.dtype != "BF16") {
     throw Error(path_ + ": tensor " + t.name + " has dtype " + t.dtype +

@@ -34,6 +34,9 @@ class SafetensorsFile {
   const uint8_t* data(const SafetensorsTensorInfo& t) const { return map_ + data_offset_ + t.begin; }
   // F32, F16 or BF16 converted to float32; other dtypes throw skv::Error.
   std::vector<float> to_float(const SafetensorsTensorInfo& t) const;
+  // FNV-1a over the header plus 64 evenly spaced 4 KiB samples of the data: a cheap content
+  // identity for multi-GB files.
+  uint64_t sampled_hash() const;
 
  private:
   SafetensorsFile() = default;

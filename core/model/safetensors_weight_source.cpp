@@ -153,10 +153,13 @@ SafetensorsWeightSource::SafetensorsWeightSource(const std::string& path_str) {
                   ", skv reads F32, F16 and BF16 weights");
     }
   }
-  // Identity: directory + the shard sizes and header bytes' length (cheap, changes with content).
-  std::string id = "safetensors:" + fs::absolute(path).lexically_normal().string();
-  for (const auto& s : shards) id += "#" + std::to_string(fs::file_size(s, ec));
-  identity_ = id;
+  // Identity: the path + a sampled content hash of every shard.
+  uint64_t h = 0;
+  for (const auto& f : files_) h = h * 1099511628211ull ^ f->sampled_hash();
+  static const char* hex = "0123456789abcdef";
+  std::string hs(16, '0');
+  for (int i = 15; i >= 0; --i, h >>= 4) hs[i] = hex[h & 15];
+  identity_ = "safetensors:" + fs::absolute(path).lexically_normal().string() + "#" + hs;
 }
 
 HostTensor SafetensorsWeightSource::load(const std::string& name) const {

@@ -208,6 +208,13 @@ TEST(SafetensorsWeightSource, Bf16DirectoryRoundTripsWithNameMappingAndTiedEmbed
   EXPECT_EQ(emb.shape, (std::vector<int64_t>{10, 8}));
   EXPECT_EQ(emb.data[79], val(0, 79));
   EXPECT_THROW(ws.load("blk.9.attn_q.weight"), Error);
+  // Identity follows the content: rewriting one weight changes it.
+  const std::string id = ws.identity();
+  EXPECT_EQ(id, SafetensorsWeightSource(d.string()).identity());
+  auto changed = tiny_tensors("BF16", false);
+  changed[0].bytes[0] ^= 1;
+  write_file(d / "model.safetensors", st_bytes(changed));
+  EXPECT_NE(id, SafetensorsWeightSource(d.string()).identity());
 }
 
 TEST(SafetensorsWeightSource, ShardedF32CheckpointWithIndexAndLmHead) {
