@@ -84,12 +84,15 @@ std::unique_ptr<WeightSource> open_weight_source(const std::string& spec, uint64
   if (ends_with(spec, ".gguf")) return std::make_unique<GgufWeightSource>(spec);
   if (ends_with(spec, ".safetensors")) return std::make_unique<SafetensorsWeightSource>(spec);
   if (ends_with(spec, ".json")) {
+    // A checkpoint's own config.json means the checkpoint, not random weights of its shape.
+    const fs::path dir = fs::path(spec).parent_path().empty() ? fs::path(".") : fs::path(spec).parent_path();
+    if (fs::path(spec).filename() == "config.json" &&
+        (fs::exists(dir / "model.safetensors", ec) || fs::exists(dir / "model.safetensors.index.json", ec))) {
+      return std::make_unique<SafetensorsWeightSource>(dir.string());
+    }
     nlohmann::json j;
     if (looks_like_shape_config(spec, &j)) return RandomWeightSource::from_json_file(spec, seed);
-    if (j.is_object() && j.contains("weight_map")) {
-      const fs::path dir = fs::path(spec).parent_path();
-      return std::make_unique<SafetensorsWeightSource>(dir.empty() ? "." : dir.string());
-    }
+    if (j.is_object() && j.contains("weight_map")) return std::make_unique<SafetensorsWeightSource>(dir.string());
     throw Error(spec + ": JSON is neither a model shape config (hidden_size, num_hidden_layers, ...) nor a safetensors index");
   }
   // Unknown extension: sniff the GGUF magic.

@@ -11,6 +11,7 @@
 #include "core/common/error.h"
 #include "core/model/safetensors_reader.h"
 #include "core/model/safetensors_weight_source.h"
+#include "core/model/weight_source.h"
 
 using namespace skv;
 namespace fs = std::filesystem;
@@ -208,6 +209,13 @@ TEST(SafetensorsWeightSource, Bf16DirectoryRoundTripsWithNameMappingAndTiedEmbed
   EXPECT_EQ(emb.shape, (std::vector<int64_t>{10, 8}));
   EXPECT_EQ(emb.data[79], val(0, 79));
   EXPECT_THROW(ws.load("blk.9.attn_q.weight"), Error);
+  // open_weight_source: the directory, the .safetensors file and the checkpoint's config.json
+  // all open the checkpoint (not random weights of its shape).
+  for (const auto& spec : {d.string(), (d / "model.safetensors").string(), (d / "config.json").string()}) {
+    auto o = open_weight_source(spec);
+    EXPECT_EQ(o->config().rope_style, RopeStyle::Half) << spec;
+    EXPECT_EQ(o->load("blk.1.attn_k.weight").data, k.data) << spec;
+  }
   // Identity follows the content: rewriting one weight changes it.
   const std::string id = ws.identity();
   EXPECT_EQ(id, SafetensorsWeightSource(d.string()).identity());
