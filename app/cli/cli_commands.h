@@ -19,5 +19,6 @@ Handler add_sweep(CLI::App& app);
 Handler add_merge(CLI::App& app);
 Handler add_tune(CLI::App& app);
 Handler add_report(CLI::App& app);
+Handler add_eval(CLI::App& app);
 
 }  // namespace skv::cli

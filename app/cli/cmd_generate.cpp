@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/cli/cli_commands.h"
-#include "core/decoder/dense_kv_cache.h"
+#include "core/cache/backend_factory.h"
 #include "core/decoder/device_choice.h"
 #include "core/decoder/generator.h"
 #include "core/model/model_bundle.h"
@@ -19,6 +19,7 @@ Handler add_generate(CLI::App& app) {
     int64_t max_new = 64;
     double temperature = 0, top_p = 1;
     uint64_t seed = 0;
+    std::string kv = "dense", tier = "k3v4", policy = "rdr", budget = "0.25";
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("generate", "Generate text with the built-in decoder");
@@ -30,6 +31,10 @@ Handler add_generate(CLI::App& app) {
   cmd->add_option("--temperature", o->temperature, "0 = greedy")->capture_default_str();
   cmd->add_option("--top-p", o->top_p, "Nucleus mass")->capture_default_str();
   cmd->add_option("--seed", o->seed, "Sampling seed")->capture_default_str();
+  cmd->add_option("--kv", o->kv, "KV cache: dense | ada (one tier, --tier) | rdr (--policy, --budget)")->capture_default_str();
+  cmd->add_option("--tier", o->tier, "--kv ada: the tier (assets/tiers name, or kivi2 / kivi4)")->capture_default_str();
+  cmd->add_option("--policy", o->policy, "--kv rdr: retention policy (rdr, snapkv, h2o, kivi2, ...)")->capture_default_str();
+  cmd->add_option("--budget", o->budget, "--kv rdr: budget, fraction of the fp16 cache (0.25) or bytes (64MiB)")->capture_default_str();
   cmd->add_flag("--json", o->json, "Print one JSON object: prompt_ids, ids, text, top");
   return [o]() {
     auto device = choose_device(o->device);
@@ -38,7 +43,13 @@ Handler add_generate(CLI::App& app) {
     std::string text = o->chat ? tok.apply_chat_template({{"user", o->prompt}}, true) : o->prompt;
     auto prompt_ids = tok.encode(text);
     LlamaDecoder decoder(*model.weights, device);
-    DenseKvCache cache;
+    BackendSpec spec;
+    spec.kv = o->kv;
+    spec.tier = o->tier;
+    spec.policy = o->policy;
+    spec.budget = o->budget;
+    auto backend = make_backend(spec);
+    AttentionBackend& cache = *backend;
     GenerationOptions opt;
     opt.max_new_tokens = o->max_new;
     opt.sampling = {o->temperature, o->top_p, o->seed};

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   reg(skv::cli::add_merge(app));
   reg(skv::cli::add_tune(app));
   reg(skv::cli::add_report(app));
+  reg(skv::cli::add_eval(app));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

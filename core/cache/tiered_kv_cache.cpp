@@ -181,6 +181,9 @@ ResidentBytes TieredKvCache::resident_bytes() const {
     }
   }
   r.fixed = fixed_bytes();
+  for (const auto& L : layers_)  // query-aware completion: per-page summaries (float32)
+    for (const auto& H : L.heads)
+      if (H.page_s.defined()) r.fixed += 4.0 * double(H.page_s.numel() + H.page_z.numel() + H.page_off.numel());
   r.total = r.hot + r.pages + r.fixed;
   return r;
 }
@@ -268,6 +271,13 @@ at::Tensor TieredKvCache::attend_layer(LayerState& L, int64_t layer, const at::T
     read_bytes_acc_ += double(L.n_hot) * 4.0 * double(d);
     // Sealed pages.
     at::Tensor s_seal = at::empty({R, ns}, at::kDouble);
+    at::Tensor feat_b;                 // [R, m] log phi(q) (completion)
+    at::Tensor extra_log, extra_s, extra_z;  // skipped pages' summaries (query-aware completion)
+    if (!completion_.empty()) {
+      auto qs = qh.to(at::kDouble) / std::pow(double(d), 0.25);
+      feat_b = at::matmul(qs, feature_w_.t()) - 0.5 * qs.pow(2).sum(1, true) -
+               std::log(double(opt_.completion_features));
+    }
     if (ns > 0) {
       if (opt_.lut_scoring) {
         std::vector<float> buf(static_cast<size_t>(ns));
@@ -306,23 +316,35 @@ at::Tensor TieredKvCache::attend_layer(LayerState& L, int64_t layer, const at::T
         for (int64_t pi = 0; pi < np; ++pi)
           if (page_keep[pi].item<bool>()) read_bytes_acc_ += double(tiers_[L.pages[size_t(H.pages[size_t(pi)])].tier].stored_page_bytes);
         read_bytes_acc_ += double(np) * 4.0 * double(d);  // the min/max metadata
+        if (feat_b.defined() && H.page_s.defined() && keep < np) {
+          // Skipped pages join through their feature-map summaries (read: m (d + 2) floats each).
+          auto skip = page_keep.logical_not().nonzero().reshape({-1});
+          const int64_t nu = skip.size(0), m = opt_.completion_features;
+          extra_log = (feat_b.unsqueeze(1) + H.page_off.index_select(0, skip).unsqueeze(0)).reshape({R, nu * m});
+          extra_s = H.page_s.index_select(0, skip).reshape({nu * m, d});
+          extra_z = H.page_z.index_select(0, skip).reshape({nu * m});
+          read_bytes_acc_ += double(nu * m) * 4.0 * double(d + 2);
+        }
       } else {
         for (int32_t p : H.pages) read_bytes_acc_ += double(tiers_[L.pages[size_t(p)].tier].stored_page_bytes);
       }
     }
     // One max over every part (log-sum-exp merge), then one normalization.
     auto mx = at::maximum(s_hot.amax(1), ns > 0 ? s_seal.amax(1) : at::full({R}, -kInf, at::kDouble));
-    at::Tensor comp_log, comp_terms;
-    if (!completion_.empty() && H.comp_z.defined()) {
+    at::Tensor comp_log, comp_s, comp_z;
+    if (feat_b.defined() && H.comp_z.defined()) {
       // Positive random features (Performer, Choromanski et al. 2021): exp(q.k/sqrt d) =
       // E_w[exp(w.q' - |q'|^2/2) exp(w.k' - |k'|^2/2)], x' = x / d^(1/4). Log domain with offsets.
-      auto qs = qh.to(at::kDouble) / std::pow(double(d), 0.25);
-      auto b = at::matmul(qs, feature_w_.t()) - 0.5 * qs.pow(2).sum(1, true) -
-               std::log(double(opt_.completion_features));  // [R, m]
-      comp_log = b + H.comp_off.unsqueeze(0);                 // log weight of S_f, z_f
-      auto valid = H.comp_z.gt(0).unsqueeze(0);
-      comp_log = comp_log.masked_fill(valid.logical_not(), -kInf);
-      auto cm = (comp_log + H.comp_z.clamp_min(1e-300).log().unsqueeze(0)).amax(1);
+      comp_log = feat_b + H.comp_off.unsqueeze(0);  // log weight of S_f, z_f
+      comp_s = H.comp_s;
+      comp_z = H.comp_z;
+      if (extra_log.defined()) {
+        comp_log = at::cat({comp_log, extra_log}, 1);
+        comp_s = at::cat({comp_s, extra_s}, 0);
+        comp_z = at::cat({comp_z, extra_z}, 0);
+      }
+      comp_log = comp_log.masked_fill(comp_z.gt(0).unsqueeze(0).logical_not(), -kInf);
+      auto cm = (comp_log + comp_z.clamp_min(1e-300).log().unsqueeze(0)).amax(1);
       mx = at::maximum(mx, cm);
     }
     mx = mx.masked_fill(mx.isinf(), 0.0);
@@ -337,8 +359,8 @@ at::Tensor TieredKvCache::attend_layer(LayerState& L, int64_t layer, const at::T
     }
     if (comp_log.defined()) {
       auto w = (comp_log - mx.unsqueeze(1)).exp();  // [R, m]
-      num = num + at::matmul(w, H.comp_s);
-      den = den + at::matmul(w, H.comp_z);
+      num = num + at::matmul(w, comp_s);
+      den = den + at::matmul(w, comp_z);
     }
     auto o = num / den.clamp_min(1e-300).unsqueeze(1);
     out.narrow(0, h * g, g).copy_(o.reshape({g, T, d}).to(at::kFloat));
@@ -566,6 +588,23 @@ void TieredKvCache::rebuild_head_views(LayerState& L) {
       auto rows = H.kdec.narrow(0, r0, pg.tokens);
       H.page_kmin[int64_t(pi)].copy_(rows.amin(0));
       H.page_kmax[int64_t(pi)].copy_(rows.amax(0));
+    }
+    if (!completion_.empty() && policy_->query_page_budget_tokens(length_) >= 0) {
+      const int64_t np = int64_t(H.pages.size()), m = opt_.completion_features;
+      H.page_s = at::zeros({np, m, d}, at::kDouble);
+      H.page_z = at::zeros({np, m}, at::kDouble);
+      H.page_off = at::zeros({np, m}, at::kDouble);
+      const double scale = std::pow(double(d), 0.25);
+      for (int64_t pi = 0; pi < np; ++pi) {
+        const int64_t r0 = H.page_row[size_t(pi)], n = L.pages[size_t(H.pages[size_t(pi)])].tokens;
+        auto ks = H.kdec.narrow(0, r0, n).to(at::kDouble) / scale;
+        auto a = at::matmul(ks, feature_w_.t()) - 0.5 * ks.pow(2).sum(1, true);  // [n, m]
+        auto off = a.amax(0);
+        auto e = (a - off.unsqueeze(0)).exp();
+        H.page_s[pi].copy_(at::matmul(e.t(), H.vdec.narrow(0, r0, n).to(at::kDouble)));
+        H.page_z[pi].copy_(e.sum(0));
+        H.page_off[pi].copy_(off);
+      }
     }
   }
 }

@@ -102,6 +102,7 @@ class TieredKvCache : public AttentionBackend {
     std::vector<int64_t> page_row;       // first row of each page in kdec
     at::Tensor page_kmin, page_kmax;     // [pages, d] (query-aware page selection)
     at::Tensor comp_s, comp_z, comp_off; // completion: [m, d], [m], [m] float64 (log-offset)
+    at::Tensor page_s, page_z, page_off; // per-page summaries for query-aware completion [np, m, ...]
   };
   struct LayerState {
     at::Tensor hot_k, hot_v;             // [Hkv, capacity, d] fp16-rounded, first n_hot rows used

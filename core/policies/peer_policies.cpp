@@ -195,6 +195,7 @@ std::shared_ptr<RetentionPolicy> make_policy(const std::string& name, const Poli
     r.utility = o.utility.empty() ? "snapkv" : o.utility;
     r.utility_power = o.utility_power;
     r.layer_cap = o.layer_cap;
+    r.profile = o.profile;
     if (name == "rdr-c") r.completion = "prf";
     if (name == "rdkv") {
       r.drop_only_if_needed = true;

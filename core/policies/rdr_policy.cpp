@@ -104,6 +104,8 @@ void RdrPolicy::measure_distortion(const PolicyContext& ctx) {
 
 Assignment RdrPolicy::assign(const PolicyContext& ctx) {
   if (dk_.empty()) measure_distortion(ctx);
+  if (!opt_.profile.empty() && opt_.layer_shares.empty())
+    opt_.layer_shares = load_budget_profile(opt_.profile, ctx.n_layers());
   const auto& tiers = *ctx.tiers;
   const int64_t L = ctx.n_layers(), K = int64_t(tiers.size()) + 1;  // option 0 = drop
   const double d = double(ctx.config->head_dim);

@@ -29,6 +29,7 @@ struct RdrOptions {
   std::string completion;             // "" or "prf"
   double layer_cap = 0;               // > 0: no layer's pages above this fraction of its fp16 size
   std::vector<double> layer_shares;   // budget profile: per-layer share of the page budget
+  std::string profile;                // or the profile to read them from (assets/profiles)
   int calibration_tokens = 512;       // per (layer, head) for the distortion measurement
 };
 

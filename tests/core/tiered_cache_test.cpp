@@ -1,0 +1,207 @@
+// TieredKvCache against exact attention: fp16-only equals the dense cache, a coded tier equals
+// exact attention over the explicitly decoded keys, pages are tier-homogeneous and valid, and a
+// budgeted policy never exceeds its bytes.
+#include <gtest/gtest.h>
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+
+#include "core/cache/backend_factory.h"
+#include "core/cache/tiered_kv_cache.h"
+#include "core/common/error.h"
+#include "core/decoder/dense_kv_cache.h"
+#include "kernels/cpu/ada_reference.h"
+
+namespace skv {
+namespace {
+
+ModelConfig small_config() {
+  ModelConfig c;
+  c.n_layers = 2;
+  c.n_heads = 4;
+  c.n_kv_heads = 2;
+  c.head_dim = 64;
+  c.hidden = 256;
+  c.ffn_hidden = 512;
+  c.vocab_size = 100;
+  c.context_length = 4096;
+  return c;
+}
+
+// Keys with a shared offset (as real keys have) and per-token noise.
+struct Stream {
+  at::Tensor q, k, v;  // [1, H, T, d]
+};
+Stream make_stream(const ModelConfig& c, int64_t T, uint64_t seed) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  Stream s;
+  s.q = at::randn({1, c.n_heads, T, c.head_dim}, gen);
+  auto offset = at::randn({1, c.n_kv_heads, 1, c.head_dim}, gen) * 2.0;
+  s.k = at::randn({1, c.n_kv_heads, T, c.head_dim}, gen) + offset;
+  s.v = at::randn({1, c.n_kv_heads, T, c.head_dim}, gen);
+  return s;
+}
+
+AttentionCall call_at(const Stream& s, int64_t layer, int64_t pos, int64_t n) {
+  return AttentionCall{layer, pos, s.q.narrow(2, pos, n).contiguous(), s.k.narrow(2, pos, n).contiguous(),
+                       s.v.narrow(2, pos, n).contiguous()};
+}
+
+// Runs prefill (chunks of 64) then `steps` single-token decode steps through every layer; calls
+// check(layer, pos, output) on the decode steps.
+template <class Check>
+void drive(AttentionBackend& b, const ModelConfig& c, const std::vector<Stream>& layers, int64_t prefill, int64_t steps,
+           Check check) {
+  for (int64_t p = 0; p < prefill; p += 64)
+    for (int64_t l = 0; l < c.n_layers; ++l) b.attend(call_at(layers[size_t(l)], l, p, std::min<int64_t>(64, prefill - p)));
+  for (int64_t i = 0; i < steps; ++i)
+    for (int64_t l = 0; l < c.n_layers; ++l) {
+      auto out = b.attend(call_at(layers[size_t(l)], l, prefill + i, 1));
+      check(l, prefill + i, out);
+    }
+}
+
+TEST(TieredKvCache, Fp16OnlyTierEqualsDenseCacheAttention) {
+  const auto c = small_config();
+  std::vector<Stream> layers = {make_stream(c, 400, 1), make_stream(c, 400, 2)};
+  BackendSpec spec;
+  spec.kv = "ada";
+  spec.tier = "fp16";
+  spec.cache.retier_every = 16;
+  auto tiered = make_tiered_cache(spec);
+  DenseKvCache dense(at::kHalf);
+  tiered->reset(c, 1, 400, at::kCPU);
+  dense.reset(c, 1, 400, at::kCPU);
+  std::vector<at::Tensor> want;
+  drive(dense, c, layers, 300, 40, [&](int64_t, int64_t, const at::Tensor& o) { want.push_back(o); });
+  size_t i = 0;
+  drive(*tiered, c, layers, 300, 40, [&](int64_t, int64_t, const at::Tensor& o) {
+    EXPECT_LT((o - want[i]).abs().max().item<double>(), 2e-5) << "step " << i;
+    ++i;
+  });
+  EXPECT_TRUE(tiered->compressed());
+  EXPECT_GE(tiered->retier_count(), 3);
+}
+
+TEST(TieredKvCache, CodedTierEqualsExactAttentionOverDecodedKeys) {
+  const auto c = small_config();
+  std::vector<Stream> layers = {make_stream(c, 300, 3), make_stream(c, 300, 4)};
+  BackendSpec spec;
+  spec.kv = "ada";
+  spec.tier = "k3v4";
+  spec.cache.hot_window = 16;
+  spec.cache.retier_every = 1000;
+  auto cache = make_tiered_cache(spec);
+  cache->reset(c, 1, 300, at::kCPU);
+  drive(*cache, c, layers, 200, 20, [&](int64_t l, int64_t pos, const at::Tensor& o) {
+    // Assemble what the cache holds: decoded sealed keys/values + fp16 hot tokens (new ones too).
+    const int64_t S = pos + 1;
+    auto K = layers[size_t(l)].k[0].narrow(1, 0, S).to(at::kHalf).to(at::kFloat).clone();
+    auto V = layers[size_t(l)].v[0].narrow(1, 0, S).to(at::kHalf).to(at::kFloat).clone();
+    for (int64_t h = 0; h < c.n_kv_heads; ++h) {
+      auto p = cache->sealed_positions(l, h);
+      if (p.numel() == 0) continue;
+      K[h].index_copy_(0, p, cache->sealed_keys(l, h));
+      V[h].index_copy_(0, p, cache->sealed_values(l, h));
+    }
+    auto q = layers[size_t(l)].q.narrow(2, pos, 1);
+    auto want = exact_attention(q, K.unsqueeze(0), V.unsqueeze(0), pos);
+    EXPECT_LT((o - want).abs().max().item<double>(), 1e-4) << "layer " << l << " pos " << pos;
+  });
+  ASSERT_TRUE(cache->compressed());
+  // Sealed pages alone: the kernels' CPU reference over the page table equals exact attention
+  // over the decoded keys (so the page table itself is right).
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    auto kv = cache->paged_view(l);
+    auto q = at::randn({1, c.n_heads, c.head_dim});
+    auto out = at::empty_like(q);
+    kernels::cpu::ada_decode_attention(kv, q.data_ptr<float>(), out.data_ptr<float>(), int(c.n_heads), 0.f);
+    for (int64_t h = 0; h < c.n_kv_heads; ++h) {
+      auto K = cache->sealed_keys(l, h), V = cache->sealed_values(l, h);
+      auto qh = q[0].narrow(0, h * 2, 2);  // the group of kv head h
+      auto want = at::matmul(at::softmax(at::matmul(qh, K.t()) / 8.0, -1), V);
+      EXPECT_LT((out[0].narrow(0, h * 2, 2) - want).abs().max().item<double>(), 1e-4);
+    }
+  }
+}
+
+TEST(TieredKvCache, PagesAreTierHomogeneousAndTheTableIsValid) {
+  const auto c = small_config();
+  std::vector<Stream> layers = {make_stream(c, 600, 5), make_stream(c, 600, 6)};
+  BackendSpec spec;
+  spec.kv = "rdr";
+  spec.policy = "rdr";
+  spec.budget = "0.3";
+  spec.cache.retier_every = 32;
+  auto cache = make_tiered_cache(spec);
+  cache->reset(c, 1, 600, at::kCPU);
+  drive(*cache, c, layers, 500, 70, [](int64_t, int64_t, const at::Tensor&) {});
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    auto kv = cache->paged_view(l);
+    EXPECT_NO_THROW(kernels::cpu::validate_paged_kv(kv, int(c.n_heads), 0));
+    auto map = cache->tier_map(l);
+    for (int64_t h = 0; h < c.n_kv_heads; ++h) {
+      auto pos = cache->sealed_positions(l, h);
+      for (int32_t p = kv.indptr[h]; p < kv.indptr[h + 1]; ++p) {
+        const auto& pg = kv.pages[kv.indices[p]];
+        EXPECT_LE(int(pg.tokens), kv.tiers.layouts[pg.tier].page_tokens);
+      }
+      // Every sealed position's tier in the map is the tier of the page that holds it.
+      int64_t row = 0;
+      for (int32_t p = kv.indptr[h]; p < kv.indptr[h + 1]; ++p) {
+        const auto& pg = kv.pages[kv.indices[p]];
+        for (uint32_t j = 0; j < pg.tokens; ++j, ++row)
+          EXPECT_EQ(map[h][pos[row].item<int64_t>()].item<int32_t>(), int32_t(pg.tier));
+      }
+    }
+  }
+}
+
+TEST(TieredKvCache, BudgetIsNeverExceeded) {
+  const auto c = small_config();
+  std::vector<Stream> layers = {make_stream(c, 700, 7), make_stream(c, 700, 8)};
+  for (const std::string policy : {"rdr", "snapkv", "streaming", "kivi2", "h2o"}) {
+    for (const std::string budget : {"0.15", "0.3"}) {
+      BackendSpec spec;
+      spec.kv = "rdr";
+      spec.policy = policy;
+      spec.budget = budget;
+      spec.cache.retier_every = 24;
+      spec.cache.lut_scoring = false;
+      auto cache = make_tiered_cache(spec);
+      cache->reset(c, 1, 700, at::kCPU);
+      drive(*cache, c, layers, 512, 60, [&](int64_t l, int64_t, const at::Tensor&) {
+        if (l + 1 == c.n_layers)
+          EXPECT_LE(cache->resident_bytes().total, cache->budget_bytes()) << policy << " at " << budget;
+      });
+    }
+  }
+}
+
+TEST(TieredKvCache, BudgetBelowTheHotWindowIsAnActionableError) {
+  const auto c = small_config();
+  std::vector<Stream> layers = {make_stream(c, 300, 9), make_stream(c, 300, 10)};
+  BackendSpec spec;
+  spec.kv = "rdr";
+  spec.budget = "0.01";
+  auto cache = make_tiered_cache(spec);
+  cache->reset(c, 1, 300, at::kCPU);
+  try {
+    drive(*cache, c, layers, 256, 1, [](int64_t, int64_t, const at::Tensor&) {});
+    FAIL() << "expected skv::Error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("hot window"), std::string::npos) << e.what();
+  }
+}
+
+TEST(CacheBudget, ParsesFractionsPercentagesAndBytes) {
+  EXPECT_DOUBLE_EQ(CacheBudget::parse("0.25").fraction, 0.25);
+  EXPECT_DOUBLE_EQ(CacheBudget::parse("12.5%").fraction, 0.125);
+  EXPECT_DOUBLE_EQ(CacheBudget::parse("2MiB").bytes, 2.0 * 1048576);
+  EXPECT_DOUBLE_EQ(CacheBudget::parse("4096").bytes, 4096);
+  EXPECT_TRUE(CacheBudget::parse("full").unlimited());
+  EXPECT_THROW(CacheBudget::parse("lots"), Error);
+}
+
+}  // namespace
+}  // namespace skv
