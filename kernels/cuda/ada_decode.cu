@@ -372,18 +372,32 @@ __global__ void __launch_bounds__(kThreads, 2) decode_split_kernel(const DecodeP
               add<NH>(acc, lut[(m * E + int((win >> (nb * m)) & uint64_t(emask))) * kLanesPerKey]);
           }
         }
-        float r[NH];
+        if constexpr (NH == 4) {
+          // Transposed reduction over the 8 lanes of a key: 4 shuffles instead of 12. After it,
+          // lane kq holds the full sum of head 2 (kq & 1) + ((kq >> 1) & 1).
+          const bool b0 = kq & 1, b1 = kq & 2;
+          float s0 = b0 ? acc.z : acc.x, s1 = b0 ? acc.w : acc.y;
+          const float o0 = b0 ? acc.x : acc.z, o1 = b0 ? acc.y : acc.w;
+          s0 += __shfl_xor_sync(0xffffffffu, o0, 1);
+          s1 += __shfl_xor_sync(0xffffffffu, o1, 1);
+          float r1 = b1 ? s1 : s0;
+          r1 += __shfl_xor_sync(0xffffffffu, b1 ? s0 : s1, 2);
+          r1 += __shfl_xor_sync(0xffffffffu, r1, 4);
+          if (kq < 4 && t < t1w) wraw[(t - t0w) * 4 + 2 * (kq & 1) + (kq >> 1)] = __half2float(kscale[t]) * r1;
+        } else {
+          float r[NH];
 #pragma unroll
-        for (int hh = 0; hh < NH; ++hh) {
-          r[hh] = get<NH>(acc, hh);
-          r[hh] += __shfl_xor_sync(0xffffffffu, r[hh], 1);
-          r[hh] += __shfl_xor_sync(0xffffffffu, r[hh], 2);
-          r[hh] += __shfl_xor_sync(0xffffffffu, r[hh], 4);
-        }
-        if (kq == 0 && t < t1w) {
-          const float sc = __half2float(kscale[t]);
+          for (int hh = 0; hh < NH; ++hh) {
+            r[hh] = get<NH>(acc, hh);
+            r[hh] += __shfl_xor_sync(0xffffffffu, r[hh], 1);
+            r[hh] += __shfl_xor_sync(0xffffffffu, r[hh], 2);
+            r[hh] += __shfl_xor_sync(0xffffffffu, r[hh], 4);
+          }
+          if (kq == 0 && t < t1w) {
+            const float sc = __half2float(kscale[t]);
 #pragma unroll
-          for (int hh = 0; hh < NH; ++hh) wraw[(t - t0w) * NH + hh] = sc * r[hh];
+            for (int hh = 0; hh < NH; ++hh) wraw[(t - t0w) * NH + hh] = sc * r[hh];
+          }
         }
       }
     } else {  // fp16 keys: lane kq owns D/8 dims
