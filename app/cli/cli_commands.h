@@ -14,6 +14,7 @@ Handler add_generate(CLI::App& app);
 Handler add_tokenize(CLI::App& app);
 Handler add_info(CLI::App& app);
 Handler add_bench(CLI::App& app);
+Handler add_codec_eval(CLI::App& app);
 Handler add_record(CLI::App& app);
 Handler add_sweep(CLI::App& app);
 Handler add_merge(CLI::App& app);

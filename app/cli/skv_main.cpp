@@ -9,11 +9,16 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", SKV_VERSION);
   std::vector<std::pair<CLI::App*, skv::cli::Handler>> commands;
-  auto reg = [&](skv::cli::Handler h) { commands.emplace_back(app.get_subcommands().back(), std::move(h)); };
+  // Each add_* adds one subcommand; pair it with its handler (get_subcommands() with a filter lists
+  // all of them, without one only the parsed ones).
+  auto reg = [&](skv::cli::Handler h) {
+    commands.emplace_back(app.get_subcommands([](CLI::App*) { return true; }).back(), std::move(h));
+  };
   reg(skv::cli::add_generate(app));
   reg(skv::cli::add_tokenize(app));
   reg(skv::cli::add_info(app));
   reg(skv::cli::add_bench(app));
+  reg(skv::cli::add_codec_eval(app));
   reg(skv::cli::add_record(app));
   reg(skv::cli::add_sweep(app));
   reg(skv::cli::add_merge(app));
