@@ -2,7 +2,9 @@
 // per-step latency, tokens, resident and modeled bytes, and, for a compressed cache, KL and top-1
 // against a full-cache reference fed the same tokens, the attention-error heatmap, tier shares and
 // per-head tier images; probe records as columns. Autosaves, so a killed run keeps its data.
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -30,6 +32,11 @@
 
 namespace skv::cli {
 namespace {
+
+// Ctrl-C stops the run after the current step and saves everything (a kill -9 keeps the last
+// autosave).
+std::atomic<bool> g_interrupted{false};
+void on_sigint(int) { g_interrupted.store(true); }
 
 double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -209,6 +216,8 @@ Handler add_record(CLI::App& app) {
     };
 
     c10::InferenceMode inference_mode;
+    g_interrupted.store(false);
+    auto previous_handler = std::signal(SIGINT, on_sigint);
     backend->reset(c, 1, n_prompt + max_new, device);
     if (reference) reference->reset(c, 1, n_prompt + max_new, device);
     auto ids_tensor = [](const int32_t* ids, int64_t n) {
@@ -278,10 +287,13 @@ Handler add_record(CLI::App& app) {
         }
         rec.append_frame("tiers/shares", NpyArray::from(shares, {c.n_layers, c.n_kv_heads, T}),
                          {"tier_shares", "", "share of tokens per tier (string table tiers/names) per layer and kv head"});
-        at::Tensor err = tiered->attention_error().to(at::kFloat).contiguous();
-        std::vector<float> e(err.data_ptr<float>(), err.data_ptr<float>() + err.numel());
-        rec.append_frame("heatmaps/attn_rel_error", NpyArray::from(e, {err.size(0), err.size(1)}),
-                         {"heatmap", "", "attention-output relative error per layer and q head (RMS over steps so far)"});
+        at::Tensor err = tiered->attention_error();
+        if (err.defined() && err.dim() == 2) {  // NaN rows before the first compared decode step
+          err = err.to(at::kCPU).to(at::kFloat).contiguous();
+          std::vector<float> e(err.data_ptr<float>(), err.data_ptr<float>() + err.numel());
+          rec.append_frame("heatmaps/attn_rel_error", NpyArray::from(e, {err.size(0), err.size(1)}),
+                           {"heatmap", "", "attention-output relative error per layer and q head (RMS over steps so far)"});
+        }
       } else {
         const double bytes = dense_token_bytes * static_cast<double>(backend->cached_tokens());
         rec.record("resident_bytes", bytes, "bytes", "KV bytes resident (float32 dense cache)");
@@ -291,6 +303,10 @@ Handler add_record(CLI::App& app) {
       drain();
       rec.end_step();
       if (tok->is_end_of_generation(id) || i + 1 == max_new) break;
+      if (g_interrupted.load()) {
+        rec.add_status("warning: interrupted (SIGINT) after " + std::to_string(i + 1) + " steps");
+        break;
+      }
       // The forward for the next token.
       const auto ts = std::chrono::steady_clock::now();
       probe.begin_step(i + 1);
@@ -301,6 +317,7 @@ Handler add_record(CLI::App& app) {
       if (reference) ref_logits = decoder.forward(ids_tensor(&id, 1), pos, *reference, true);
       if ((i + 1) % 16 == 0 && probe.enabled()) probe.flush();
     }
+    std::signal(SIGINT, previous_handler);
     probe.stop();
     drain();
     // Measured DRAM bytes per step from the counters (they arrive late, so they join at the end).

@@ -121,7 +121,7 @@ std::string short_number(double v) {
   if (a >= 1e9) return printf_string("%.3gG", v / 1e9);
   if (a >= 1e6) return printf_string("%.3gM", v / 1e6);
   if (a >= 1e4) return printf_string("%.3gk", v / 1e3);
-  if (a >= 0.01) return printf_string("%.4g", v);
+  if (a >= 0.001) return printf_string("%.4g", v);
   return printf_string("%.1e", v);
 }
 

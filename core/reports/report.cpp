@@ -463,7 +463,7 @@ std::string sweep_latex_table(const SweepTable& t, const std::string& caption) {
     s += (r.policy == prev ? std::string() : latex_escape(r.policy)) + " & " + shortest(r.budget);
     for (auto* c : cols) {
       auto it = r.metrics.find(c->key);
-      s += " & " + (it == r.metrics.end() || !std::isfinite(it->second) ? std::string("--") : printf_string("%.4g", it->second));
+      s += " & " + (it == r.metrics.end() || !std::isfinite(it->second) ? std::string("--") : reports::short_number(it->second));
     }
     s += " \\\\\n";
     prev = r.policy;
