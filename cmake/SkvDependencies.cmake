@@ -5,7 +5,6 @@ find_package(Threads REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
-find_package(fmt REQUIRED)
 find_package(CLI11 REQUIRED CONFIG)
 
 # --- libtorch -------------------------------------------------------------------------------
