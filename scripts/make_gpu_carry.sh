@@ -8,7 +8,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="$here/.carry"
 debs="${SKV_CACHE:-$HOME/.cache/skv-studio}/gpu-debs"
 pkgs=(libpcre2-dev libpcre2-8-0 libpcre2-16-0 libpcre2-32-0 libpcre2-posix3 nlohmann-json3-dev
-      libfmt-dev libfmt9 libcli11-dev libgtest-dev googletest)
+      libfmt-dev libfmt9 libcli11-dev libgtest-dev googletest libstb-dev libstb0)
 mkdir -p "$debs" "$out/sysroot"
 (cd "$debs" && for p in "${pkgs[@]}"; do ls "$p"_*.deb >/dev/null 2>&1 || apt-get download "$p"; done) 2>&1 | grep -v '^W: Download is performed unsandboxed' || true
 for f in "$debs"/*.deb; do dpkg -x "$f" "$out/sysroot"; done
