@@ -24,7 +24,9 @@ void draw_messages_panel(const StudioUi& ui, const StudioSnapshot& snap, const p
   }
   if (ImGui::BeginChild("##log")) {
     auto show = [](const StudioMessage& m, const char* who) {
-      ImGui::TextColored(level_color(m.level), "[%s] %s", who, m.text.c_str());
+      ImGui::PushStyleColor(ImGuiCol_Text, level_color(m.level));
+      ImGui::TextWrapped("[%s] %s", who, m.text.c_str());
+      ImGui::PopStyleColor();
     };
     for (const auto& m : ui.app_messages) show(m, "gui");
     for (const auto& s : probe.statuses) {

@@ -57,10 +57,10 @@ void plot_series(const char* label, const std::map<int64_t, double>& m, ImAxis y
 }
 
 void plot_note(const char* text) {
-  // A note pinned to the plot's top-left corner, in plot pixels.
+  // A note pinned to the plot's bottom-left corner (the legend sits top-left).
   const ImPlotRect r = ImPlot::GetPlotLimits();
   ImPlotSpec spec;
-  ImPlot::PlotText(text, r.X.Min, r.Y.Max, ImVec2(ImGui::CalcTextSize(text).x * 0.5f + 6, 12), spec);
+  ImPlot::PlotText(text, r.X.Min, r.Y.Min, ImVec2(ImGui::CalcTextSize(text).x * 0.5f + 6, -ImGui::GetTextLineHeight() * 0.5f - 4), spec);
 }
 
 }  // namespace

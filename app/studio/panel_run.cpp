@@ -149,6 +149,11 @@ void draw_run_panel(RunPanelState& st, const StudioSnapshot& snap, StudioActions
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 7);
   if (ImGui::DragInt("max new tokens", &max_new, 1.0f, 1, 32768)) st.edit.max_new_tokens = max_new;
   help_tooltip("Tokens to generate (fewer if the model's context ends first).");
+  int max_prompt = static_cast<int>(st.edit.max_prompt_tokens);
+  ImGui::SetNextItemWidth(ImGui::GetFontSize() * 7);
+  if (ImGui::DragInt("max prompt tokens", &max_prompt, 1.0f, -1, 131072, max_prompt < 0 ? "auto" : max_prompt == 0 ? "all" : "%d"))
+    st.edit.max_prompt_tokens = max_prompt;
+  help_tooltip("Keep only the prompt's first N tokens. auto (-1): 512 on a CPU (enough for RDR at 25 % with the default hot window), all on a GPU; 0: all.");
   float temp = static_cast<float>(st.edit.temperature);
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 7);
   if (ImGui::SliderFloat("temperature", &temp, 0.0f, 2.0f, "%.2f")) st.edit.temperature = temp;

@@ -1,5 +1,6 @@
 // Sessions: open a saved session, replay it, compare two side by side. The session format and
-// recorder belong to core/sessions; until it is in the build this panel says so.
+// recorder belong to core/sessions (now in the tree); the Studio does not read or record them yet,
+// and this panel says so rather than pretend.
 #include <imgui.h>
 
 #include "app/studio/studio_panels.h"
@@ -13,17 +14,18 @@ void draw_sessions_panel(SessionsState& st, const StudioSnapshot& snap) {
   }
   ImGui::BeginDisabled(true);
   ImGui::Button("Open session...");
-  help_tooltip("Open a recorded session (needs core/sessions, not in this build).");
+  help_tooltip("Open a recorded session (not wired into the Studio yet).");
   ImGui::SameLine();
   ImGui::Button("Compare...");
-  help_tooltip("Open a second session and compare the two side by side (needs core/sessions).");
+  help_tooltip("Open a second session and compare the two side by side (not wired into the Studio yet).");
   ImGui::SameLine();
   ImGui::Button("Export report");
-  help_tooltip("Write a report of the current run (needs core/reports, not in this build).");
+  help_tooltip("Write a report of the current run with core/reports (not wired into the Studio yet).");
   ImGui::EndDisabled();
-  empty_state("Session recorder not available in this build",
-              "Recording, replaying and comparing sessions needs core/sessions (session format and recorder), and the "
-              "Export button needs core/reports. Neither is in this build yet; the live run is not recorded.");
+  empty_state("Sessions are not wired into the Studio yet",
+              "core/sessions (session format, SessionRecorder) and core/reports (write_report) exist, but this Studio "
+              "build neither records the live run nor opens, replays or compares saved sessions. Use `skv` sweeps and "
+              "reports meanwhile.");
   if (!st.status.empty()) ImGui::TextWrapped("%s", st.status.c_str());
   (void)snap;
   ImGui::End();

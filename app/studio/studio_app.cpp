@@ -109,7 +109,8 @@ void StudioApp::init() {
   imgui_ = ImGui::CreateContext();
   ImPlot::CreateContext();
   ImGuiIO& io = ImGui::GetIO();
-  io.ConfigFlags |= ImGuiConfigFlags_DockingEnable | ImGuiConfigFlags_NavEnableKeyboard;
+  // No keyboard navigation: Space, S and Esc are the run shortcuts, not "activate the focused item".
+  io.ConfigFlags |= ImGuiConfigFlags_DockingEnable;
   if (options_.persist_layout) {
     // The dock layout and window sizes persist per user.
     std::error_code ec;
@@ -137,7 +138,7 @@ void StudioApp::init() {
   worker_ = std::make_unique<StudioWorker>();
   if (!options_.session.empty())
     add_app_message(ui_, MessageLevel::error,
-                    "cannot open session " + options_.session + ": the session format (core/sessions) is not in this build");
+                    "cannot open session " + options_.session + ": the Studio does not read sessions yet");
   if (options_.screenshot.size() && options_.run_steps > 0) ui_.run.edit.pause_after_steps = options_.run_steps;
   if (options_.autostart && options_.session.empty()) {
     StudioActions act;
@@ -424,7 +425,7 @@ int StudioApp::run() {
     return 2;
   }
   if (!options_.session.empty()) {
-    std::fprintf(stderr, "skv-studio: cannot open session %s: core/sessions is not in this build\n", options_.session.c_str());
+    std::fprintf(stderr, "skv-studio: cannot open session %s: the Studio does not read sessions yet\n", options_.session.c_str());
     return 2;
   }
   if (glfwGetTime() > t_end) {

@@ -23,6 +23,8 @@ struct RunSettings {
   std::string prompt_file;             // PromptSource::file
   std::string device = "auto";         // auto | cpu | cuda
   int64_t max_new_tokens = 256;
+  // Prompt tokens kept (the first ones): -1 = auto (512 on a CPU, all on a GPU), 0 = all.
+  int64_t max_prompt_tokens = -1;
   double temperature = 0.0;            // 0 = greedy
   double top_p = 1.0;
   uint64_t seed = 0;

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 
 #include "app/studio/attention_error_meter.h"
 #include "core/cache/backend_factory.h"
@@ -193,6 +194,8 @@ struct StudioWorker::Impl {
     bundle.emplace(open_model(run.model_spec));
     set_phase(RunPhase::loading, "loading weights onto " + device_description(device));
     decoder = std::make_unique<LlamaDecoder>(*bundle->weights, device);
+    // On the CPU leave one core to the GUI thread (and to Xvfb's software renderer).
+    if (!device.is_cuda()) at::set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency()) - 1));
     stand_in.reset();
     if (!bundle->tokenizer) stand_in.emplace(id_stand_in_tokenizer(decoder->config().vocab_size));
     loaded_key = key;
@@ -322,7 +325,14 @@ struct StudioWorker::Impl {
                    c.fp16_kv_bytes_per_token()};
     state.device = device_description(decoder->device());
     const BpeTokenizer& tok = bundle->tokenizer ? *bundle->tokenizer : *stand_in;
-    const auto ids = prompt_ids(job.run, tok, bundle->tokenizer.has_value());
+    auto ids = prompt_ids(job.run, tok, bundle->tokenizer.has_value());
+    // The shipped texts are ~4k tokens: seconds on a GPU, many minutes on a shared CPU.
+    const int64_t keep = job.run.max_prompt_tokens < 0 ? (decoder->device().is_cuda() ? 0 : 512) : job.run.max_prompt_tokens;
+    if (keep > 0 && static_cast<int64_t>(ids.size()) > keep) {
+      message(MessageLevel::info, "prompt cut to its first " + std::to_string(keep) + " of " + std::to_string(ids.size()) +
+                                      " tokens (Run panel: max prompt tokens)");
+      ids.resize(static_cast<size_t>(keep));
+    }
     for (size_t i = 0; i < ids.size(); ++i) {
       TokenView v;
       v.index = -1;

@@ -3,6 +3,7 @@
 // screenshot is kept in build/screenshots/ (CI artefacts).
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -75,14 +76,18 @@ class StudioGui : public ::testing::Test {
 };
 
 // Yields frames until `done` or `seconds` of wall time pass.
+// Wall-clock seconds: the Test Engine's fast mode runs ImGui's clock at its own pace.
 bool yield_until(ImGuiTestContext* ctx, const std::function<bool()>& done, double seconds = 600) {
-  const double end = ImGui::GetTime() + seconds;
+  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
   while (!done()) {
-    if (ImGui::GetTime() > end || ctx->IsError()) return false;
+    if (std::chrono::steady_clock::now() > end || ctx->IsError()) return false;
     ctx->Yield();
   }
   return true;
 }
+
+// Window references are absolute ("//Name"): a bare name resolves under the current SetRef.
+std::string window_ref(const char* panel) { return std::string("//") + panel; }
 
 struct PanelShot {
   bool visible = false;
@@ -92,7 +97,7 @@ struct PanelShot {
 
 // Brings a panel's tab to the front, renders, reads the frame back, and keeps its crop as PNG.
 PanelShot shoot_panel(ImGuiTestContext* ctx, StudioApp& app, const char* panel, const std::string& file) {
-  ctx->WindowFocus(panel);
+  ctx->WindowFocus(window_ref(panel).c_str());
   ctx->Yield(3);
   app.capture_next_frame();
   ctx->Yield(2);
@@ -114,6 +119,11 @@ TEST_F(StudioGui, EveryPanelRendersWithDataOnTheDefaultRun) {
   StudioOptions o = options_for_test();
   o.run.pause_after_steps = 8;
   o.run.max_new_tokens = 64;
+  // The shipped texts are ~4k tokens: many minutes of prefill on a shared CPU. 192 tokens still give
+  // RDR at 25 % room above a 16-token hot window re-tiered every 16 steps.
+  o.run.max_prompt_tokens = 192;
+  o.policy.hot_window = 16;
+  o.policy.retier_every = 16;
   StudioApp app(o);
   app.init();
   app.ui().run.edit.pause_after_steps = 8;
@@ -135,9 +145,9 @@ TEST_F(StudioGui, EveryPanelRendersWithDataOnTheDefaultRun) {
         shots[p] = shoot_panel(ctx, app, p, file);
       }
       // The whole window as a user would see it with the plots in front.
-      ctx->WindowFocus(kPlotsPanel);
-      ctx->WindowFocus(kRunPanel);
-      ctx->WindowFocus(kKernelsPanel);
+      ctx->WindowFocus(window_ref(kPlotsPanel).c_str());
+      ctx->WindowFocus(window_ref(kRunPanel).c_str());
+      ctx->WindowFocus(window_ref(kKernelsPanel).c_str());
       ctx->Yield(3);
       app.capture_next_frame();
       ctx->Yield(2);
@@ -176,6 +186,7 @@ TEST_F(StudioGui, MouseAndKeyboardDriveTheRun) {
   o.run.device = "cpu";
   o.run.max_new_tokens = 1000;
   o.run.prompt_source = PromptSource::text;
+  o.policy.kind = PolicyKind::dense;  // a 12-token prompt is below any RDR budget's hot window
   StudioApp app(o);
   app.init();
   app.ui().run.model_choice = 1;
@@ -184,15 +195,16 @@ TEST_F(StudioGui, MouseAndKeyboardDriveTheRun) {
   run_engine(app, [&](ImGuiTestEngine* e) {
     ImGuiTest* t = IM_REGISTER_TEST(e, "studio", "controls");
     t->TestFunc = [&](ImGuiTestContext* ctx) {
-      ctx->SetRef(kRunPanel);
-      ctx->WindowFocus(kRunPanel);
+      ctx->WindowFocus(window_ref(kRunPanel).c_str());
+      ctx->SetRef(window_ref(kRunPanel).c_str());
       ctx->ItemClick("##prompt");
       ctx->KeyCharsReplace("hello studio");
       IM_CHECK_STR_EQ(app.ui().run.edit.prompt_text.c_str(), "hello studio");
-      ctx->WindowFocus(kTokensPanel);  // leave the text field so keys are shortcuts again
-      ctx->SetRef(kRunPanel);
+      ctx->WindowFocus(window_ref(kTokensPanel).c_str());  // leave the text field so keys are shortcuts again
+      ctx->SetRef(window_ref(kRunPanel).c_str());
       ctx->ItemClick("Run");
-      IM_CHECK(yield_until(ctx, [&] { return app.last_snapshot()->tokens.size() >= 3; }, 120));
+      IM_CHECK(yield_until(ctx, [&] { return app.last_snapshot()->tokens.size() >= 3 || app.last_snapshot()->phase == RunPhase::failed; }, 120));
+      IM_CHECK_STR_EQ(app.last_snapshot()->phase_detail.c_str(), "");
       IM_CHECK_EQ(app.last_snapshot()->prompt_tokens.size(), 12u);  // one id per byte (no tokenizer)
       ctx->KeyPress(ImGuiKey_Space);
       IM_CHECK(yield_until(ctx, [&] { return app.last_snapshot()->phase == RunPhase::paused; }, 60));
@@ -235,10 +247,10 @@ TEST_F(StudioGui, BadModelFileShowsAnErrorBannerInsteadOfCrashing) {
   run_engine(app, [&](ImGuiTestEngine* e) {
     ImGuiTest* t = IM_REGISTER_TEST(e, "studio", "bad_model");
     t->TestFunc = [&](ImGuiTestContext* ctx) {
-      ctx->SetRef(kRunPanel);
+      ctx->SetRef(window_ref(kRunPanel).c_str());
       ctx->ItemClick("Run");
       IM_CHECK(yield_until(ctx, [&] { return app.last_snapshot()->phase == RunPhase::failed; }, 60));
-      ctx->Yield(3);
+      ctx->Yield(3);  // the GUI keeps drawing after the failed run
       app.capture_next_frame();
       ctx->Yield(2);
       write_png(test::screenshot_dir() + "/studio_error_banner.png", app.captured(), app.captured_width(), app.captured_height(), nullptr);
@@ -257,7 +269,6 @@ TEST_F(StudioGui, BadModelFileShowsAnErrorBannerInsteadOfCrashing) {
       if (p[0] > 120 && p[1] < 50 && p[2] < 50) ++red;
     }
   EXPECT_GT(red, app.captured_width() / 2) << "no red error banner at the top of the window";
-  EXPECT_TRUE(app.frame()) << "the GUI keeps running after a failed run";
 }
 
 // Policy settings round-trip through a per-model profile file in the config folder.
@@ -270,8 +281,8 @@ TEST_F(StudioGui, PolicyProfileSavesAndLoads) {
   run_engine(app, [&](ImGuiTestEngine* e) {
     ImGuiTest* t = IM_REGISTER_TEST(e, "studio", "profile");
     t->TestFunc = [&](ImGuiTestContext* ctx) {
-      ctx->WindowFocus(kPolicyPanel);
-      ctx->SetRef(kPolicyPanel);
+      ctx->WindowFocus(window_ref(kPolicyPanel).c_str());
+      ctx->SetRef(window_ref(kPolicyPanel).c_str());
       app.ui().policy.edit.budget_percent = 37.0f;
       app.ui().policy.edit.hot_window = 48;
       ctx->ItemClick("Save profile");

@@ -142,10 +142,13 @@ TEST(StudioWorker, RdrRunPublishesItsTiersBudgetAndBytes) {
   StudioWorker w;
   PolicySettings rdr;
   rdr.kind = PolicyKind::rdr;
-  rdr.budget_percent = 25.0f;
+  rdr.budget_percent = 40.0f;
   rdr.hot_window = 8;
   rdr.retier_every = 8;
-  RunSettings run = tiny_run(160);
+  RunSettings run = tiny_run(96);
+  // Long enough that the budget covers the fp16 hot window and sinks (core/cache refuses less).
+  run.prompt_text.clear();
+  for (int i = 0; i < 40; ++i) run.prompt_text += "studio " + std::to_string(i) + " ";
   w.start(run, rdr);
   auto s = wait_for(w, [](const StudioSnapshot& s) { return s.phase == RunPhase::finished || s.phase == RunPhase::failed; }, 300s);
   ASSERT_EQ(s->phase, RunPhase::finished) << s->phase_detail;
