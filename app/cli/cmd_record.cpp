@@ -178,6 +178,10 @@ Handler add_record(CLI::App& app) {
     if (tiered && !o->no_reference) reference = std::make_unique<DenseKvCache>();
     const auto heads = tiered ? parse_heads(o->tier_heads, c) : std::vector<std::pair<int64_t, int64_t>>{};
 
+    // Reset before the header: a tiered cache loads its tiers (named in the session) on reset.
+    backend->reset(c, 1, n_prompt + max_new, device);
+    if (reference) reference->reset(c, 1, n_prompt + max_new, device);
+
     Session header;
     header.config = {{"policy", o->policy}, {"budget", o->policy == "dense" ? "" : o->budget}, {"probe", o->probe},
                      {"max_new_tokens", o->max_new}, {"temperature", o->temperature}, {"top_p", o->top_p},
@@ -218,8 +222,6 @@ Handler add_record(CLI::App& app) {
     c10::InferenceMode inference_mode;
     g_interrupted.store(false);
     auto previous_handler = std::signal(SIGINT, on_sigint);
-    backend->reset(c, 1, n_prompt + max_new, device);
-    if (reference) reference->reset(c, 1, n_prompt + max_new, device);
     auto ids_tensor = [](const int32_t* ids, int64_t n) {
       return at::from_blob(const_cast<int32_t*>(ids), {1, n}, at::kInt).to(at::kLong);
     };

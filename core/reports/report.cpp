@@ -330,7 +330,7 @@ class ReportWriter {
       m.title = name + " (mean over steps): " + label;
       m.x_label = "head";
       m.y_label = "layer";
-      m.value_label = s.meta.at(name).description;
+      m.value_label = name.substr(name.rfind('/') + 1);  // the description goes in the caption
       m.rows = L;
       m.cols = H;
       m.values.assign(static_cast<std::size_t>(L) * H, 0);
@@ -342,7 +342,8 @@ class ReportWriter {
         }
       for (std::size_t k = 0; k < m.values.size(); ++k) m.values[k] = n[k] ? m.values[k] / n[k] : NAN;
       figure(safe_label(label) + "_" + safe_label(name), reports::render_heatmap(m, opt_.style),
-             "Error heatmap " + name + ", layers x heads, mean over decode steps (" + label + ")");
+             "Error heatmap " + name + ": " + s.meta.at(name).description + "; layers x heads, mean over decode steps (" +
+                 label + ")");
     }
     for (const auto& name : s.names_of_kind("tier_shares")) {
       const NpyArray& a = s.array(name);

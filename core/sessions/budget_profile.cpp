@@ -6,6 +6,7 @@
 
 #include "core/common/error.h"
 #include "core/sessions/atomic_file.h"
+#include "core/sessions/number_text.h"
 #include "core/sessions/session.h"
 
 namespace skv {
@@ -179,8 +180,8 @@ BudgetProfile tune_budget_profile(const SweepTable& sweep, const TuneOptions& o)
       for (const auto& x : opts) m = std::min(m, x.kl);
       kl_min += m;
     }
-    throw Error("no per-layer choice of the swept budgets meets --target-kl " + std::to_string(o.target_kl) +
-                " (the lowest estimate is " + std::to_string(kl_min) + "); sweep larger budgets or relax the target");
+    throw Error("no per-layer choice of the swept budgets meets --target-kl " + shortest(o.target_kl) +
+                " (the lowest estimate is " + printf_string("%.4g", kl_min) + "); sweep larger budgets or relax the target");
   }
   BudgetProfile p;
   p.layer_budgets.assign(n_layers, 0);
