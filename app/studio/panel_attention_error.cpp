@@ -81,7 +81,10 @@ void draw_attention_error_panel(ErrorMapState& st, const StudioSnapshot& snap) {
       ImPlot::PlotLine("compressed", ae.compressed_probs.data(), static_cast<int>(ae.compressed_probs.size()));
     } else {
       const ImPlotRect r = ImPlot::GetPlotLimits();
-      ImPlot::PlotText(("compressed: " + ae.compressed_why_not).c_str(), (r.X.Min + r.X.Max) / 2, r.Y.Max);
+      ImPlotSpec spec;
+      spec.Flags = ImPlotItemFlags_NoFit;  // a note must not move the axes
+      ImPlot::PlotText(("compressed: " + ae.compressed_why_not).c_str(), (r.X.Min + r.X.Max) / 2, r.Y.Max,
+                       ImVec2(0, ImGui::GetTextLineHeight()), spec);
     }
     ImPlot::EndPlot();
   }

@@ -60,6 +60,7 @@ void plot_note(const char* text) {
   // A note pinned to the plot's bottom-left corner (the legend sits top-left).
   const ImPlotRect r = ImPlot::GetPlotLimits();
   ImPlotSpec spec;
+  spec.Flags = ImPlotItemFlags_NoFit;  // a note must not move the axes it is pinned to
   ImPlot::PlotText(text, r.X.Min, r.Y.Min, ImVec2(ImGui::CalcTextSize(text).x * 0.5f + 6, -ImGui::GetTextLineHeight() * 0.5f - 4), spec);
 }
 
