@@ -128,8 +128,8 @@ TEST(PeerPolicies, KiviQuantizesEverythingWhenItFitsAndDropsTheOldestOtherwise) 
 
 TEST(PeerPolicies, KiviTierChargesItsOwnLayoutBytes) {
   const CacheTier t = make_kivi_tier(2, 64, 64);
-  // 2-bit codes for K and V (1024 B each), per-channel K params (256 B), per-token V params (256 B).
-  EXPECT_EQ(t.accounted_page_bytes, 2 * 1024u + 256u + 256u);
+  // 2-bit codes for K and V (1024 B each), per-channel K params (256 B), per-token V params per 32 channels (64 x 2 x 4 = 512 B).
+  EXPECT_EQ(t.accounted_page_bytes, 2 * 1024u + 256u + 512u);
   std::vector<float> k(64 * 64), v(64 * 64), kq(64 * 64), vq(64 * 64);
   for (size_t i = 0; i < k.size(); ++i) {
     k[i] = float(i % 7) - 3.f;
