@@ -59,7 +59,7 @@ Stored sphere_method(const HeadSample& hs, const DirectionCodec* key_codec, cons
   st.k.resize(size_t(T) * d);
   st.v.resize(size_t(T) * d);
   for (size_t i = 0; i < size_t(s0) * d; ++i) { st.k[i] = round_to_half(hs.keys[i]); st.v[i] = round_to_half(hs.values[i]); }
-  std::vector<float> kt(d);
+  std::vector<float> kt(d), scale(d, 1.f);
   for (int p0 = s0; p0 < T; p0 += page_tokens) {
     const int cnt = std::min(page_tokens, T - p0);
     std::vector<float> mean(d, 0.f);
@@ -70,13 +70,24 @@ Stored sphere_method(const HeadSample& hs, const DirectionCodec* key_codec, cons
         mean[i] = round_to_half(float(s / cnt));
       }
     }
+    if (key_codec && so.channel_scale) {  // fp16 RMS of each channel over the page (after the mean)
+      for (int i = 0; i < d; ++i) {
+        double s = 0;
+        for (int j = 0; j < cnt; ++j) {
+          const double x = hs.keys[size_t(p0 + j) * d + i] - mean[i];
+          s += x * x;
+        }
+        scale[i] = round_to_half(float(std::sqrt(s / cnt)));
+        if (!(scale[i] > 0)) scale[i] = 1.f;
+      }
+    }
     for (int j = p0; j < p0 + cnt; ++j) {
       const float* k = &hs.keys[size_t(j) * d];
       float* ko = &st.k[size_t(j) * d];
       if (key_codec) {
-        for (int i = 0; i < d; ++i) kt[i] = k[i] - mean[i];
+        for (int i = 0; i < d; ++i) kt[i] = (k[i] - mean[i]) / scale[i];
         sphere_code(*key_codec, signs, so.rotation, kt.data(), d, ko);
-        for (int i = 0; i < d; ++i) ko[i] += mean[i];
+        for (int i = 0; i < d; ++i) ko[i] = ko[i] * scale[i] + mean[i];
       } else {
         for (int i = 0; i < d; ++i) ko[i] = round_to_half(k[i]);
       }
@@ -171,6 +182,128 @@ void score(const HeadSample& hs, const Stored& st, const StructureOptions& so, i
   }
 }
 
+// Exact attention of one sample, computed once and shared by every row (the fast scorer).
+struct Reference {
+  int q0 = 0, nq = 0;                  // first query position, queries (positions x group)
+  std::vector<double> s, s16;          // [nq][T] exact logits, logits against fp16 keys (hot window)
+  std::vector<double> p, lse;          // [nq][T] exact probabilities, [nq] log-sum-exp
+  std::vector<double> o;               // [nq][d] exact outputs
+  std::vector<float> v16;              // [T][d] fp16 values (hot window)
+};
+
+Reference make_reference(const HeadSample& hs, int eval_queries) {
+  const int T = hs.tokens, d = hs.head_dim, G = hs.group;
+  Reference r;
+  r.q0 = std::max(0, T - eval_queries);
+  r.nq = (T - r.q0) * G;
+  r.s.assign(size_t(r.nq) * T, 0.0);
+  r.s16.assign(size_t(r.nq) * T, 0.0);
+  r.p.assign(size_t(r.nq) * T, 0.0);
+  r.lse.assign(r.nq, 0.0);
+  r.o.assign(size_t(r.nq) * d, 0.0);
+  r.v16.resize(hs.values.size());
+  std::vector<float> k16(hs.keys.size());
+  for (size_t i = 0; i < hs.keys.size(); ++i) { k16[i] = round_to_half(hs.keys[i]); r.v16[i] = round_to_half(hs.values[i]); }
+  const double scale = 1.0 / std::sqrt(double(d));
+  for (int t = r.q0; t < T; ++t)
+    for (int g = 0; g < G; ++g) {
+      const int qi = (t - r.q0) * G + g;
+      const float* q = &hs.queries[(size_t(t) * G + g) * d];
+      double* s = &r.s[size_t(qi) * T];
+      double* s16 = &r.s16[size_t(qi) * T];
+      for (int j = 0; j <= t; ++j) {
+        double a1 = 0, a2 = 0;
+        for (int i = 0; i < d; ++i) {
+          a1 += double(q[i]) * hs.keys[size_t(j) * d + i];
+          a2 += double(q[i]) * k16[size_t(j) * d + i];
+        }
+        s[j] = a1 * scale;
+        s16[j] = a2 * scale;
+      }
+      const double m = *std::max_element(s, s + t + 1);
+      double z = 0;
+      for (int j = 0; j <= t; ++j) z += std::exp(s[j] - m);
+      r.lse[qi] = m + std::log(z);
+      double* p = &r.p[size_t(qi) * T];
+      double* o = &r.o[size_t(qi) * d];
+      for (int j = 0; j <= t; ++j) {
+        p[j] = std::exp(s[j] - r.lse[qi]);
+        for (int i = 0; i < d; ++i) o[i] += p[j] * hs.values[size_t(j) * d + i];
+      }
+    }
+  return r;
+}
+
+// y[0..n) += a x[0..n), unrolled by 8 so that GCC's SLP vectoriser packs it at -O2.
+inline void axpy(float* __restrict y, float a, const float* __restrict x, int n) {
+  int j = 0;
+  for (; j + 8 <= n; j += 8) {
+    y[j] += a * x[j]; y[j + 1] += a * x[j + 1]; y[j + 2] += a * x[j + 2]; y[j + 3] += a * x[j + 3];
+    y[j + 4] += a * x[j + 4]; y[j + 5] += a * x[j + 5]; y[j + 6] += a * x[j + 6]; y[j + 7] += a * x[j + 7];
+  }
+  for (; j < n; ++j) y[j] += a * x[j];
+}
+
+// Same metrics as score(), against the shared Reference: approximate logits and outputs in fp32
+// (blocked, vectorisable), errors and KL accumulated in float64. Tested equal to score() in
+// tests/core/codec_eval_test.cpp.
+void score_fast(const HeadSample& hs, const Reference& ref, const Stored& st, const StructureOptions& so, Accum& a) {
+  const int T = hs.tokens, d = hs.head_dim, G = hs.group;
+  for (size_t i = 0; i < hs.keys.size(); ++i) {
+    a.k_err += double(hs.keys[i] - st.k[i]) * (hs.keys[i] - st.k[i]);
+    a.k_ref += double(hs.keys[i]) * hs.keys[i];
+    a.v_err += double(hs.values[i] - st.v[i]) * (hs.values[i] - st.v[i]);
+    a.v_ref += double(hs.values[i]) * hs.values[i];
+  }
+  std::vector<float> kt(size_t(d) * T);  // coded keys transposed [d][T]
+  for (int j = 0; j < T; ++j)
+    for (int i = 0; i < d; ++i) kt[size_t(i) * T + j] = st.k[size_t(j) * d + i];
+  const float scale = float(1.0 / std::sqrt(double(d)));
+  std::vector<float> sh(T), ph(T), oh(d);
+  for (int t = ref.q0; t < T; ++t)
+    for (int g = 0; g < G; ++g) {
+      const int qi = (t - ref.q0) * G + g;
+      const float* q = &hs.queries[(size_t(t) * G + g) * d];
+      std::fill(sh.begin(), sh.begin() + t + 1, 0.f);
+      for (int i = 0; i < d; ++i) axpy(sh.data(), q[i] * scale, &kt[size_t(i) * T], t + 1);
+      const double* s = &ref.s[size_t(qi) * T];
+      const double* s16 = &ref.s16[size_t(qi) * T];
+      const double* p = &ref.p[size_t(qi) * T];
+      const int hot0 = so.window > 0 ? std::max(0, t - so.window + 1) : t + 1;  // keys hot0..t fp16
+      double m2 = -1e300;
+      for (int j = 0; j <= t; ++j) {
+        const double x = j >= hot0 ? s16[j] : double(sh[j]);
+        a.l_err += (s[j] - x) * (s[j] - x);
+        a.l_ref += s[j] * s[j];
+        sh[j] = float(x);
+        m2 = std::max(m2, x);
+      }
+      double z2 = 0;
+      for (int j = 0; j <= t; ++j) { ph[j] = float(std::exp(double(sh[j]) - m2)); z2 += ph[j]; }
+      const double lse2 = m2 + std::log(z2);
+      double kl = 0;
+      std::fill(oh.begin(), oh.end(), 0.f);
+      for (int j = 0; j <= t; ++j) {
+        kl += p[j] * ((s[j] - ref.lse[qi]) - (double(sh[j]) - lse2));
+        axpy(oh.data(), ph[j], j >= hot0 ? &ref.v16[size_t(j) * d] : &st.v[size_t(j) * d], d);
+      }
+      const double* o = &ref.o[size_t(qi) * d];
+      for (int i = 0; i < d; ++i) {
+        const double e = o[i] - double(oh[i]) / z2;
+        a.o_err += e * e;
+        a.o_ref += o[i] * o[i];
+      }
+      a.kl += std::max(0.0, kl);
+      ++a.kl_count;
+    }
+}
+
+void add(Accum& into, const Accum& a) {
+  into.k_err += a.k_err; into.k_ref += a.k_ref; into.v_err += a.v_err; into.v_ref += a.v_ref;
+  into.l_err += a.l_err; into.l_ref += a.l_ref; into.o_err += a.o_err; into.o_ref += a.o_ref;
+  into.kl += a.kl; into.kl_count += a.kl_count;
+}
+
 void finish(CodecEvalRow& r, const Accum& a) {
   auto ratio = [](double e, double ref) { return ref > 0 ? e / ref : 0.0; };
   r.key_rel_mse = ratio(a.k_err, a.k_ref);
@@ -183,7 +316,7 @@ void finish(CodecEvalRow& r, const Accum& a) {
 
 std::vector<TierFormat> default_tiers() {
   std::vector<TierFormat> t = load_tier_set(default_tiers_dir() / "default_set.json").tiers;
-  for (const char* extra : {"pp42v4", "pp32v4"}) t.push_back(load_tier_format(default_tiers_dir() / (std::string(extra) + ".json")));
+  for (const char* extra : {"pp42v4", "pp32v4", "vq4k3v4", "vq8k2v2"}) t.push_back(load_tier_format(default_tiers_dir() / (std::string(extra) + ".json")));
   return t;
 }
 
@@ -192,6 +325,15 @@ std::vector<StructureOptions> default_structures() {
   for (int w : {0, 32})
     for (bool rot : {true, false})
       for (bool mean : {true, false}) out.push_back({4, mean, w, rot});
+  for (int w : {0, 32}) out.push_back({4, true, w, true, true});  // per-channel scale
+  out.push_back({0, false, 0, true});  // raw keys: no fp16 sinks, no mean (SPHERICAL_KV.md 1, first claim)
+  return out;
+}
+
+std::vector<StructureOptions> default_codec_structures() {
+  std::vector<StructureOptions> out;
+  for (int w : {0, 32})
+    for (bool mean : {true, false}) out.push_back({4, mean, w, true});
   return out;
 }
 
@@ -199,13 +341,15 @@ std::vector<StructureOptions> default_structures() {
 
 std::string StructureOptions::label() const {
   return "sinks" + std::to_string(sink_tokens) + (page_mean ? "+mean" : "-mean") + (rotation ? "+rot" : "-rot") +
-         "+win" + std::to_string(window);
+         (channel_scale ? "+chscale" : "") + "+win" + std::to_string(window);
 }
 
 const CodecEvalRow* CodecEvalTable::find(const std::string& method, const StructureOptions& s) const {
   for (const auto& r : rows) {
     if (r.method != method || r.structure.sink_tokens != s.sink_tokens || r.structure.window != s.window) continue;
-    if (r.structure_applies && (r.structure.page_mean != s.page_mean || r.structure.rotation != s.rotation)) continue;
+    if (r.structure_applies && (r.structure.page_mean != s.page_mean || r.structure.rotation != s.rotation ||
+                                r.structure.channel_scale != s.channel_scale))
+      continue;
     return &r;
   }
   return nullptr;
@@ -223,6 +367,8 @@ CodecEvalTable run_codec_eval(const std::vector<HeadSample>& samples, const Code
   }
   const std::vector<TierFormat> tiers = opt.tiers.empty() ? default_tiers() : opt.tiers;
   const std::vector<StructureOptions> structures = opt.structures.empty() ? default_structures() : opt.structures;
+  const std::vector<StructureOptions> codec_structures =
+      opt.codec_structures.empty() ? default_codec_structures() : opt.codec_structures;
 
   CodecEvalTable table;
   table.head_dim = d;
@@ -265,19 +411,34 @@ CodecEvalTable run_codec_eval(const std::vector<HeadSample>& samples, const Code
     sphere.push_back(std::move(s));
   }
 
+  // Every row first (rates only), then one pass over the samples: the exact attention of a
+  // sample is computed once and every row is scored against it.
+  struct RowPlan {
+    CodecEvalRow row;
+    const Sphere* sphere = nullptr;  // sphere method, or a baseline:
+    bool kivi = false;
+    int baseline_bits = 0;
+    StructureOptions eff;  // what the encoder applies
+  };
+  std::vector<RowPlan> plan;
   for (const auto& m : sphere) {
     bool fp16_done = false;
-    for (const auto& so : structures) {
+    for (const auto& so : (m.tier ? structures : codec_structures)) {
       const bool fp16_keys = !m.key;
       if (fp16_keys && !m.value) {  // fp16: structure-free apart from sinks/window (exact anyway)
         if (fp16_done) continue;
         fp16_done = true;
       }
-      CodecEvalRow row;
+      if (fp16_keys && so.channel_scale) continue;  // nothing to scale
+      RowPlan rp;
+      CodecEvalRow& row = rp.row;
       row.method = m.method;
       row.family = m.family;
       row.structure = so;
       row.structure_applies = !(fp16_keys && !m.value);
+      rp.sphere = &m;
+      rp.eff = so;  // a tier without page_mean never subtracts one
+      rp.eff.page_mean = so.page_mean && (!m.tier || m.tier->page_mean);
       if (m.tier) {
         TierFormat t = *m.tier;
         t.page_mean = t.page_mean && so.page_mean && !fp16_keys;
@@ -290,44 +451,64 @@ CodecEvalTable run_codec_eval(const std::vector<HeadSample>& samples, const Code
         row.value_bits = m.value->bits_per_element() + 16.0 / d;
         row.meta_bits = 8.0 * kernels::kPageMetaBytes / double(m.page_tokens * d);
       }
-      Accum a;
-      for (size_t i = 0; i < samples.size(); ++i) {
-        StructureOptions eff = so;  // a tier without page_mean never subtracts one
-        eff.page_mean = so.page_mean && (!m.tier || m.tier->page_mean);
-        const Stored st = sphere_method(samples[i], m.key.get(), m.value.get(), eff, m.page_tokens, signs[i].data());
-        score(samples[i], st, so, opt.eval_queries, a);
-      }
-      finish(row, a);
-      table.rows.push_back(row);
+      if (so.channel_scale) row.key_bits += 16.0 / m.page_tokens;  // d fp16 scales per page
+      plan.push_back(rp);
     }
   }
-
   // Baselines, once per distinct (sinks, window).
   std::set<std::pair<int, int>> sw;
   for (const auto& so : structures) sw.insert({so.sink_tokens, so.window});
-  for (const auto& [sinks, window] : sw) {
-    StructureOptions so{sinks, false, window, false};
-    for (bool kivi : {true, false}) {
+  for (const auto& [sinks, window] : sw)
+    for (bool kivi : {true, false})
       for (int b : opt.baseline_bits) {
-        CodecEvalRow row;
-        row.method = (kivi ? "kivi-int" : "rotated-int") + std::to_string(b);
-        row.family = kivi ? "kivi" : "rotated-int";
-        row.structure = so;
-        row.structure_applies = false;
-        Accum a;
-        double kb = 0, vb = 0;
-        for (size_t i = 0; i < samples.size(); ++i) {
-          const Stored st = baseline_method(samples[i], kivi, b, opt, so, signs[i].data());
-          kb += st.key_bits / samples.size();
-          vb += st.value_bits / samples.size();
-          score(samples[i], st, so, opt.eval_queries, a);
-        }
-        row.key_bits = kb;
-        row.value_bits = vb;
-        finish(row, a);
-        table.rows.push_back(row);
+        RowPlan rp;
+        rp.row.method = (kivi ? "kivi-int" : "rotated-int") + std::to_string(b);
+        rp.row.family = kivi ? "kivi" : "rotated-int";
+        rp.row.structure = StructureOptions{sinks, false, window, false};
+        rp.row.structure_applies = false;
+        rp.kivi = kivi;
+        rp.baseline_bits = b;
+        rp.eff = rp.row.structure;
+        plan.push_back(rp);
       }
+
+  std::vector<Accum> total(plan.size());
+  std::map<int, std::vector<Accum>> by_layer;
+  std::vector<double> kb(plan.size(), 0.0), vb(plan.size(), 0.0);
+  for (size_t i = 0; i < samples.size(); ++i) {
+    const HeadSample& hs = samples[i];
+    Reference ref;
+    if (!opt.reference_scoring) ref = make_reference(hs, opt.eval_queries);
+    auto& layer_acc = by_layer[hs.layer];
+    layer_acc.resize(plan.size());
+    for (size_t r = 0; r < plan.size(); ++r) {
+      const RowPlan& rp = plan[r];
+      Stored st = rp.sphere ? sphere_method(hs, rp.sphere->key.get(), rp.sphere->value.get(), rp.eff,
+                                            rp.sphere->page_tokens, signs[i].data())
+                            : baseline_method(hs, rp.kivi, rp.baseline_bits, opt, rp.eff, signs[i].data());
+      kb[r] += st.key_bits / samples.size();
+      vb[r] += st.value_bits / samples.size();
+      Accum a;
+      if (opt.reference_scoring) score(hs, st, rp.row.structure, opt.eval_queries, a);
+      else score_fast(hs, ref, st, rp.row.structure, a);
+      add(total[r], a);
+      add(layer_acc[r], a);
     }
+  }
+  for (size_t r = 0; r < plan.size(); ++r) {
+    if (!plan[r].sphere) { plan[r].row.key_bits = kb[r]; plan[r].row.value_bits = vb[r]; }
+    CodecEvalRow row = plan[r].row;
+    finish(row, total[r]);
+    table.rows.push_back(row);
+  }
+  for (const auto& [layer, acc] : by_layer) {
+    std::vector<CodecEvalRow> rows;
+    for (size_t r = 0; r < plan.size(); ++r) {
+      CodecEvalRow row = plan[r].row;
+      finish(row, acc[r]);
+      rows.push_back(row);
+    }
+    table.per_layer.emplace_back(layer, std::move(rows));
   }
   return table;
 }
@@ -340,6 +521,7 @@ nlohmann::json to_json(const CodecEvalTable& t) {
     if (r.structure_applies) {
       s["page_mean"] = r.structure.page_mean;
       s["rotation"] = r.structure.rotation;
+      s["channel_scale"] = r.structure.channel_scale;
     }
     rows.push_back({{"method", r.method},
                     {"family", r.family},
@@ -361,10 +543,25 @@ nlohmann::json to_json(const CodecEvalTable& t) {
                    {"ratio", c.ratio()}});
     return a;
   };
+  // Per layer: the same rows in the same order, metrics only (rates are the pooled rows').
+  json per_layer = json::object();
+  for (const auto& [layer, lrows] : t.per_layer) {
+    json a = json::array();
+    for (const auto& r : lrows)
+      a.push_back({{"method", r.method},
+                   {"structure", r.structure_applies ? r.structure.label() : "(" + r.structure.label() + ")"},
+                   {"key_rel_mse", r.key_rel_mse},
+                   {"value_rel_mse", r.value_rel_mse},
+                   {"logit_rel_err", r.logit_rel_err},
+                   {"out_rel_err", r.out_rel_err},
+                   {"kl", r.kl}});
+    per_layer[std::to_string(layer)] = a;
+  }
   return json{{"head_dim", t.head_dim},
               {"samples", t.samples},
               {"eval_queries", t.eval_queries},
               {"rows", rows},
+              {"per_layer", per_layer},
               {"nesting", {{"coord", nest(t.coord_nesting)}, {"plane_radius", nest(t.radius_nesting)}}}};
 }
 

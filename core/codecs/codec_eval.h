@@ -34,14 +34,18 @@ struct StructureOptions {
   bool page_mean = true;   // subtract the fp16 page mean before rotating (sphere codecs)
   int window = 0;          // newest tokens kept fp16 (32 in the design's "window on")
   bool rotation = true;    // randomized Hadamard before the sphere code
+  // Per-channel scale before rotating (sphere-coded keys): after the page mean, each channel is
+  // divided by its fp16 RMS over the page (stored: d fp16 per page, +16/P key bits).
+  bool channel_scale = false;
   std::string label() const;
 };
 
 struct CodecEvalOptions {
-  std::vector<TierFormat> tiers;  // empty: assets/tiers/default_set.json + pp42v4 + pp32v4
+  // empty: assets/tiers/default_set.json + pp42v4 + pp32v4 + vq4k3v4 + vq8k2v2
+  std::vector<TierFormat> tiers;
   // CPU-only key codecs (values coord-lloyd(value_bits)), spec as make_direction_codec.
   std::vector<std::string> extra_key_codecs = {"coord-lloyd(3,unnested)", "coord-lloyd(4,unnested)",
-                                               "tree-polar(4,2)", "tree-polar(5,3)"};
+                                               "tree-polar(4,2)", "tree-polar(5,3)", "block-vq(4,8)"};
   int extra_value_bits = 4;
   std::vector<int> baseline_bits = {2, 3, 4};  // KIVI and rotated per-token int-b
   int kivi_key_group = 128, kivi_value_group = 32;
@@ -49,8 +53,16 @@ struct CodecEvalOptions {
   int page_tokens = 64;  // for the CPU-only codecs (tiers carry their own)
   uint64_t seed = kDefaultRotationSeed;
   // Sphere-codec structures; baselines run once per distinct (sink_tokens, window).
-  // Empty: the factorial {mean off/on} x {rotation off/on} x {window 0/32}, sinks 4.
+  // Empty: the factorial {mean off/on} x {rotation off/on} x {window 0/32}, sinks 4, plus
+  // per-channel scale with mean and rotation at window 0 and 32, plus raw keys (no sinks, no
+  // mean, rotation, window 0).
   std::vector<StructureOptions> structures;
+  // Structures for the CPU-only codecs (extra_key_codecs). Empty: rotation on, {mean off/on} x
+  // {window 0/32}, sinks 4 (the factorial is for the tiers).
+  std::vector<StructureOptions> codec_structures;
+  // true: score with the plain float64 per-query loop (slow; the reference the fast blocked
+  // scorer is tested against).
+  bool reference_scoring = false;
 };
 
 struct CodecEvalRow {
@@ -66,6 +78,8 @@ struct CodecEvalRow {
 struct CodecEvalTable {
   int head_dim = 0, samples = 0, eval_queries = 0;
   std::vector<CodecEvalRow> rows;
+  // The same rows (same order, same rates) pooled over one layer's samples only.
+  std::vector<std::pair<int, std::vector<CodecEvalRow>>> per_layer;
   // MSE of nested vs unconstrained Lloyd–Max on the analytic laws at this head_dim.
   std::vector<NestingCost> coord_nesting, radius_nesting;
   const CodecEvalRow* find(const std::string& method, const StructureOptions& s) const;

@@ -202,12 +202,60 @@ double TreePolarCodec::score(std::span<const double> q, std::span<const uint32_t
   return s[0];
 }
 
+// ---- block-vq ------------------------------------------------------------------------------
+BlockVqCodec::BlockVqCodec(int d, int block_dim, int bits) : d_(d) {
+  check_dim(d, "block-vq");
+  book_ = &cached_block_vq(d, block_dim, bits);
+}
+std::string BlockVqCodec::name() const {
+  return "block-vq(" + std::to_string(book_->block_dim) + "," + std::to_string(book_->bits) + ")";
+}
+void BlockVqCodec::encode(std::span<const double> u, std::span<uint32_t> codes) const {
+  const int D = book_->block_dim;
+  for (int b = 0; b < d_ / D; ++b) codes[b] = book_->encode(&u[size_t(b) * D]);
+}
+void BlockVqCodec::decode(std::span<const uint32_t> codes, std::span<double> u_hat) const {
+  const int D = book_->block_dim;
+  for (int b = 0; b < d_ / D; ++b) book_->codeword(codes[b], &u_hat[size_t(b) * D]);
+}
+double BlockVqCodec::score(std::span<const double> q, std::span<const uint32_t> codes) const {
+  const int D = book_->block_dim;
+  double w[8], s = 0;
+  for (int b = 0; b < d_ / D; ++b) {
+    book_->codeword(codes[b], w);
+    double t = 0;  // T[b][c_b]
+    for (int i = 0; i < D; ++i) t += q[size_t(b) * D + i] * w[i];
+    s += t;
+  }
+  return s;
+}
+std::vector<float> BlockVqCodec::lut(std::span<const float> q) const {
+  const int D = book_->block_dim, K = book_->size(), B = d_ / D;
+  std::vector<float> t(size_t(B) * K);
+  double w[8];
+  for (int c = 0; c < K; ++c) {
+    book_->codeword(uint32_t(c), w);
+    for (int b = 0; b < B; ++b) {
+      double s = 0;
+      for (int i = 0; i < D; ++i) s += double(q[size_t(b) * D + i]) * w[i];
+      t[size_t(b) * K + c] = float(s);
+    }
+  }
+  return t;
+}
+float BlockVqCodec::score_lut(const std::vector<float>& lut, std::span<const uint32_t> codes) const {
+  const int K = book_->size();
+  float s = 0;
+  for (int b = 0; b < code_count(); ++b) s += lut[size_t(b) * K + codes[b]];
+  return s;
+}
+
 // ---- factory -------------------------------------------------------------------------------
 std::unique_ptr<DirectionCodec> make_direction_codec(const std::string& spec, int d) {
   static const std::regex re(R"(^\s*([a-z-]+)\s*\(([0-9,\s]*)(,\s*unnested)?\)\s*$)");
   std::smatch m;
   if (!std::regex_match(spec, m, re))
-    throw Error("codec spec '" + spec + "' must look like coord-lloyd(3), pair-polar(3,2) or tree-polar(4,3)");
+    throw Error("codec spec '" + spec + "' must look like coord-lloyd(3), pair-polar(3,2), tree-polar(4,3) or block-vq(4,12)");
   std::vector<int> args;
   const std::string list = m[2].str();
   for (size_t p = 0; p < list.size();) {
@@ -222,7 +270,9 @@ std::unique_ptr<DirectionCodec> make_direction_codec(const std::string& spec, in
   if (kind == "coord-lloyd" && args.size() == 1) return std::make_unique<CoordLloydCodec>(d, args[0], nested);
   if (kind == "pair-polar" && args.size() == 2) return std::make_unique<PairPolarCodec>(d, args[0], args[1], nested);
   if (kind == "tree-polar" && !args.empty() && nested) return std::make_unique<TreePolarCodec>(d, args);
-  throw Error("codec spec '" + spec + "': known codecs are coord-lloyd(b), pair-polar(a,p), tree-polar(b1,b2,...)");
+  if (kind == "block-vq" && args.size() == 2 && nested) return std::make_unique<BlockVqCodec>(d, args[0], args[1]);
+  throw Error("codec spec '" + spec +
+              "': known codecs are coord-lloyd(b), pair-polar(a,p), tree-polar(b1,b2,...), block-vq(D,bits)");
 }
 
 }  // namespace skv::codecs

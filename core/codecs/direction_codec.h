@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "core/codecs/block_vq.h"
+
 namespace skv::codecs {
 
 class DirectionCodec {
@@ -96,7 +98,33 @@ class TreePolarCodec final : public DirectionCodec {
   std::vector<std::vector<double>> bounds_;     // per level >= 2: Lloyd–Max boundaries
 };
 
-// "coord-lloyd(3)", "coord-lloyd(3,unnested)", "pair-polar(3,2)", "tree-polar(4,3,2)".
+// Block vector quantiser (block_vq.h): d/D blocks of D coordinates, each one code of `bits`
+// bits from a 2^bits-entry sign-symmetric k-means codebook of the block law. CPU only (no
+// kernel layout). Scoring by table: T[b][c] = q[bD..bD+D) . codeword_c, then sum_b T[b][c_b].
+class BlockVqCodec final : public DirectionCodec {
+ public:
+  BlockVqCodec(int d, int block_dim, int bits);
+  std::string name() const override;
+  int dim() const override { return d_; }
+  int code_count() const override { return d_ / book_->block_dim; }
+  int code_bits(int) const override { return book_->bits; }
+  void encode(std::span<const double> u, std::span<uint32_t> codes) const override;
+  void decode(std::span<const uint32_t> codes, std::span<double> u_hat) const override;
+  // sum_b T[b][c_b] with the table entries of these codes only (same arithmetic as the table).
+  double score(std::span<const double> q, std::span<const uint32_t> codes) const override;
+  // The whole table for one (rotated) query, fp32 as a kernel would hold it: [d/D][2^bits].
+  std::vector<float> lut(std::span<const float> q) const;
+  // sum_b lut[b][c_b], fp32 accumulation.
+  float score_lut(const std::vector<float>& lut, std::span<const uint32_t> codes) const;
+  const BlockVqCodebook& codebook() const { return *book_; }
+
+ private:
+  int d_;
+  const BlockVqCodebook* book_;
+};
+
+// "coord-lloyd(3)", "coord-lloyd(3,unnested)", "pair-polar(3,2)", "tree-polar(4,3,2)",
+// "block-vq(4,12)" (block dim, bits per block).
 std::unique_ptr<DirectionCodec> make_direction_codec(const std::string& spec, int d);
 
 }  // namespace skv::codecs

@@ -78,6 +78,10 @@ void drop_bits(KeyKind kind, int fa, int fp, int ta, int tp, const float* flevel
 }  // namespace
 
 bool can_demote(const TierFormat& from, const TierFormat& to, std::string* why) {
+  if (from.cpu_only() || to.cpu_only()) {  // k-means codebooks have no coarser tier inside them
+    if (why) *why = "block-vq tiers are CPU-only and not nested (no demotion by dropping bits)";
+    return false;
+  }
   if (from.page_tokens != to.page_tokens) {
     if (why) *why = "page_tokens differ";
     return false;

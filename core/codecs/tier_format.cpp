@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/codecs/block_vq_page.h"
 #include "core/codecs/lloyd_max.h"
 #include "core/common/error.h"
 
@@ -49,6 +50,10 @@ json read_json(const std::filesystem::path& file, const char* what) {
 }  // namespace
 
 kernels::TierLayout TierFormat::layout(int head_dim) const {
+  if (cpu_only())
+    throw Error("tier " + name + ": keys " + key_codec_spec() +
+                " are CPU-only (skv codec-eval); the KV cache and the ADA kernels (CPU and CUDA) take "
+                "fp16, coord-lloyd or pair-polar keys");
   kernels::TierLayout l;
   l.head_dim = head_dim;
   l.key_kind = key_kind;
@@ -62,7 +67,20 @@ kernels::TierLayout TierFormat::layout(int head_dim) const {
   return l;
 }
 
+kernels::TierLayout TierFormat::value_layout(int head_dim) const {
+  kernels::TierLayout l;
+  l.head_dim = head_dim;
+  l.key_kind = kernels::KeyKind::kFp16;
+  l.value_kind = value_kind;
+  l.value_bits = value_bits;
+  l.page_mean = false;
+  l.page_tokens = page_tokens;
+  if (const char* why = kernels::validate_layout(l)) throw Error("tier " + name + ": " + why);
+  return l;
+}
+
 std::string TierFormat::key_codec_spec() const {
+  if (cpu_only()) return "block-vq(" + std::to_string(key_block_dim) + "," + std::to_string(key_bits) + ")";
   const std::string suffix = nested ? ")" : ",unnested)";
   switch (key_kind) {
     case kernels::KeyKind::kCoord: return "coord-lloyd(" + std::to_string(key_bits) + suffix;
@@ -78,8 +96,19 @@ std::string TierFormat::value_codec_spec() const {
 }
 
 TierRate tier_rate(const TierFormat& t, int head_dim) {
-  const kernels::TierLayout l = t.layout(head_dim);
   TierRate r;
+  if (t.cpu_only()) {  // block_vq_page.h lays the page out like ada_layout.h
+    const BlockVqPageLayout o = block_vq_page_layout(t, head_dim);
+    const double elems = double(t.page_tokens) * head_dim;
+    r.key_bits_per_element = 8.0 * double((o.values - o.key_codes) + (o.total - o.mean)) / elems;
+    r.value_bits_per_element = 8.0 * double(o.mean - o.values) / elems;
+    r.meta_bits_per_element = 8.0 * kernels::kPageMetaBytes / elems;
+    r.bits_per_element = 0.5 * (r.key_bits_per_element + r.value_bits_per_element + r.meta_bits_per_element);
+    r.bytes_per_token_per_head = double(o.total + kernels::kPageMetaBytes) / t.page_tokens;
+    r.page_bytes = o.total;
+    return r;
+  }
+  const kernels::TierLayout l = t.layout(head_dim);
   r.key_bits_per_element = kernels::key_bits_per_element(l);
   r.value_bits_per_element = kernels::value_bits_per_element(l);
   r.meta_bits_per_element = 8.0 * kernels::kPageMetaBytes / double(l.page_tokens * l.head_dim);
@@ -133,6 +162,12 @@ TierFormat parse_tier_format(const json& j, const std::string& origin) {
       const int b = get_int(p, "bits", 1, 8, origin, where);
       if (is_key) { t.key_kind = kernels::KeyKind::kCoord; t.key_bits = b; }
       else { t.value_kind = kernels::ValueKind::kCoord; t.value_bits = b; }
+    } else if (codec == "block-vq" && is_key) {
+      only_keys(p, {"codec", "dim", "bits"}, origin, where);
+      t.key_block_dim = get_int(p, "dim", 2, 8, origin, where);
+      if (t.key_block_dim != 2 && t.key_block_dim != 4 && t.key_block_dim != 8)
+        fail(origin, "'key.dim' must be 2, 4 or 8 (coordinates per block), got " + std::to_string(t.key_block_dim));
+      t.key_bits = get_int(p, "bits", t.key_block_dim, t.key_block_dim + 10, origin, where);
     } else if (codec == "pair-polar" && is_key) {
       only_keys(p, {"codec", "angle_bits", "radius_bits"}, origin, where);
       t.key_kind = kernels::KeyKind::kPair;
@@ -140,7 +175,7 @@ TierFormat parse_tier_format(const json& j, const std::string& origin) {
       t.key_radius_bits = get_int(p, "radius_bits", 0, 8 - t.key_bits, origin, where);
     } else {
       fail(origin, "'" + where + "codec' is '" + codec + "'; " +
-                       (is_key ? "keys take fp16, coord-lloyd or pair-polar" : "values take fp16 or coord-lloyd") +
+                       (is_key ? "keys take fp16, coord-lloyd, pair-polar or block-vq" : "values take fp16 or coord-lloyd") +
                        " (tree-polar is CPU-only: codec-eval, not a tier)");
     }
   }
@@ -155,10 +190,15 @@ TierFormat parse_tier_format(const json& j, const std::string& origin) {
       fail(origin, "'codebook' must be \"nested\" (demotable by dropping bits) or \"lloyd\" (unconstrained), got " + c.dump());
     t.nested = c == "nested";
   }
-  if (t.key_kind == kernels::KeyKind::kFp16) t.page_mean = false;  // the layout ignores it for fp16 keys
+  if (t.key_kind == kernels::KeyKind::kFp16 && !t.cpu_only()) t.page_mean = false;  // the layout ignores it for fp16 keys
   for (int d : {64, 128}) {
-    kernels::TierLayout l = t.layout(d);
-    (void)l;
+    if (t.cpu_only()) {
+      kernels::TierLayout values = t.value_layout(d);  // validates the value part and page_tokens
+      (void)values;
+    } else {
+      kernels::TierLayout l = t.layout(d);
+      (void)l;
+    }
   }
   return t;
 }
@@ -172,6 +212,11 @@ TierFormat load_tier_format(const std::filesystem::path& file) {
 }
 
 json tier_format_to_json(const TierFormat& t) {
+  auto key_part = [&](auto part) {
+    if (t.cpu_only()) return json{{"codec", "block-vq"}, {"dim", t.key_block_dim}, {"bits", t.key_bits}};
+    return part(t.key_kind != kernels::KeyKind::kFp16, t.key_kind == kernels::KeyKind::kPair, t.key_bits,
+                t.key_radius_bits);
+  };
   auto part = [](bool coded, bool pair, int bits, int rbits) {
     if (!coded) return json{{"codec", "fp16"}};
     if (pair) return json{{"codec", "pair-polar"}, {"angle_bits", bits}, {"radius_bits", rbits}};
@@ -179,8 +224,7 @@ json tier_format_to_json(const TierFormat& t) {
   };
   return json{{"name", t.name},
               {"description", t.description},
-              {"key", part(t.key_kind != kernels::KeyKind::kFp16, t.key_kind == kernels::KeyKind::kPair, t.key_bits,
-                           t.key_radius_bits)},
+              {"key", key_part(part)},
               {"value", part(t.value_kind != kernels::ValueKind::kFp16, false, t.value_bits, 0)},
               {"page_mean", t.page_mean},
               {"page_tokens", t.page_tokens},

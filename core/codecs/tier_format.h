@@ -6,7 +6,8 @@
 // Tier file:
 //   { "name": "k3v4", "description": "...",
 //     "key":   {"codec": "coord-lloyd", "bits": 3}          | {"codec": "pair-polar", "angle_bits": 3,
-//                                                              "radius_bits": 2} | {"codec": "fp16"},
+//                                                              "radius_bits": 2} | {"codec": "fp16"}
+//              | {"codec": "block-vq", "dim": 4, "bits": 12}  (CPU-only: codec-eval, block_vq_page.h),
 //     "value": {"codec": "coord-lloyd", "bits": 4}          | {"codec": "fp16"},
 //     "page_mean": true, "page_tokens": 64, "codebook": "nested" | "lloyd" }
 // Tier-set file: { "name": "default", "tiers": ["fp16", "k4v4", ...], "allow_drop": true },
@@ -33,8 +34,17 @@ struct TierFormat {
   bool page_mean = true;
   int page_tokens = 64;
   bool nested = true;       // codebook "nested" (demotable by dropping bits) or "lloyd"
+  // > 0: keys are block-vq(key_block_dim, key_bits) (block_vq.h), a CPU-only codec with no
+  // kernel layout: key_kind stays kFp16 (unused) and layout() refuses the tier with a one-line
+  // error, so the KV cache and the CUDA/CPU ADA kernels never see it. codec-eval and
+  // block_vq_page.h encode, size and score it.
+  int key_block_dim = 0;
+  bool cpu_only() const { return key_block_dim > 0; }
 
+  // Throws skv::Error for a CPU-only tier (cpu_only()).
   kernels::TierLayout layout(int head_dim) const;
+  // The value part alone as a kernel layout (keys fp16, no mean); validates values, page_tokens.
+  kernels::TierLayout value_layout(int head_dim) const;
   // Direction codec specs for make_direction_codec ("" for fp16).
   std::string key_codec_spec() const;
   std::string value_codec_spec() const;

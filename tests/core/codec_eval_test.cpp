@@ -2,6 +2,7 @@
 // low-norm sink): page-mean removal must help, rates must be the tiers', JSON complete.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdio>
 
 #include <nlohmann/json.hpp>
@@ -87,4 +88,57 @@ TEST(CodecEval, RejectsMismatchedSamples) {
   s.queries.pop_back();
   EXPECT_THROW(run_codec_eval({s}), skv::Error);
   EXPECT_THROW(run_codec_eval({}), skv::Error);
+}
+
+TEST(CodecEval, FastScorerEqualsTheFloat64Reference) {
+  std::vector<HeadSample> s = {synthetic_head_sample(200, 64, 3, 7), synthetic_head_sample(200, 64, 3, 8)};
+  s[1].layer = 5;
+  CodecEvalOptions o;
+  o.eval_queries = 48;
+  o.tiers = {load_tier_format(default_tiers_dir() / "fp16.json"), load_tier_format(default_tiers_dir() / "k3v4.json"),
+             load_tier_format(default_tiers_dir() / "vq4k3v4.json")};
+  o.structures = {{4, true, 0, true}, {4, false, 16, true}, {4, true, 32, true, true}};
+  o.codec_structures = {{4, true, 16, true}};
+  o.extra_key_codecs = {"block-vq(4,8)", "tree-polar(4,2)"};
+  o.baseline_bits = {3};
+  const CodecEvalTable fast = run_codec_eval(s, o);
+  o.reference_scoring = true;
+  const CodecEvalTable ref = run_codec_eval(s, o);
+  ASSERT_EQ(fast.rows.size(), ref.rows.size());
+  auto near = [](double a, double b, double rel, double abs) { return std::fabs(a - b) <= rel * std::fabs(b) + abs; };
+  for (size_t i = 0; i < fast.rows.size(); ++i) {
+    const auto &f = fast.rows[i], &r = ref.rows[i];
+    SCOPED_TRACE(r.method + " " + r.structure.label());
+    EXPECT_EQ(f.key_rel_mse, r.key_rel_mse);
+    EXPECT_TRUE(near(f.logit_rel_err, r.logit_rel_err, 1e-3, 1e-6)) << f.logit_rel_err << " vs " << r.logit_rel_err;
+    EXPECT_TRUE(near(f.out_rel_err, r.out_rel_err, 1e-3, 1e-6)) << f.out_rel_err << " vs " << r.out_rel_err;
+    EXPECT_TRUE(near(f.kl, r.kl, 1e-3, 1e-9)) << f.kl << " vs " << r.kl;
+  }
+  // per layer: one entry per layer, same rows; two layers' pooled sums give the total
+  ASSERT_EQ(fast.per_layer.size(), 2u);
+  EXPECT_EQ(fast.per_layer[0].second.size(), fast.rows.size());
+}
+
+TEST(CodecEval, BlockVqAndChannelScaleRowsCarryTheirExactRates) {
+  std::vector<HeadSample> s = {synthetic_head_sample(256, 64, 3, 9)};
+  CodecEvalOptions o;
+  o.eval_queries = 32;
+  o.tiers = {load_tier_format(default_tiers_dir() / "k3v4.json"), load_tier_format(default_tiers_dir() / "vq4k3v4.json")};
+  o.structures = {{4, true, 0, true}, {4, true, 0, true, true}};
+  o.extra_key_codecs = {"block-vq(4,8)"};
+  o.codec_structures = {{4, true, 0, true}};
+  o.baseline_bits = {3};
+  const CodecEvalTable t = run_codec_eval(s, o);
+  const auto* k3 = t.find("k3v4", {4, true, 0, true});
+  const auto* k3s = t.find("k3v4", {4, true, 0, true, true});
+  const auto* vq = t.find("vq4k3v4", {4, true, 0, true});
+  const auto* vq2 = t.find("block-vq(4,8)+v:coord-lloyd(4)", {4, true, 0, true});
+  ASSERT_TRUE(k3 && k3s && vq && vq2);
+  EXPECT_DOUBLE_EQ(vq->key_bits, k3->key_bits);  // same rate: 3 b/coord + scale + mean
+  EXPECT_DOUBLE_EQ(vq->bits, tier_rate(load_tier_format(default_tiers_dir() / "vq4k3v4.json"), 64).bits_per_element);
+  EXPECT_DOUBLE_EQ(k3s->key_bits, k3->key_bits + 16.0 / 64);  // d fp16 channel scales per 64-token page
+  EXPECT_DOUBLE_EQ(vq2->key_bits, 2.0 + 16.0 / 64 + 16.0 / 64);
+  EXPECT_LT(vq2->key_rel_mse, 1.0);
+  std::printf("synthetic: k3v4 key MSE %.4g, vq4k3v4 %.4g, k3v4+chscale %.4g\n", k3->key_rel_mse, vq->key_rel_mse,
+              k3s->key_rel_mse);
 }
