@@ -6,9 +6,11 @@
 
 #include "app/cli/cli_commands.h"
 #include "core/cache/backend_factory.h"
+#include "core/common/error.h"
 #include "core/decoder/device_choice.h"
 #include "core/decoder/generator.h"
 #include "core/model/model_bundle.h"
+#include "core/sessions/budget_profile.h"
 
 namespace skv::cli {
 
@@ -19,7 +21,7 @@ Handler add_generate(CLI::App& app) {
     int64_t max_new = 64;
     double temperature = 0, top_p = 1;
     uint64_t seed = 0;
-    std::string kv = "dense", tier = "k3v4", policy = "rdr", budget = "0.25";
+    std::string kv = "dense", tier = "k3v4", policy = "rdr", budget = "0.25", profile;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("generate", "Generate text with the built-in decoder");
@@ -34,9 +36,11 @@ Handler add_generate(CLI::App& app) {
   cmd->add_option("--kv", o->kv, "KV cache: dense | ada (one tier, --tier) | rdr (--policy, --budget)")->capture_default_str();
   cmd->add_option("--tier", o->tier, "--kv ada: the tier (assets/tiers name, or kivi2 / kivi4)")->capture_default_str();
   cmd->add_option("--policy", o->policy, "--kv rdr: retention policy (rdr, snapkv, h2o, kivi2, ...)")->capture_default_str();
-  cmd->add_option("--budget", o->budget, "--kv rdr: budget, fraction of the fp16 cache (0.25) or bytes (64MiB)")->capture_default_str();
+  auto* budget = cmd->add_option("--budget", o->budget, "--kv rdr: budget, fraction of the fp16 cache (0.25) or bytes (64MiB)")->capture_default_str();
+  cmd->add_option("--profile", o->profile, "--kv rdr --policy rdr: per-layer budget profile (assets/profiles, skv tune); "
+                  "the budget defaults to its mean_budget");
   cmd->add_flag("--json", o->json, "Print one JSON object: prompt_ids, ids, text, top");
-  return [o]() {
+  return [o, budget]() {
     auto device = choose_device(o->device);
     ModelBundle model = open_model(o->model);
     const BpeTokenizer& tok = model.require_tokenizer();
@@ -48,6 +52,11 @@ Handler add_generate(CLI::App& app) {
     spec.tier = o->tier;
     spec.policy = o->policy;
     spec.budget = o->budget;
+    if (!o->profile.empty()) {
+      if (spec.kv != "rdr" || spec.policy != "rdr") throw Error("--profile needs --kv rdr --policy rdr");
+      spec.policy_options.profile = find_budget_profile(o->profile).string();
+      if (budget->count() == 0) spec.budget = std::to_string(read_budget_profile(spec.policy_options.profile).mean_budget);
+    }
     auto backend = make_backend(spec);
     AttentionBackend& cache = *backend;
     GenerationOptions opt;

@@ -2,6 +2,13 @@
 // per-step latency, tokens, resident and modeled bytes, and, for a compressed cache, KL and top-1
 // against a full-cache reference fed the same tokens, the attention-error heatmap, tier shares and
 // per-head tier images; probe records as columns. Autosaves, so a killed run keeps its data.
+//
+// Probing goes through core/probing's DecodeProbe: one probe step per forward, one range per
+// layer's attention, and the modeled bytes of every attention launch (per layer, from the page
+// layout: pages + fp16 hot window for the RDR/ADA cache, the whole cache for the dense one),
+// stored beside the CUPTI-measured bytes of the same ranges (counters count each layer's
+// attention range) with their ratio as a series. Without measured counters (CPU, no CUPTI, no
+// permission) the session holds modeled bytes only, labelled so.
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -27,8 +34,11 @@
 #include "core/metrics/fidelity.h"
 #include "core/model/model_bundle.h"
 #include "core/model/model_config.h"
+#include "core/probing/decode_probe.h"
+#include "core/sessions/budget_profile.h"
 #include "core/sessions/session_recorder.h"
 #include "probes/probe.h"
+#include "probes/probe_overhead.h"
 
 namespace skv::cli {
 namespace {
@@ -88,7 +98,8 @@ Handler add_record(CLI::App& app) {
     std::string model = "default", prompt, text, policy = "dense", budget = "0.25", probe = "off", out, device = "auto";
     std::string tier_heads = "0:0", profile;
     bool chat = false, no_reference = false;
-    int64_t max_new = 64, prompt_tokens = 0, autosave_steps = 16;
+    int64_t max_new = 64, prompt_tokens = 0, autosave_steps = 16, overhead_steps = 8;
+    bool pm_sampling = false;
     double autosave_seconds = 5, temperature = 0, top_p = 1;
     uint64_t seed = 0;
   };
@@ -101,9 +112,14 @@ Handler add_record(CLI::App& app) {
       ->excludes(prompt)->excludes(text);
   cmd->add_flag("--chat", o->chat, "Wrap the prompt in the model's chat template");
   cmd->add_option("--policy", o->policy, "dense, or a retention policy of skv eval (rdr, snapkv, ..., ada:TIER)")->capture_default_str();
-  cmd->add_option("--budget", o->budget, "Cache budget: fraction (0.25), percent or bytes")->capture_default_str();
-  cmd->add_option("--profile", o->profile, "rdr: per-layer budget profile (assets/profiles, from skv tune)");
+  auto* budget = cmd->add_option("--budget", o->budget, "Cache budget: fraction (0.25), percent or bytes")->capture_default_str();
+  cmd->add_option("--profile", o->profile, "rdr: per-layer budget profile (assets/profiles, from skv tune); the budget "
+                  "defaults to its mean_budget");
   cmd->add_option("--probe", o->probe, "off | cpu | timeline | counters")->capture_default_str();
+  cmd->add_option("--probe-overhead-steps", o->overhead_steps,
+                  "After the run, time N extra decode steps with the probe off and at its level (0 = skip)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--pm-sampling", o->pm_sampling, "timeline/counters: also a DRAM throughput series (CUPTI PM sampling)");
   cmd->add_option("--out", o->out, "Session directory (created; an existing session is replaced)")->required();
   cmd->add_option("--max-new-tokens", o->max_new, "Tokens to generate")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--device", o->device, "cpu | cuda | auto")->capture_default_str();
@@ -114,7 +130,12 @@ Handler add_record(CLI::App& app) {
   cmd->add_flag("--no-reference", o->no_reference, "Skip the full-cache reference (no KL / top-1 series)");
   cmd->add_option("--autosave-steps", o->autosave_steps, "Autosave every N decode steps (0 = off)")->capture_default_str();
   cmd->add_option("--autosave-seconds", o->autosave_seconds, "Autosave every S seconds (0 = off)")->capture_default_str();
-  return [o]() {
+  return [o, budget]() {
+    if (!o->profile.empty()) {
+      if (o->policy != "rdr") throw Error("--profile needs --policy rdr");
+      o->profile = find_budget_profile(o->profile).string();
+      if (budget->count() == 0) o->budget = std::to_string(read_budget_profile(o->profile).mean_budget);
+    }
     if (o->prompt.empty() && o->text.empty() && o->prompt_tokens <= 0)
       throw Error("record needs --prompt TEXT, --text FILE or --prompt-tokens N");
     const auto device = choose_device(o->device);
@@ -152,6 +173,11 @@ Handler add_record(CLI::App& app) {
     if (n_prompt == 0) throw Error("the prompt is empty");
     if (n_prompt >= c.context_length) throw Error("the prompt does not fit the model's context of " + std::to_string(c.context_length));
     const int64_t max_new = std::min(o->max_new, c.context_length - n_prompt);
+    const probes::Level want = probes::parse_level(o->probe);  // bad names fail before any work
+    // Room for the overhead measurement's extra steps (2 x (steps + 3 warm-up)) after the run.
+    int64_t overhead_steps = want == probes::Level::off ? 0 : o->overhead_steps;
+    if (n_prompt + max_new + 2 * (overhead_steps + 3) > c.context_length) overhead_steps = 0;
+    const int64_t capacity = n_prompt + max_new + (overhead_steps > 0 ? 2 * (overhead_steps + 3) : 0);
 
     // Backends: the one under test, and the full cache as the reference for KL / top-1.
     std::unique_ptr<AttentionBackend> backend;
@@ -179,14 +205,15 @@ Handler add_record(CLI::App& app) {
     const auto heads = tiered ? parse_heads(o->tier_heads, c) : std::vector<std::pair<int64_t, int64_t>>{};
 
     // Reset before the header: a tiered cache loads its tiers (named in the session) on reset.
-    backend->reset(c, 1, n_prompt + max_new, device);
+    backend->reset(c, 1, capacity, device);
     if (reference) reference->reset(c, 1, n_prompt + max_new, device);
 
     Session header;
     header.config = {{"policy", o->policy}, {"budget", o->policy == "dense" ? "" : o->budget}, {"probe", o->probe},
                      {"max_new_tokens", o->max_new}, {"temperature", o->temperature}, {"top_p", o->top_p},
                      {"chat", o->chat}, {"prompt_source", o->prompt_tokens > 0 ? "random ids" : o->text.empty() ? "--prompt" : o->text},
-                     {"profile", o->profile}, {"backend", backend->name()}, {"reference", reference != nullptr}};
+                     {"profile", o->profile}, {"backend", backend->name()}, {"reference", reference != nullptr},
+                     {"probe_overhead_steps", overhead_steps}, {"pm_sampling", o->pm_sampling}};
     header.model.spec = o->model;
     header.model.name = c.name;
     header.model.identity = model.weights->identity();
@@ -208,10 +235,30 @@ Handler add_record(CLI::App& app) {
     SessionRecorder rec(o->out, header, {o->autosave_steps, o->autosave_seconds});
     rec.set_prompt(prompt_ids, prompt_text);
 
-    probes::Probe probe;
-    const probes::Level want = probes::parse_level(o->probe);
+    probes::ProbeOptions popt;
+    popt.counter_range_depth = 2;  // counters: each layer's attention range ("step 12/attn L3")
+    popt.pm_sampling = o->pm_sampling;
+    probes::Probe probe(popt);
     const probes::Level got = want == probes::Level::off ? want : probe.start(want);
     rec.set_summary("probe_level", probes::level_name(got));
+    rec.set_summary("probe_level_requested", probes::level_name(want));
+    // Modeled bytes of every attention launch, per layer (computed at every probe level, so the
+    // series has one source; records are pushed only when the probe is on).
+    probing::DecodeProbe dprobe(probe);
+    if (tiered) {
+      dprobe.set_traffic_model(probing::tiered_cache_traffic(*tiered), "ada");
+    } else {
+      dprobe.set_traffic_model(probing::dense_cache_traffic(4), "dense");  // DenseKvCache: float32 K and V
+    }
+    dprobe.set_model_when_off(true);
+    dprobe.attach(decoder);
+    // The reference forwards go through the same decoder: no probe ranges or modeled bytes for them.
+    auto reference_forward = [&](const at::Tensor& ids, int64_t pos) {
+      probing::DecodeProbe::detach(decoder);
+      at::Tensor r = decoder.forward(ids, pos, *reference, true);
+      dprobe.attach(decoder);
+      return r;
+    };
     std::vector<probes::Record> drained;
     auto drain = [&] {
       drained.clear();
@@ -225,18 +272,18 @@ Handler add_record(CLI::App& app) {
     auto ids_tensor = [](const int32_t* ids, int64_t n) {
       return at::from_blob(const_cast<int32_t*>(ids), {1, n}, at::kInt).to(at::kLong);
     };
-    // Prefill (step -1 in the probe, not a series row).
+    // Prefill: probe step 0 (ranges "prefill <pos>+<n>"), series row 0.
     const auto t_prefill = std::chrono::steady_clock::now();
     at::Tensor logits, ref_logits;
-    probe.push_range("prefill");
     for (int64_t done = 0; done < n_prompt;) {
       const int64_t n = std::min<int64_t>(256, n_prompt - done);
+      dprobe.begin_forward(0, done, n);
       logits = decoder.forward(ids_tensor(prompt_ids.data() + done, n), done, *backend, true);
-      if (reference) ref_logits = decoder.forward(ids_tensor(prompt_ids.data() + done, n), done, *reference, true);
+      if (done + n == n_prompt) logits = logits.reshape({-1}).to(at::kCPU);  // the device sync ends the step
+      dprobe.end_forward(0);
+      if (reference) ref_logits = reference_forward(ids_tensor(prompt_ids.data() + done, n), done);
       done += n;
     }
-    logits = logits.reshape({-1}).to(at::kCPU);
-    probe.pop_range();
     const double prefill_ms = ms_since(t_prefill);
     rec.set_summary("prefill_ms", prefill_ms);
     rec.set_summary("prompt_tokens", n_prompt);
@@ -247,12 +294,25 @@ Handler add_record(CLI::App& app) {
     const double kv_elem = 4;  // DenseKvCache stores float32
     const double dense_token_bytes = 2.0 * c.n_layers * c.n_kv_heads * c.head_dim * kv_elem;
     double step_ms = prefill_ms;
+    int32_t last_id = 0;
     for (int64_t i = 0; i < max_new; ++i) {
       const int32_t id = sampler.next(logits);
+      last_id = id;
       const int64_t pos = n_prompt + i;
       rec.record("latency_ms", step_ms, "ms", "wall time of the forward that produced this token (step 0: prefill)");
       rec.record("position", static_cast<double>(pos), "tokens", "absolute position of the token");
       rec.record("top1_logit", logits.max().item<double>(), "logit", "highest logit of the step");
+      {
+        // Modeled attention bytes of the forward that produced this token (none for the prefill).
+        const auto& t = dprobe.last_step();
+        rec.record("attn_bytes_read_modeled", t.layers > 0 ? double(t.modeled_read_bytes) : NAN, "bytes",
+                   "MODELED (core/probing, page layout + hot window): bytes the step's attention launches read, all layers");
+        std::vector<double> per_layer(static_cast<std::size_t>(c.n_layers), NAN);
+        for (std::size_t l = 0; l < t.layer_read_bytes.size() && l < per_layer.size() && t.layers > 0; ++l)
+          per_layer[l] = double(t.layer_read_bytes[l]);
+        rec.append_frame("layers/attn_bytes_read_modeled", NpyArray::from(per_layer, {c.n_layers}),
+                         {"layer_series", "bytes", "MODELED bytes read by each layer's attention launch"});
+      }
       if (reference) {
         auto ref_row = ref_logits.reshape({-1}).to(at::kCPU);
         StepComparison cmp = compare_logits(ref_row, logits, id);
@@ -265,7 +325,8 @@ Handler add_record(CLI::App& app) {
         ResidentBytes rb = tiered->resident_bytes();
         rec.record("resident_bytes", rb.total, "bytes", "KV bytes resident (hot window + pages + fixed)");
         rec.record("full_fp16_bytes", tiered->full_fp16_bytes(), "bytes", "the same tokens as a full fp16 cache");
-        rec.record("bytes_read_modeled", tiered->last_step_read_bytes(), "bytes", "bytes the attention reads (page layout model)");
+        rec.record("bytes_read_modeled", tiered->last_step_read_bytes(), "bytes",
+                   "MODELED by the cache's own accounting (stored page bytes + hot window + page metadata)");
         // Tier shares per (layer, kv head): tiers, then hot, then dropped.
         const int64_t T = static_cast<int64_t>(tiered->tiers().size()) + 2;
         std::vector<float> shares(static_cast<std::size_t>(c.n_layers * c.n_kv_heads * T), 0.f);
@@ -299,7 +360,7 @@ Handler add_record(CLI::App& app) {
       } else {
         const double bytes = dense_token_bytes * static_cast<double>(backend->cached_tokens());
         rec.record("resident_bytes", bytes, "bytes", "KV bytes resident (float32 dense cache)");
-        rec.record("bytes_read_modeled", bytes, "bytes", "bytes the attention reads: the whole dense cache");
+        rec.record("bytes_read_modeled", bytes, "bytes", "MODELED: the attention reads the whole dense cache");
       }
       rec.add_token(id, tok->token_bytes(id));
       drain();
@@ -311,26 +372,78 @@ Handler add_record(CLI::App& app) {
       }
       // The forward for the next token.
       const auto ts = std::chrono::steady_clock::now();
-      probe.begin_step(i + 1);
+      dprobe.begin_forward(i + 1, pos, 1);
       logits = decoder.forward(ids_tensor(&id, 1), pos, *backend, true).reshape({-1}).to(at::kCPU);
-      probe.end_step();
+      dprobe.end_forward(i + 1);  // after the device sync of .to(kCPU): the range is the step's wall time
       step_ms = ms_since(ts);
-      probe.record_cpu_timing(i + 1, "decode step", static_cast<uint64_t>(step_ms * 1e6));
-      if (reference) ref_logits = decoder.forward(ids_tensor(&id, 1), pos, *reference, true);
+      if (reference) ref_logits = reference_forward(ids_tensor(&id, 1), pos);
       if ((i + 1) % 16 == 0 && probe.enabled()) probe.flush();
     }
     std::signal(SIGINT, previous_handler);
     probe.stop();
     drain();
-    // Measured DRAM bytes per step from the counters (they arrive late, so they join at the end).
     const Session& s = rec.session();
-    if (s.has("probe/counters/step")) {
-      std::vector<double> measured(static_cast<std::size_t>(s.steps), NAN);
-      auto st = s.values("probe/counters/step"), rd = s.values("probe/counters/dram_bytes_read");
-      for (std::size_t k = 0; k < st.size(); ++k)
-        if (st[k] >= 0 && st[k] < s.steps) measured[static_cast<std::size_t>(st[k])] = (std::isnan(measured[st[k]]) ? 0 : measured[st[k]]) + rd[k];
-      rec.put_array("series/bytes_read_measured", NpyArray::from(measured), {"series", "bytes", "DRAM bytes read per step (CUPTI counters)"});
+    const int64_t steps = s.steps;
+
+    // Each probe level's cost: N more decode steps with the probe off, then at the level (the run
+    // is over; these steps are not series rows and their records are discarded).
+    if (overhead_steps > 0 && !g_interrupted.load()) {
+      int32_t last = last_id;
+      int64_t pos = backend->cached_tokens();
+      auto step_fn = [&](int64_t step) {
+        dprobe.set_step(step);
+        decoder.forward(ids_tensor(&last, 1), pos++, *backend, true).reshape({-1}).to(at::kCPU);
+      };
+      const probes::OverheadReport r = probes::measure_overhead(probe, want, int(overhead_steps), step_fn);
+      std::vector<probes::Record> discard;
+      probe.drain(discard);
+      rec.set_summary("probe_overhead", nlohmann::json::parse(r.to_json()));
+      std::fprintf(stderr, "[record] probe overhead at %s: median step %.3f ms off -> %.3f ms on (%+.1f%%; mean %+.1f%%) over %d steps\n",
+                   probes::level_name(r.achieved), r.ns_per_step_off * 1e-6, r.ns_per_step_on * 1e-6, r.overhead_pct,
+                   r.mean_overhead_pct, r.steps);
     }
+    probing::DecodeProbe::detach(decoder);
+
+    // Measured DRAM bytes per step and per layer from the counters (they arrive late, so they join
+    // at the end): the sum of each layer's attention range, beside the modeled bytes of the same
+    // launches, and their ratio.
+    const bool measured = s.has("probe/counters/step");
+    if (measured) {
+      const std::size_t L = static_cast<std::size_t>(c.n_layers);
+      std::vector<double> per_step(static_cast<std::size_t>(steps), NAN), per_layer(static_cast<std::size_t>(steps) * L, NAN);
+      auto st = s.values("probe/counters/step"), ly = s.values("probe/counters/layer"), rd = s.values("probe/counters/dram_bytes_read");
+      auto add = [](double& cell, double v) { cell = (std::isnan(cell) ? 0 : cell) + v; };
+      for (std::size_t k = 0; k < st.size(); ++k) {
+        if (!(st[k] >= 0 && st[k] < steps)) continue;
+        const auto row = static_cast<std::size_t>(st[k]);
+        add(per_step[row], rd[k]);
+        if (ly[k] >= 0 && ly[k] < double(L)) add(per_layer[row * L + static_cast<std::size_t>(ly[k])], rd[k]);
+      }
+      rec.put_array("series/attn_bytes_read_measured", NpyArray::from(per_step),
+                    {"series", "bytes", "MEASURED (CUPTI Range Profiler dram__bytes_read.sum): DRAM bytes read in the step's attention ranges, all layers"});
+      rec.put_array("layers/attn_bytes_read_measured", NpyArray::from(per_layer, {steps, c.n_layers}),
+                    {"layer_series", "bytes", "MEASURED DRAM bytes read in each layer's attention range"});
+      std::vector<double> ratio(per_step.size(), NAN), layer_ratio(per_layer.size(), NAN);
+      auto mod = s.values("series/attn_bytes_read_modeled");
+      auto mod_l = s.array("layers/attn_bytes_read_modeled").to_double();
+      for (std::size_t k = 0; k < ratio.size() && k < mod.size(); ++k)
+        if (mod[k] > 0) ratio[k] = per_step[k] / mod[k];
+      for (std::size_t k = 0; k < layer_ratio.size() && k < mod_l.size(); ++k)
+        if (mod_l[k] > 0) layer_ratio[k] = per_layer[k] / mod_l[k];
+      rec.put_array("series/attn_measured_over_modeled", NpyArray::from(ratio),
+                    {"series", "ratio", "measured DRAM bytes read / modeled bytes of the step's attention launches"});
+      rec.put_array("layers/attn_measured_over_modeled", NpyArray::from(layer_ratio, {steps, c.n_layers}),
+                    {"layer_series", "ratio", "measured / modeled bytes per layer's attention launch"});
+      // Kept under its old name: what the report's bytes and bandwidth plots read.
+      rec.put_array("series/bytes_read_measured", NpyArray::from(per_step),
+                    {"series", "bytes", "MEASURED DRAM bytes read per step in the attention ranges (CUPTI counters)"});
+    }
+    rec.set_summary("bytes_provenance",
+                    measured ? "attn_bytes_read_modeled: modeled from the page layout; attn_bytes_read_measured: measured "
+                               "by CUPTI (dram__bytes_read.sum per attention range)"
+                             : std::string("modeled only: no measured DRAM bytes (probe level ") + probes::level_name(got) +
+                                   (got == want ? "" : std::string(", asked for ") + probes::level_name(want)) +
+                                   "; measured bytes need --probe counters on an NVIDIA GPU)");
     if (s.has("probe/kernels/step")) {
       std::vector<double> kms(static_cast<std::size_t>(s.steps), NAN);
       auto st = s.values("probe/kernels/step"), a = s.values("probe/kernels/start_ns"), b = s.values("probe/kernels/end_ns");
@@ -338,10 +451,10 @@ Handler add_record(CLI::App& app) {
         if (st[k] >= 0 && st[k] < s.steps) kms[static_cast<std::size_t>(st[k])] = (std::isnan(kms[st[k]]) ? 0 : kms[st[k]]) + (b[k] - a[k]) * 1e-6;
       rec.put_array("series/kernel_ms", NpyArray::from(kms), {"series", "ms", "sum of GPU kernel time per step (CUPTI timeline)"});
     }
-    rec.set_summary("generated_tokens", s.steps);
+    rec.set_summary("generated_tokens", steps);
     rec.set_summary("dropped_probe_records", probe.dropped());
     rec.finish();
-    std::fprintf(stderr, "[record] %lld steps -> %s\n", (long long)s.steps, o->out.c_str());
+    std::fprintf(stderr, "[record] %lld steps -> %s\n", (long long)steps, o->out.c_str());
     return 0;
   };
 }

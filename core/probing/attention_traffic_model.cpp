@@ -20,6 +20,7 @@ AttentionTraffic& AttentionTraffic::operator+=(const AttentionTraffic& o) {
   value_scales += o.value_scales;
   page_mean += o.page_mean;
   page_unused += o.page_unused;
+  hot_window += o.hot_window;
   page_table += o.page_table;
   query += o.query;
   signs += o.signs;
@@ -28,6 +29,7 @@ AttentionTraffic& AttentionTraffic::operator+=(const AttentionTraffic& o) {
   workspace += o.workspace;
   pages += o.pages;
   tokens += o.tokens;
+  hot_tokens += o.hot_tokens;
   return *this;
 }
 
@@ -35,10 +37,10 @@ std::string AttentionTraffic::to_json() const {
   std::ostringstream o;
   o << "{\"read_bytes\":" << read_bytes() << ",\"written_bytes\":" << written_bytes()
     << ",\"key_codes\":" << key_codes << ",\"key_scales\":" << key_scales << ",\"values\":" << values
-    << ",\"value_scales\":" << value_scales << ",\"page_mean\":" << page_mean << ",\"page_unused\":" << page_unused
+    << ",\"value_scales\":" << value_scales << ",\"page_mean\":" << page_mean << ",\"page_unused\":" << page_unused << ",\"hot_window\":" << hot_window
     << ",\"page_table\":" << page_table << ",\"query\":" << query << ",\"signs\":" << signs
     << ",\"codebooks\":" << codebooks << ",\"output\":" << output << ",\"workspace\":" << workspace
-    << ",\"pages\":" << pages << ",\"tokens\":" << tokens << ",\"provenance\":\"modeled\"}";
+    << ",\"pages\":" << pages << ",\"tokens\":" << tokens << ",\"hot_tokens\":" << hot_tokens << ",\"provenance\":\"modeled\"}";
   return o.str();
 }
 
@@ -106,6 +108,14 @@ AttentionTraffic model_paged_attention_traffic(const kernels::PagedKv& kv, int n
     }
   }
   t.page_table = (lists + 1) * 4 + n_indices * (4 + sizeof(PageInfo));
+  if (options.hot_tokens < 0 || options.hot_bytes_per_element <= 0)
+    throw Error("traffic model: hot_tokens must be >= 0 and hot_bytes_per_element > 0");
+  if (options.hot_tokens > 0) {
+    // K and V blocks of each list: [hot_tokens, d] rows, each block sector-aligned.
+    const std::uint64_t block = std::uint64_t(options.hot_tokens) * d * std::uint64_t(options.hot_bytes_per_element);
+    t.hot_window = lists * 2 * sector_bytes(0, block);
+    t.hot_tokens = lists * std::uint64_t(options.hot_tokens);
+  }
   const std::uint64_t rows = std::uint64_t(kv.batch) * std::uint64_t(num_q_heads);
   t.query = rows * d * std::uint64_t(options.query_bytes_per_element);
   t.output = rows * d * std::uint64_t(options.query_bytes_per_element);

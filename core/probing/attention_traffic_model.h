@@ -19,6 +19,10 @@
 //     page, exact bytes (contiguous arrays; gathered PageInfo could cost up to a sector each).
 //   * query [B, Hq, d] float32, Hadamard signs [Hkv][d] int8 (ADA only), codebooks of every tier
 //     in the table (float32 levels), output [B, Hq, d] float32 written.
+//   * hot window (PagedTrafficOptions::hot_tokens): the fp16 keys and values of the tokens the RDR
+//     cache keeps exact beside the pages (the attention sinks and the newest tokens, the query's
+//     own token included), as contiguous [hot_tokens, d] fp16 rows per (sequence, kv head) for K
+//     and for V, each block starting on a sector: 2 * sector_bytes(hot_tokens * d * 2) per list.
 //   * workspace: the split partials (m, l and one or two [d] float32 vectors per split and query
 //     row) written by the split kernel and read back by the merge. Kept apart from the totals:
 //     it is small and normally stays in L2.
@@ -49,6 +53,8 @@ struct AttentionTraffic {
   std::uint64_t value_scales = 0;
   std::uint64_t page_mean = 0;
   std::uint64_t page_unused = 0;   // copied by the kernel, not needed by the valid rows
+  // Read, the fp16 hot window (sinks + newest tokens) beside the pages (sector-rounded per block).
+  std::uint64_t hot_window = 0;
   // Read, everything else (exact bytes).
   std::uint64_t page_table = 0;    // indptr + indices + PageInfo
   std::uint64_t query = 0;
@@ -60,11 +66,12 @@ struct AttentionTraffic {
   std::uint64_t workspace = 0;
   // Sizes, for display.
   std::uint64_t pages = 0;
-  std::uint64_t tokens = 0;
+  std::uint64_t tokens = 0;        // tokens in pages
+  std::uint64_t hot_tokens = 0;    // tokens in the hot window, summed over (sequence, kv head)
 
   std::uint64_t page_valid_bytes() const { return key_codes + key_scales + values + value_scales + page_mean; }
   std::uint64_t page_read_bytes() const { return page_valid_bytes() + page_unused; }
-  std::uint64_t read_bytes() const { return page_read_bytes() + page_table + query + signs + codebooks; }
+  std::uint64_t read_bytes() const { return page_read_bytes() + hot_window + page_table + query + signs + codebooks; }
   std::uint64_t written_bytes() const { return output; }
   AttentionTraffic& operator+=(const AttentionTraffic& o);
   std::string to_json() const;
@@ -74,6 +81,10 @@ struct PagedTrafficOptions {
   bool coded_kernel = true;        // ADA kernel (reads signs + codebooks); false: dense fp16 kernel
   int query_bytes_per_element = 4; // the CUDA entry points take float32 q and write float32 out
   int splits = 0;                  // split count of the launch, for `workspace` (0: not counted)
+  // fp16 hot-window tokens each (sequence, kv head) list attends beside its pages (TieredKvCache:
+  // sinks + newest, the query's own token included); 0 for the paged kernels alone.
+  std::int64_t hot_tokens = 0;
+  int hot_bytes_per_element = 2;
 };
 
 // Traffic of one decode launch (one query token per sequence) over `kv`. Needs host-readable

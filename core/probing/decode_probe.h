@@ -13,7 +13,9 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "core/cache/tiered_kv_cache.h"
 #include "core/decoder/generator.h"
 #include "core/decoder/llama_decoder.h"
 #include "core/probing/attention_traffic_model.h"
@@ -34,6 +36,12 @@ TrafficModel dense_cache_traffic(int kv_bytes_per_element, int query_bytes_per_e
 TrafficModel paged_cache_traffic(std::function<std::optional<kernels::PagedKv>(int64_t layer)> view,
                                  PagedTrafficOptions options = {});
 
+// The RDR / ADA cache: each layer's sealed pages (paged_view) read by the ADA kernel, plus the fp16
+// hot window (sinks + newest tokens, the call's own token included) that the attention reads
+// beside them (PagedTrafficOptions::hot_tokens). Decode calls only. The hot count is read from the
+// layer's tier map, so it is what the cache holds, not what its options say.
+TrafficModel tiered_cache_traffic(const TieredKvCache& cache, PagedTrafficOptions options = {});
+
 class DecodeProbe final : public StepHook, public AttentionHook {
  public:
   explicit DecodeProbe(probes::Probe& probe) : probe_(probe) {}
@@ -43,6 +51,12 @@ class DecodeProbe final : public StepHook, public AttentionHook {
   void attach(LlamaDecoder& decoder) { decoder.set_attention_hook(this); }
   static void detach(LlamaDecoder& decoder) { decoder.set_attention_hook(nullptr); }
   StepHook* step_hook() { return this; }  // for GenerationCallbacks::step_hook
+  // Compute the traffic model (last_step()) even while the probe is off, so a series of modeled
+  // bytes has the same source at every probe level; records are pushed only when it is on.
+  void set_model_when_off(bool on) { model_when_off_ = on; }
+  // The step number of the next attention ranges, for callers that open the step range
+  // themselves (probes::measure_overhead wraps each step in begin_step/end_step).
+  void set_step(int64_t step) { step_ = step; }
 
   void begin_forward(int64_t step, int64_t position, int64_t tokens) override;
   void end_forward(int64_t step) override;
@@ -54,6 +68,8 @@ class DecodeProbe final : public StepHook, public AttentionHook {
     int64_t step = probes::kNoStep;
     uint64_t modeled_read_bytes = 0, modeled_written_bytes = 0;
     int64_t layers = 0;
+    std::vector<uint64_t> layer_read_bytes;  // index = layer; 0 for layers without a model
+    AttentionTraffic traffic;                // sum over the step's layers (breakdown)
   };
   const StepTotals& last_step() const { return last_; }
 
@@ -64,6 +80,7 @@ class DecodeProbe final : public StepHook, public AttentionHook {
   int64_t step_ = probes::kNoStep;
   bool step_open_ = false;  // a range was pushed (the probe may be started or stopped meanwhile)
   bool attn_open_ = false;
+  bool model_when_off_ = false;
   StepTotals current_, last_;
 };
 

@@ -302,12 +302,17 @@ class ReportWriter {
     };
     line("latency", "latency", "ms", {{"series/latency_ms", "step latency"}, {"series/kernel_ms", "attention kernels (CUPTI)"}}, false);
     line("bytes", "bytes read", "bytes",
-         {{"series/bytes_read_modeled", "modeled (page layout)"}, {"series/bytes_read_measured", "measured (CUPTI DRAM)"},
+         {{"series/attn_bytes_read_modeled", "attention, modeled (page layout + hot window)"},
+          {"series/attn_bytes_read_measured", "attention, measured (CUPTI DRAM)"},
+          {"series/bytes_read_modeled", "cache accounting (modeled)"},
           {"series/resident_bytes", "resident"}},
          false);
+    line("measured_over_modeled", "measured / modeled bytes", "ratio",
+         {{"series/attn_measured_over_modeled", "attention: CUPTI dram__bytes_read / modeled"}}, false);
     // Achieved bandwidth: modeled bytes over step latency.
-    if (s.has("series/bytes_read_modeled") && s.has("series/latency_ms")) {
-      auto b = s.values("series/bytes_read_modeled"), l = s.values("series/latency_ms");
+    const std::string bw_modeled = s.has("series/attn_bytes_read_modeled") ? "series/attn_bytes_read_modeled" : "series/bytes_read_modeled";
+    if (s.has(bw_modeled) && s.has("series/latency_ms")) {
+      auto b = s.values(bw_modeled), l = s.values("series/latency_ms");
       std::vector<double> gbps(b.size());
       for (std::size_t k = 0; k < b.size(); ++k) gbps[k] = b[k] / (l[k] * 1e-3) / 1e9;
       LinePlot p{"achieved bandwidth: " + label, "decode step", "GB/s (modeled bytes / step latency)", false, false,
@@ -344,6 +349,37 @@ class ReportWriter {
       figure(safe_label(label) + "_" + safe_label(name), reports::render_heatmap(m, opt_.style),
              "Error heatmap " + name + ": " + s.meta.at(name).description + "; layers x heads, mean over decode steps (" +
                  label + ")");
+    }
+    // Per-layer series [steps, layers] (modeled / measured bytes of each layer's attention):
+    // a CSV each and a steps x layers map.
+    for (const auto& name : s.names_of_kind("layer_series")) {
+      const NpyArray& a = s.array(name);
+      if (a.shape.size() != 2 || a.shape[0] == 0 || a.shape[1] == 0) continue;
+      const int64_t T = a.shape[0], L = a.shape[1];
+      auto v = a.to_double();
+      std::ostringstream c;
+      c << "step";
+      for (int64_t l = 0; l < L; ++l) c << ",L" << l;
+      c << "\n";
+      for (int64_t t = 0; t < T; ++t) {
+        c << t;
+        for (int64_t l = 0; l < L; ++l) c << "," << num(v[t * L + l]);
+        c << "\n";
+      }
+      csv(safe_label(label) + "_" + safe_label(name), c.str());
+      bool any = false;
+      for (double x : v) any = any || std::isfinite(x);
+      if (!any) continue;
+      Heatmap m;
+      m.title = name + ": " + label;
+      m.x_label = "layer";
+      m.y_label = "decode step";
+      m.value_label = s.meta.at(name).unit;
+      m.rows = static_cast<int>(T);
+      m.cols = static_cast<int>(L);
+      m.values = v;
+      figure(safe_label(label) + "_" + safe_label(name), reports::render_heatmap(m, opt_.style),
+             s.meta.at(name).description + ", per decode step (y) and layer (x) (" + label + ")");
     }
     for (const auto& name : s.names_of_kind("tier_shares")) {
       const NpyArray& a = s.array(name);

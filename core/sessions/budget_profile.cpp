@@ -103,6 +103,16 @@ BudgetProfile read_budget_profile(const fs::path& path) {
   return budget_profile_from_json(j, path.string());
 }
 
+fs::path find_budget_profile(const std::string& name_or_path) {
+  const fs::path p = name_or_path;
+  if (fs::is_regular_file(p)) return p;
+#ifdef SKV_ASSETS_DIR
+  const fs::path asset = fs::path(SKV_ASSETS_DIR) / "profiles" / (name_or_path + ".json");
+  if (fs::is_regular_file(asset)) return asset;
+#endif
+  throw Error("budget profile '" + name_or_path + "': no such file, and no assets/profiles/" + name_or_path + ".json");
+}
+
 void save_budget_profile(const fs::path& path, const BudgetProfile& p) {
   if (path.has_parent_path()) make_directories_durable(path.parent_path());
   write_file_atomic(path, budget_profile_to_json(p).dump(2) + "\n");

@@ -41,6 +41,9 @@ nlohmann::json budget_profile_to_json(const BudgetProfile& p);
 BudgetProfile budget_profile_from_json(const nlohmann::json& j, const std::string& what);
 // (core/policies' load_budget_profile reads the same file's layer_shares for the RDR policy.)
 BudgetProfile read_budget_profile(const std::filesystem::path& path);
+// `name_or_path`: an existing file, or NAME of assets/profiles/NAME.json (the RDR policy's lookup).
+// Throws skv::Error naming both places when neither exists.
+std::filesystem::path find_budget_profile(const std::string& name_or_path);
 void save_budget_profile(const std::filesystem::path& path, const BudgetProfile& p);  // atomic
 
 struct TuneOptions {

@@ -7,6 +7,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/cache/backend_factory.h"
 #include "core/decoder/dense_kv_cache.h"
 #include "core/decoder/llama_decoder.h"
 #include "core/model/random_weight_source.h"
@@ -118,6 +119,75 @@ TEST(DecodeProbe, OffProbeRecordsNothingAndTheDecoderOutputIsUnchanged) {
   dp.end_forward(0);
   DecodeProbe::detach(dec);
   EXPECT_TRUE(at::equal(plain, probed));
+  std::vector<probes::Record> out;
+  EXPECT_EQ(probe.drain(out), 0u);
+}
+
+
+// The RDR/ADA cache: every token held is read once per kv head, either from a sealed page or from
+// the fp16 hot window (sinks + newest + the query's own token). An ADA cache drops nothing, so
+// page tokens + hot tokens must equal layers x kv heads x context at every decode step, whatever
+// the re-tiering schedule; and the hot window costs 2 * 2 * d bytes a token (d = 64: whole sectors).
+TEST(DecodeProbe, TieredCacheModelReadsEveryHeldTokenOnceFromPagesOrTheHotWindow) {
+  ModelConfig c = tiny_config();
+  c.head_dim = 64;
+  c.hidden = 256;
+  c.ffn_hidden = 256;
+  c.context_length = 256;
+  RandomWeightSource w(c, 3);
+  LlamaDecoder dec(w, at::Device(at::kCPU));
+  BackendSpec spec;
+  spec.kv = "ada";
+  spec.tier = "k3v4";
+  spec.cache.hot_window = 8;
+  spec.cache.sink_tokens = 2;
+  spec.cache.retier_every = 4;
+  auto cache = make_tiered_cache(spec);
+  cache->reset(c, 1, 128, dec.device());
+  probes::Probe probe;
+  probe.start(probes::Level::cpu);
+  DecodeProbe dp(probe);
+  dp.set_traffic_model(tiered_cache_traffic(*cache), "ada");
+  dp.attach(dec);
+  const int64_t prompt = 90;
+  dp.begin_forward(0, 0, prompt);
+  dec.forward(at::arange(prompt, at::kLong).view({1, prompt}), 0, *cache, true);
+  dp.end_forward(0);
+  std::vector<uint64_t> hot_per_step;
+  for (int64_t s = 1; s <= 6; ++s) {
+    const int64_t pos = prompt + s - 1;
+    dp.begin_forward(s, pos, 1);
+    dec.forward(at::full({1, 1}, 5, at::kLong), pos, *cache, true);
+    dp.end_forward(s);
+    const auto& t = dp.last_step();
+    ASSERT_EQ(t.layers, c.n_layers) << "step " << s;
+    EXPECT_EQ(t.traffic.tokens + t.traffic.hot_tokens, uint64_t(c.n_layers * c.n_kv_heads * (pos + 1))) << "step " << s;
+    EXPECT_GT(t.traffic.pages, 0u);
+    EXPECT_EQ(t.traffic.hot_window, t.traffic.hot_tokens * 2u * 2u * 64u);
+    ASSERT_EQ(t.layer_read_bytes.size(), size_t(c.n_layers));
+    EXPECT_EQ(t.layer_read_bytes[0] + t.layer_read_bytes[1], t.modeled_read_bytes);
+    hot_per_step.push_back(t.traffic.hot_tokens);
+  }
+  DecodeProbe::detach(dec);
+  probe.stop();
+  // Between re-tierings (every 4 steps) the hot window grows by one token a step.
+  EXPECT_EQ(hot_per_step[1], hot_per_step[0] + uint64_t(c.n_layers * c.n_kv_heads));
+  const Drained d = drain(probe);
+  ASSERT_EQ(d.modeled.size(), 6u * 2u * 2u);
+  EXPECT_EQ(d.modeled[0].kernel.view(), "ada:read");
+}
+
+TEST(DecodeProbe, ModelWhenOffFillsTheTotalsWithoutRecords) {
+  RandomWeightSource w(tiny_config(), 1);
+  LlamaDecoder dec(w, at::Device(at::kCPU));
+  DenseKvCache cache;
+  probes::Probe probe;  // off
+  DecodeProbe dp(probe);
+  dp.set_traffic_model(dense_cache_traffic(4), "dense");
+  dp.set_model_when_off(true);
+  run(dec, cache, dp);
+  EXPECT_EQ(dp.last_step().layers, 2);
+  EXPECT_EQ(dp.last_step().modeled_read_bytes, 2u * (2u * (2u * 7u * 16u * 4u) + 4u * 16u * 4u));
   std::vector<probes::Record> out;
   EXPECT_EQ(probe.drain(out), 0u);
 }

@@ -107,6 +107,38 @@ TEST(TrafficModel, CodedPagesCountValidRowsInSectorsAndTheRestAsUnused) {
   EXPECT_EQ(a.tokens, 37u);
 }
 
+TEST(TrafficModel, HotWindowAddsFp16KeyAndValueRowsOfEveryKvHead) {
+  // The pages of the test above plus an fp16 hot window of 4 sinks + 3 newest tokens per kv head:
+  // K block 7 * 64 * 2 = 896 B (28 whole sectors), V the same, 2 kv heads: 3584 B more.
+  Table t({{0, 0, 5}, {2064, 0, 32}}, {0, 1, 2}, {0, 1}, coded_tier(), 1, 2);
+  PagedTrafficOptions opt;
+  opt.splits = 3;
+  opt.hot_tokens = 7;
+  const AttentionTraffic a = model_paged_attention_traffic(t.kv, 4, opt);
+  EXPECT_EQ(a.hot_window, 2u * 2u * 896u);
+  EXPECT_EQ(a.hot_tokens, 14u);
+  EXPECT_EQ(a.read_bytes(), 5428u + 3584u);
+  EXPECT_EQ(a.page_read_bytes(), 2048u + 2080u);  // the pages are unchanged
+  EXPECT_EQ(a.written_bytes(), 1024u);
+}
+
+TEST(TrafficModel, HotWindowBlocksAreRoundedToSectorsAndNeedNoPages) {
+  // d = 8: a token row is 16 B, 3 tokens are 48 B -> 64 B of sectors for K and for V. No pages
+  // yet (the first decode step before any re-tiering): only the hot window, table and query.
+  TierLayout L = fp16_tier();
+  L.head_dim = 8;
+  Table t({{0, 0, 1}}, {0, 0}, {0}, L, 1, 1);
+  PagedTrafficOptions opt;
+  opt.coded_kernel = false;
+  opt.hot_tokens = 3;
+  const AttentionTraffic a = model_paged_attention_traffic(t.kv, 1, opt);
+  EXPECT_EQ(a.hot_window, 2u * 64u);
+  EXPECT_EQ(a.page_read_bytes(), 0u);
+  EXPECT_EQ(a.read_bytes(), 128u + 2u * 4u + 8u * 4u);  // hot + indptr + float32 query
+  opt.hot_tokens = -1;
+  EXPECT_THROW(model_paged_attention_traffic(t.kv, 1, opt), Error);
+}
+
 TEST(TrafficModel, Fp16PagesForTheDenseKernelHaveNoSignsOrCodebooks) {
   Table t({{0, 0, 3}}, {0, 1}, {0}, fp16_tier(), 1, 1);
   PagedTrafficOptions opt;
