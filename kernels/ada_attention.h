@@ -16,6 +16,13 @@ namespace skv::kernels {
 // True when the CUDA runtime sees at least one device (false when built without CUDA).
 bool cuda_device_available();
 
+// Which ADA decode kernel runs (docs/KERNELS.md): auto picks the warp-per-page kernel (v5) when
+// its shared memory fits the tier table, else the split kernel (v4). Forcing one is for benchmarks
+// and tests; forcing v5 where it does not fit is an error.
+inline constexpr int kAdaKernelAuto = 0;
+inline constexpr int kAdaKernelSplit = 1;
+inline constexpr int kAdaKernelWarpPerPage = 2;
+
 struct DecodeArgs {
   const float* q = nullptr;        // [batch, num_q_heads, head_dim] device
   float* out = nullptr;            // [batch, num_q_heads, head_dim] device
@@ -25,6 +32,7 @@ struct DecodeArgs {
   void* workspace = nullptr;       // device, ada_decode_workspace_bytes() bytes
   size_t workspace_bytes = 0;
   void* stream = nullptr;          // cudaStream_t
+  int variant = kAdaKernelAuto;    // ADA kernel choice (ignored by the dense baseline)
 };
 
 // Bytes of device workspace the split-over-pages decode needs for these shapes.

@@ -25,11 +25,19 @@ else
   # the kernels, their tests and the bench with nvcc; the two links run in parallel.
   log "cmake build failed, falling back to plain nvcc (see build.log)"
   ls /usr/include/gtest/gtest.h /usr/lib/x86_64-linux-gnu/libgtest* /usr/local/lib/libgtest* >> "$OUT/build.log" 2>&1
-  mkdir -p "$B/fallback"
+  mkdir -p "$B/fallback/obj"
   NV="nvcc -std=c++20 -O3 -DNDEBUG -DSKV_HAVE_CUDA=1 -I. --expt-relaxed-constexpr -lineinfo -arch=sm_90a -Xptxas=-v"
-  $NV -o "$B/fallback/skv_attn_bench" kernels/bench/attn_bench.cu kernels/cuda/*.cu kernels/cpu/*.cpp > "$OUT/build.bench.log" 2>&1 &
+  # Every kernel translation unit compiles on its own core; then the two links.
+  objs=()
+  for f in kernels/cuda/*.cu kernels/cpu/*.cpp; do
+    o="$B/fallback/obj/$(basename "$f").o"; objs+=("$o")
+    $NV -c -o "$o" "$f" > "$o.log" 2>&1 &
+  done
+  wait
+  cat "$B"/fallback/obj/*.log >> "$OUT/build.log"
+  $NV -o "$B/fallback/skv_attn_bench" kernels/bench/attn_bench.cu "${objs[@]}" > "$OUT/build.bench.log" 2>&1 &
   BPID=$!
-  $NV -o "$B/fallback/skv_kernels_tests" tests/kernels/*.cpp tests/kernels/*.cu kernels/cuda/*.cu kernels/cpu/*.cpp \
+  $NV -o "$B/fallback/skv_kernels_tests" tests/kernels/*.cpp tests/kernels/*.cu "${objs[@]}" \
     -Itests -lgtest -lgtest_main -lpthread >> "$OUT/build.log" 2>&1
   wait $BPID
   cat "$OUT/build.bench.log" >> "$OUT/build.log"; rm -f "$OUT/build.bench.log"
@@ -37,8 +45,8 @@ else
   [ -x "$B/fallback/skv_kernels_tests" ] && TESTS="$B/fallback/skv_kernels_tests"
 fi
 # ptxas resource report of the decode kernels (registers, smem, spills), from the build itself.
-grep -E "Compiling entry|registers|spill" "$OUT/build.log" | grep -A2 -E "decode_split|merge_kernel|encode_kernel" |
-  sed -E 's/_ZN3skv7kernels[^ ]*decode_split_kernelILi([0-9]+)ELi([0-9]+)ELb([01])ELi([0-9])[^ ]*/decode_split<D=\1,NH=\2,DENSE=\3,VMODE=\4>/; s/_ZN3skv7kernels[^ ]*merge_kernelILi([0-9]+)[^ ]*/merge<D=\1>/; s/_ZN3skv7kernels[^ ]*encode_kernelILi([0-9]+)[^ ]*/encode<D=\1>/' > "$OUT/ptxas.txt"
+grep -E "Compiling entry|registers|spill" "$OUT/build.log" | grep -A2 -E "decode_split|decode_wpp|merge_kernel|encode_kernel" |
+  sed -E 's/_ZN3skv7kernels[^ ]*decode_wpp_kernelILi([0-9]+)ELi([0-9]+)ELi([0-9])[^ ]*/decode_wpp<D=\1,NH=\2,VMODE=\3>/; s/_ZN3skv7kernels[^ ]*decode_split_kernelILi([0-9]+)ELi([0-9]+)ELb([01])ELi([0-9])[^ ]*/decode_split<D=\1,NH=\2,DENSE=\3,VMODE=\4>/; s/_ZN3skv7kernels[^ ]*merge_kernelILi([0-9]+)[^ ]*/merge<D=\1>/; s/_ZN3skv7kernels[^ ]*encode_kernelILi([0-9]+)[^ ]*/encode<D=\1>/' > "$OUT/ptxas.txt"
 grep -vE "ptxas info|bytes stack frame|^$" "$OUT/build.log" | tail -c 15000 > "$OUT/build.tail.log"; mv "$OUT/build.tail.log" "$OUT/build.log"
 
 TEST_RC=na; SAN_RC=na; BENCH_RC=na; SDPA_RC=na
@@ -59,8 +67,15 @@ fi
 # the details page as text, plus the SASS opcode mix of the target kernel.
 if [ "${NCU:-0}" = 1 ] && [ -n "${BENCH:-}" ] && [ -x "$BENCH" ]; then
   log "ncu"
-  timeout 200 ncu --set full --clock-control none -k 'regex:decode_split|merge_kernel' --launch-skip 6 --launch-count 2 \
+  timeout 200 ncu --set full --clock-control none -k 'regex:decode_wpp|decode_split|merge_kernel' --launch-skip 6 --launch-count 2 \
     "$BENCH" --cfg 65536,32,8,128,1 --runs 5 > "$OUT/ncu.txt" 2>&1 || echo "ncu rc=$?" >> "$OUT/ncu.txt"
+  # Source-level view of the default (v5) kernel: executed instructions and stall samples per
+  # SASS instruction, summed per CUDA source line (built with -lineinfo).
+  timeout 200 ncu --set full --import-source yes --clock-control none -k 'regex:decode_wpp' --launch-skip 3 --launch-count 1 \
+    -o "$B/wpp_prof" -f "$BENCH" --cfg 65536,32,8,128,1 --runs 5 > "$OUT/ncu_wpp_run.txt" 2>&1
+  ncu -i "$B/wpp_prof.ncu-rep" --page details > "$OUT/ncu_wpp.txt" 2>&1
+  ncu -i "$B/wpp_prof.ncu-rep" --page source --csv --print-source cuda,sass > "$B/wpp_src.csv" 2>&1
+  python3 scripts/ncu_source_summary.py "$B/wpp_src.csv" > "$OUT/ncu_wpp_lines.txt" 2>&1
   cuobjdump -sass "$BENCH" 2>/dev/null | awk '/Function : .*decode_split_kernelILi128ELi4ELb0ELi0E/{f=1;next} /Function : /{f=0} f' |
     grep -oE '^\s+/\*[0-9a-f]{4,}\*/\s+[A-Z][A-Z0-9_.]*' | awk '{print $2}' | sed -E 's/\..*//' | sort | uniq -c | sort -rn > "$OUT/sass_mix.txt"
 fi
@@ -82,12 +97,12 @@ import json, sys
 b = json.load(open(sys.argv[1])); s = json.load(open(sys.argv[2]))
 sd = {(r["ctx"], r["hq"], r["hkv"], r["d"], r["batch"]): r["sdpa_us"] for r in s["results"]}
 print(f"{b['device']}  copy {b['copy_gbs']:.0f} GB/s")
-print(f"{'ctx':>7} {'heads':>6} {'d':>4} {'B':>2} | {'ada_us':>8} {'%copy':>6} | {'dense_us':>8} {'sdpa_us':>8} | {'x dense':>7} {'x sdpa':>7} | {'enc1_us':>7}")
+print(f"{'ctx':>7} {'heads':>6} {'d':>4} {'B':>2} | {'ada_us':>8} {'v4_us':>8} {'%copy':>6} | {'dense_us':>8} {'sdpa_us':>8} | {'x dense':>7} {'x sdpa':>7} | {'enc1_us':>7}")
 for r in b["results"]:
     k = (r["ctx"], r["hq"], r["hkv"], r["d"], r["batch"]); t = sd.get(k)
     xs = f"{t / r['ada_us']:7.2f}" if t else "    n/a"
     ts = f"{t:8.2f}" if t else "     n/a"
-    print(f"{r['ctx']:>7} {r['hq']:>3}/{r['hkv']:<2} {r['d']:>4} {r['batch']:>2} | {r['ada_us']:8.2f} {r['ada_pct_copy']:5.1f}% | {r['dense_us']:8.2f} {ts} | {r['speedup_vs_dense']:7.2f} {xs} | {r['encode_one_token_all_heads_us']:7.2f}")
+    print(f"{r['ctx']:>7} {r['hq']:>3}/{r['hkv']:<2} {r['d']:>4} {r['batch']:>2} | {r['ada_us']:8.2f} {r.get('ada_split_v4_us', 0):8.2f} {r['ada_pct_copy']:5.1f}% | {r['dense_us']:8.2f} {ts} | {r['speedup_vs_dense']:7.2f} {xs} | {r['encode_one_token_all_heads_us']:7.2f}")
 PY
   fi
 } >> "$OUT/summary.txt" 2>&1

@@ -85,7 +85,7 @@ struct Cfg { int ctx, hq, hkv, d, batch; };
 
 struct Result {
   Cfg c;
-  double ada_us, dense_us, ada_bytes, dense_bytes, enc1_us, enc_amort_ns;
+  double ada_us, ada_split_us, dense_us, ada_bytes, dense_bytes, enc1_us, enc_amort_ns;
   int sets_ada, sets_dense;
 };
 
@@ -258,8 +258,9 @@ int main(int argc, char** argv) {
     if (only.ctx > 0) cfgs = {only};
     const size_t rotate = size_t(256) << 20;  // > 5x L2
     std::vector<Result> res;
-    std::printf("%7s %5s %5s %4s %3s | %9s %9s %7s %6s | %9s %9s %7s | %7s | %9s %9s\n", "ctx", "hq", "hkv", "d", "B",
-                "ada_us", "ada_MB", "GB/s", "%copy", "dense_us", "dense_MB", "GB/s", "speedup", "enc1_us", "enc_ns/t");
+    std::printf("%7s %5s %5s %4s %3s | %9s %9s %9s %7s %6s | %9s %9s %7s | %7s | %9s %9s\n", "ctx", "hq", "hkv", "d",
+                "B", "ada_us", "v4_us", "ada_MB", "GB/s", "%copy", "dense_us", "dense_MB", "GB/s", "speedup", "enc1_us",
+                "enc_ns/t");
     for (const Cfg& c : cfgs) {
       Result r{};
       r.c = c;
@@ -268,6 +269,11 @@ int main(int argc, char** argv) {
         r.sets_ada = b.sets;
         r.ada_bytes = b.modeled_bytes();
         r.ada_us = b.time_us([&](int s) { ada_decode_attention(b.kv(s), b.args(s)); }, runs);
+        r.ada_split_us = b.time_us([&](int s) {  // the v4 kernel, for the record of what v5 changed
+          DecodeArgs a = b.args(s);
+          a.variant = kAdaKernelSplit;
+          ada_decode_attention(b.kv(s), a);
+        }, runs);
         encode_cost(b, &r.enc1_us, &r.enc_amort_ns);
       }
       {
@@ -277,8 +283,8 @@ int main(int argc, char** argv) {
         r.dense_us = b.time_us([&](int s) { dense_fp16_decode_attention(b.kv(s), b.args(s)); }, runs);
       }
       const double ag = r.ada_bytes / (r.ada_us * 1e-6) / 1e9, dg = r.dense_bytes / (r.dense_us * 1e-6) / 1e9;
-      std::printf("%7d %5d %5d %4d %3d | %9.2f %9.2f %7.0f %5.1f%% | %9.2f %9.2f %7.0f | %6.2fx | %9.2f %9.2f\n", c.ctx,
-                  c.hq, c.hkv, c.d, c.batch, r.ada_us, r.ada_bytes / 1e6, ag, 100.0 * ag / copy_gbs, r.dense_us,
+      std::printf("%7d %5d %5d %4d %3d | %9.2f %9.2f %9.2f %7.0f %5.1f%% | %9.2f %9.2f %7.0f | %6.2fx | %9.2f %9.2f\n",
+                  c.ctx, c.hq, c.hkv, c.d, c.batch, r.ada_us, r.ada_split_us, r.ada_bytes / 1e6, ag, 100.0 * ag / copy_gbs, r.dense_us,
                   r.dense_bytes / 1e6, dg, r.dense_us / r.ada_us, r.enc1_us, r.enc_amort_ns);
       std::fflush(stdout);
       res.push_back(r);
@@ -292,12 +298,12 @@ int main(int argc, char** argv) {
       for (size_t i = 0; i < res.size(); ++i) {
         const Result& r = res[i];
         std::fprintf(f,
-                     "    {\"ctx\": %d, \"hq\": %d, \"hkv\": %d, \"d\": %d, \"batch\": %d, \"ada_us\": %.3f, "
+                     "    {\"ctx\": %d, \"hq\": %d, \"hkv\": %d, \"d\": %d, \"batch\": %d, \"ada_us\": %.3f, \"ada_split_v4_us\": %.3f, "
                      "\"ada_bytes\": %.0f, \"ada_gbs\": %.1f, \"ada_pct_copy\": %.1f, \"dense_us\": %.3f, "
                      "\"dense_bytes\": %.0f, \"dense_gbs\": %.1f, \"speedup_vs_dense\": %.3f, "
                      "\"encode_one_token_all_heads_us\": %.3f, \"encode_page_ns_per_token\": %.3f, "
                      "\"sets_ada\": %d, \"sets_dense\": %d}%s\n",
-                     r.c.ctx, r.c.hq, r.c.hkv, r.c.d, r.c.batch, r.ada_us, r.ada_bytes,
+                     r.c.ctx, r.c.hq, r.c.hkv, r.c.d, r.c.batch, r.ada_us, r.ada_split_us, r.ada_bytes,
                      r.ada_bytes / (r.ada_us * 1e-6) / 1e9, 100.0 * r.ada_bytes / (r.ada_us * 1e-6) / 1e9 / copy_gbs,
                      r.dense_us, r.dense_bytes, r.dense_bytes / (r.dense_us * 1e-6) / 1e9, r.dense_us / r.ada_us,
                      r.enc1_us, r.enc_amort_ns, r.sets_ada, r.sets_dense, i + 1 < res.size() ? "," : "");

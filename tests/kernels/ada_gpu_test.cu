@@ -55,7 +55,8 @@ struct DevCache {
 
 uint32_t fresh_seed() { return std::random_device{}(); }
 
-std::vector<float> run_gpu(const test::TestCache& c, const std::vector<float>& q, int hq, bool dense) {
+std::vector<float> run_gpu(const test::TestCache& c, const std::vector<float>& q, int hq, bool dense,
+                           int variant = kAdaKernelAuto) {
   DevCache dc(c);
   DevBuf dq(q), dout(q.size() * sizeof(float));
   std::vector<float> nan(q.size(), NAN);
@@ -65,7 +66,7 @@ std::vector<float> run_gpu(const test::TestCache& c, const std::vector<float>& q
   if (cudaMemset(dws.p, 0xFF, ws) != cudaSuccess) throw KernelError("memset");  // NaN-poisoned workspace
   DecodeArgs a;
   a.q = dq.as<float>(); a.out = dout.as<float>(); a.num_q_heads = hq; a.max_pages_per_head = c.max_pages;
-  a.workspace = dws.p; a.workspace_bytes = ws;
+  a.workspace = dws.p; a.workspace_bytes = ws; a.variant = variant;
   if (dense) dense_fp16_decode_attention(dc.kv, a);
   else ada_decode_attention(dc.kv, a);
   if (cudaDeviceSynchronize() != cudaSuccess) throw KernelError("kernel failed");
@@ -98,11 +99,13 @@ std::vector<int> uneven_tokens(int n_heads, int base, std::mt19937& rng) {
   return t;
 }
 
+// variant: which ADA kernel (auto = warp-per-page where its shared memory fits, else split).
 void check_decode(int d, int group, int batch, int hkv, const std::vector<TierLayout>& tiers, int base_tokens,
-                  bool dense) {
+                  bool dense, int variant = kAdaKernelAuto) {
   const uint32_t seed = fresh_seed();
   SCOPED_TRACE("seed " + std::to_string(seed) + " d " + std::to_string(d) + " group " + std::to_string(group) +
-               " batch " + std::to_string(batch) + " tiers " + std::to_string(tiers.size()));
+               " batch " + std::to_string(batch) + " tiers " + std::to_string(tiers.size()) + " variant " +
+               std::to_string(variant));
   std::mt19937 rng(seed);
   const auto toks = uneven_tokens(batch * hkv, base_tokens, rng);
   const int nt = int(tiers.size());
@@ -113,34 +116,57 @@ void check_decode(int d, int group, int batch, int hkv, const std::vector<TierLa
   std::vector<float> ref(q.size());
   if (dense) cpu::dense_fp16_decode_attention(c.view(), q.data(), ref.data(), hq, 0.f);
   else cpu::ada_decode_attention(c.view(), q.data(), ref.data(), hq, 0.f);
-  const auto out = run_gpu(c, q, hq, dense);
+  const auto out = run_gpu(c, q, hq, dense, variant);
   int nans = 0;
   const double e = rel_err(out, ref, &nans);
   EXPECT_EQ(nans, 0);
   EXPECT_LT(e, 1e-3);
 }
 
+// Both kernels on every shape: the split kernel (v4) and auto on a two-tier table (auto is v5 where
+// its shared memory holds both LUTs: d = 64), and v5 forced on each tier alone.
 TEST_F(AdaGpu, AdaDecodeMatchesCpuAcrossShapesAndCodedTiers) {
   for (int d : {64, 128})
     for (int group : {1, 3, 4, 8})
       for (int batch : {1, 8}) {
         const int hkv = group == 8 ? 1 : 2;
-        check_decode(d, group, batch, hkv, {test::coord_tier(d, 3, 4), test::pair_tier(d, 3, 2, 4)}, 700, false);
+        const TierLayout coord = test::coord_tier(d, 3, 4), pair = test::pair_tier(d, 3, 2, 4);
+        check_decode(d, group, batch, hkv, {coord, pair}, 700, false, kAdaKernelSplit);
+        check_decode(d, group, batch, hkv, {coord, pair}, 700, false, kAdaKernelAuto);
+        check_decode(d, group, batch, hkv, {coord}, 700, false, kAdaKernelWarpPerPage);
+        check_decode(d, group, batch, hkv, {pair}, 700, false, kAdaKernelWarpPerPage);
       }
 }
 
+TEST_F(AdaGpu, WarpPerPageKernelForcedWhereItsSharedMemoryDoesNotFitIsAnError) {
+  const std::vector<TierLayout> tiers = {test::coord_tier(128, 3, 4), test::pair_tier(128, 3, 2, 4),
+                                         test::coord_tier(128, 4, 5, true, 96)};
+  const auto c = test::make_cache(1, 1, 128, tiers, {300}, [](int, int, int p) { return p % 3; }, 5);
+  const auto q = test::random_queries(1, 4, 128, 3);
+  EXPECT_THROW(run_gpu(c, q, 4, false, kAdaKernelWarpPerPage), KernelError);
+  EXPECT_NO_THROW(run_gpu(c, q, 4, false, kAdaKernelAuto));  // falls back to the split kernel
+}
+
+// Auto picks the warp-per-page kernel where this 5-tier table fits its shared memory (d = 64) and
+// the split kernel where it does not (d = 128); both are checked explicitly too.
 TEST_F(AdaGpu, AdaDecodeMatchesCpuWithMixedTiersIncludingFp16Pages) {
-  for (int d : {64, 128})
-    for (int group : {1, 4, 8})
-      check_decode(d, group, 2, 2,
-                   {test::coord_tier(d, 3, 4), test::fp16_tier(d), test::coord_tier(d, 2, 2, false),
-                    test::pair_tier(d, 2, 2, 3, true, 32), test::coord_tier(d, 4, 5, true, 96)},
-                   900, false);
+  for (int variant : {kAdaKernelAuto, kAdaKernelSplit})
+    for (int d : {64, 128})
+      for (int group : {1, 4, 8})
+        check_decode(d, group, 2, 2,
+                     {test::coord_tier(d, 3, 4), test::fp16_tier(d), test::coord_tier(d, 2, 2, false),
+                      test::pair_tier(d, 2, 2, 3, true, 32), test::coord_tier(d, 4, 5, true, 96)},
+                     900, false, variant);
+  for (int group : {1, 4})  // fp16 sink/hot pages among coded pages, as the decoder's cache has them
+    check_decode(128, group, 2, 2, {test::coord_tier(128, 3, 4), test::fp16_tier(128)}, 900, false,
+                 kAdaKernelWarpPerPage);
 }
 
 TEST_F(AdaGpu, AdaDecodeMatchesCpuWithManyPagesPerSplit) {
-  check_decode(128, 4, 1, 1, {test::coord_tier(128, 3, 4)}, 64 * 600, false);
-  check_decode(64, 3, 1, 1, {test::coord_tier(64, 3, 4), test::fp16_tier(64)}, 64 * 400, false);
+  for (int variant : {kAdaKernelWarpPerPage, kAdaKernelSplit}) {
+    check_decode(128, 4, 1, 1, {test::coord_tier(128, 3, 4)}, 64 * 600, false, variant);
+    check_decode(64, 3, 1, 1, {test::coord_tier(64, 3, 4), test::fp16_tier(64)}, 64 * 400, false, variant);
+  }
 }
 
 TEST_F(AdaGpu, DenseFp16DecodeMatchesCpu) {

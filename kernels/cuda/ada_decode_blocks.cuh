@@ -1,0 +1,612 @@
+// Device building blocks of the ADA decode kernels (kernels/cuda/ada_decode_split.cu, v4, and
+// kernels/cuda/ada_decode_wpp.cu, v5) and the host-visible launch entry points that
+// kernels/cuda/ada_decode.cu (plans, merge, public API) calls. Internal to kernels/cuda.
+#pragma once
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#include "kernels/ada_attention.h"
+
+namespace skv::kernels::ada_detail {
+
+constexpr int kThreads = 256;      // 8 warps
+constexpr int kStages = 4;         // cp.async pipeline depth (pages in flight per CTA)
+constexpr int kMaxPagesPerSplit = 128;  // pinfo + q.m tables (keeps 2 CTAs of ~108 KB per SM)
+constexpr int kMaxPageTokens = 128;
+constexpr int kLanesPerKey = 8;    // lanes scoring one token (a quarter warp: one LDS.128 phase)
+
+template <int NH> struct Vec;
+template <> struct Vec<1> { using T = float; };
+template <> struct Vec<2> { using T = float2; };
+template <> struct Vec<4> { using T = float4; };
+
+template <int NH> __device__ __forceinline__ float get(const typename Vec<NH>::T& v, int i) {
+  if constexpr (NH == 1) return v;
+  else if constexpr (NH == 2) return i == 0 ? v.x : v.y;
+  else return i == 0 ? v.x : i == 1 ? v.y : i == 2 ? v.z : v.w;
+}
+template <int NH> __device__ __forceinline__ void add(typename Vec<NH>::T& a, const typename Vec<NH>::T& b) {
+  if constexpr (NH == 1) a += b;
+  else if constexpr (NH == 2) { a.x += b.x; a.y += b.y; }
+  else { a.x += b.x; a.y += b.y; a.z += b.z; a.w += b.w; }
+}
+
+// Shape of a coded-key tier's lookup table. A "unit" is J code groups looked up together:
+// two 3-bit (or smaller) coordinates share one joint table of 2^(2b) entries (half the
+// lookups); PAIR planes and 4-bit coordinates are looked up alone. Lane k of a token's 8 lanes
+// owns units [k*UPL, (k+1)*UPL); LUT entry (m, code) of lane k sits at ((m*E + code)*8 + k), so
+// the 8 lanes of a quarter warp always hit 8 different 16-byte bank groups: conflict-free.
+struct LutShape {
+  int J, nb, E, U, upl;
+};
+__host__ __device__ inline LutShape lut_shape(const TierLayout& L) {
+  LutShape s{};
+  const int cb = key_code_bits(L);
+  s.J = (L.key_kind == KeyKind::kCoord && cb <= 3) ? 2 : 1;
+  s.nb = s.J * cb;
+  s.E = 1 << s.nb;
+  s.U = key_groups(L) / s.J;
+  s.upl = s.U / kLanesPerKey;
+  return s;
+}
+__host__ __device__ inline size_t lut_floats(const TierLayout& L, int nh) {
+  if (!keys_coded(L)) return 0;
+  const LutShape s = lut_shape(L);
+  return size_t(s.U) * size_t(s.E) * size_t(nh);
+}
+
+// Per-tier constants of the hot loop, computed once per CTA (page_offsets / lut_shape would
+// otherwise be re-derived, with integer divisions, by every warp on every page).
+struct TierConst {
+  int key_codes, key_scales, values, value_scales, mean;  // byte offsets in the page
+  int copy16;    // 16-byte chunks staged per page (the mean is last and is not staged: q.m_p is
+                 // computed in the prologue straight from global memory)
+  int wpt, vwpt, nb, upl, E, bv, coded, has_mean, vcoded;
+  int pad;    // v5: the tier's LUT offset (floats) in the LUT region
+  int vpair;  // v5: the tier's value pair table (float2 entries), -1 = none
+};
+__host__ __device__ inline TierConst tier_const(const TierLayout& L) {
+  TierConst c{};
+  const PageOffsets o = page_offsets(L);
+  c.key_codes = int(o.key_codes); c.key_scales = int(o.key_scales); c.values = int(o.values);
+  c.value_scales = int(o.value_scales); c.mean = int(o.mean);
+  c.has_mean = has_page_mean(L) ? 1 : 0;
+  c.copy16 = int((c.has_mean ? o.mean : o.total) / 16);
+  c.coded = keys_coded(L) ? 1 : 0;
+  c.wpt = key_words_per_token(L);
+  c.vwpt = value_words_per_token(L);
+  if (c.coded) { const LutShape s = lut_shape(L); c.nb = s.nb; c.upl = s.upl; c.E = s.E; }
+  c.vcoded = L.value_kind == ValueKind::kCoord ? 1 : 0;
+  c.bv = L.value_bits;
+  c.vpair = -1;
+  return c;
+}
+// q_plain row index with one 16-byte pad every 16 dims: the 8 lanes of a key read dims 16 apart
+// (dense fp16 scoring), which without the pad all land in one bank group.
+__host__ __device__ constexpr int qidx(int dim) { return dim + (dim >> 4); }
+
+struct SmemPlan {
+  size_t tiers, tconst, qm, pinfo, q_plain, q_rot, raw, weights, state, klev, vlev, scratch, stages, total, stage_bytes;
+};
+__host__ __device__ inline SmemPlan smem_plan(const TierTable& tt, int d, int nh) {
+  size_t lut = 0, stage = 16;
+  for (int t = 0; t < tt.count; ++t) {
+    lut = lut > lut_floats(tt.layouts[t], nh) ? lut : lut_floats(tt.layouts[t], nh);
+    stage = stage > page_bytes(tt.layouts[t]) ? stage : page_bytes(tt.layouts[t]);
+  }
+  const size_t red = size_t(kThreads / 32) * size_t(nh) * size_t(d);
+  SmemPlan p{};
+  size_t at = 0;
+#define SKV_TAKE(field, bytes) p.field = at; at += align16(bytes)
+  SKV_TAKE(tiers, sizeof(TierTable));
+  SKV_TAKE(tconst, sizeof(TierConst) * kMaxTiers);
+  SKV_TAKE(qm, sizeof(float) * 4 * kMaxPagesPerSplit);
+  SKV_TAKE(pinfo, sizeof(PageInfo) * kMaxPagesPerSplit);
+  SKV_TAKE(q_plain, sizeof(float) * qidx(d) * nh);
+  SKV_TAKE(q_rot, sizeof(float) * d * nh);
+  SKV_TAKE(raw, sizeof(float) * kMaxPageTokens * nh);
+  SKV_TAKE(weights, sizeof(float) * kMaxPageTokens * nh);
+  SKV_TAKE(state, sizeof(float) * 4 * (kThreads / 32) * 4);  // per warp: qm, alpha, m, l (4 heads)
+  SKV_TAKE(klev, sizeof(float) * 64);   // COORD b <= 4, PAIR radii 2^p <= 32
+  SKV_TAKE(vlev, sizeof(float) * 32);   // bv <= 5
+  SKV_TAKE(scratch, sizeof(float) * (lut > red ? lut : red));
+  p.stage_bytes = align16(stage);
+  SKV_TAKE(stages, p.stage_bytes * kStages);
+#undef SKV_TAKE
+  p.total = at;
+  return p;
+}
+
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
+  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N> __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+
+// Shared-memory plan of the warp-per-page kernel (v5): every coded tier's LUT lives in shared
+// memory at once (warps may be on pages of different tiers), and each warp owns a private
+// 2-stage page buffer plus its logits/weights scratch.
+constexpr int kWppThreads = 512;  // v5: 16 warps, one CTA per SM
+struct WppPlan {
+  size_t tiers, tconst, pinfo, q_plain, q_rot, klev, vlev, vpair, state, luts, warps, total;
+  size_t warp_bytes, wraw, wwt, walpha, stage, stage_bytes;
+  int key_bytes;           // stage layout: keys (codes + scales) at 0, values (+ scales) at key_bytes
+  int lut_off[kMaxTiers];  // floats into the LUT region, per coded tier
+  int vpair_off[kMaxTiers];  // float2 entries into the pair tables, per 4-bit value tier; -1 = none
+};
+
+struct DecodeParams {
+  PagedKv kv;
+  SmemPlan plan;
+  WppPlan wpp;
+  const float* q;
+  int num_q_heads, group, chunks, splits, pages_per_split;
+  float scale_log2;  // sm_scale * log2(e): softmax in base 2
+  float* part_m;     // [splits][B*Hq]
+  float* part_l;     // [splits][B*Hq]
+  float* part_rot;   // [splits][B*Hq][d]
+  float* part_plain; // [splits][B*Hq][d]
+};
+
+// ---- per-page building blocks shared by both decode kernels ------------------------------------
+// A warp processes tokens [t0w, t1w) of a page already in `page` (shared memory, or global memory
+// for FP16-key pages in the v5 kernel): logits into wraw, the online softmax into wwt/m/l, then
+// the weighted values into the accumulators.
+
+__device__ __forceinline__ float4 lds128(uint32_t addr) {
+  float4 v;
+  asm("ld.shared.v4.f32 {%0, %1, %2, %3}, [%4];" : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w) : "r"(addr));
+  return v;
+}
+
+// Byte offset of LUT entry `code` (6-bit field at bit F of the lane's 48-bit window lo|hi<<32)
+// relative to unit m's table: code * 8 lanes * 16 B = code << 7. Compile-time F: one or two
+// shifts and a mask, no 64-bit arithmetic.
+template <int F>
+__device__ __forceinline__ uint32_t pair6_offset(uint32_t lo, uint32_t hi) {
+  constexpr uint32_t kMask = 63u << 7;
+  if constexpr (F + 6 <= 32) {
+    if constexpr (F >= 7) return (lo >> (F - 7)) & kMask;
+    else return (lo << (7 - F)) & kMask;
+  } else if constexpr (F >= 32) {
+    if constexpr (F - 32 >= 7) return (hi >> (F - 32 - 7)) & kMask;
+    else return (hi << (7 - (F - 32))) & kMask;
+  } else {
+    return ((lo >> (F - 7)) | (hi << (32 + 7 - F))) & kMask;
+  }
+}
+
+// Scoring fast path for the target tiers (COORD 3-bit keys, joint pair tables, d = 128, NH = 4):
+// lane kq owns bits [48 kq, 48 kq + 48) of the token's 12-word code row (two word loads), each of
+// its 8 units is one shift + mask + add + LDS.128 + 4 FADD (the generic path spends ~15
+// instructions a lookup on 64-bit window shifts and index arithmetic).
+__device__ __forceinline__ void score_pairs6_d128(const unsigned char* page, const TierConst& tc,
+                                                  const float* lut_base, int t0w, int t1w, int lane, float* wraw) {
+  const int kq = lane % kLanesPerKey, gq = lane / kLanesPerKey;
+  const auto* rows = reinterpret_cast<const uint32_t*>(page + tc.key_codes);
+  const auto* kscale = reinterpret_cast<const __half*>(page + tc.key_scales);
+  const int w0 = (48 * kq) >> 5;
+  const bool odd = kq & 1;  // window starts at bit 16 of word w0
+  const uint32_t lut = static_cast<uint32_t>(__cvta_generic_to_shared(lut_base)) + uint32_t(kq) * 16u;
+  constexpr uint32_t kUnit = 64u * 8u * 16u;  // bytes of one unit's table
+  for (int tb = t0w; tb < t1w; tb += 32 / kLanesPerKey) {
+    const int t = tb + gq;
+    float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+    if (t < t1w) {
+      const uint32_t* w = rows + t * 12 + w0;
+      const uint32_t a0 = w[0], a1 = w[1];
+      const uint32_t lo = odd ? __funnelshift_r(a0, a1, 16) : a0;
+      const uint32_t hi = odd ? (a1 >> 16) : a1;
+      float4 v[8];
+      v[0] = lds128(lut + 0 * kUnit + pair6_offset<0>(lo, hi));
+      v[1] = lds128(lut + 1 * kUnit + pair6_offset<6>(lo, hi));
+      v[2] = lds128(lut + 2 * kUnit + pair6_offset<12>(lo, hi));
+      v[3] = lds128(lut + 3 * kUnit + pair6_offset<18>(lo, hi));
+      v[4] = lds128(lut + 4 * kUnit + pair6_offset<24>(lo, hi));
+      v[5] = lds128(lut + 5 * kUnit + pair6_offset<30>(lo, hi));
+      v[6] = lds128(lut + 6 * kUnit + pair6_offset<36>(lo, hi));
+      v[7] = lds128(lut + 7 * kUnit + pair6_offset<42>(lo, hi));
+#pragma unroll
+      for (int m = 0; m < 8; ++m) { acc.x += v[m].x; acc.y += v[m].y; acc.z += v[m].z; acc.w += v[m].w; }
+    }
+    // Transposed reduction over the 8 lanes of a key (see score_tokens).
+    const bool b0 = kq & 1, b1 = kq & 2;
+    float s0 = b0 ? acc.z : acc.x, s1 = b0 ? acc.w : acc.y;
+    const float o0 = b0 ? acc.x : acc.z, o1 = b0 ? acc.y : acc.w;
+    s0 += __shfl_xor_sync(0xffffffffu, o0, 1);
+    s1 += __shfl_xor_sync(0xffffffffu, o1, 1);
+    float r1 = b1 ? s1 : s0;
+    r1 += __shfl_xor_sync(0xffffffffu, b1 ? s0 : s1, 2);
+    r1 += __shfl_xor_sync(0xffffffffu, r1, 4);
+    if (kq < 4 && t < t1w) wraw[(t - t0w) * 4 + 2 * (kq & 1) + (kq >> 1)] = __half2float(kscale[t]) * r1;
+  }
+}
+
+// wraw[(t - t0w) * NH + hh] = s_t * sum_units LUT (coded keys) or q . k (fp16 keys).
+template <int D, int NH>
+__device__ __forceinline__ void score_tokens(const unsigned char* page, const TierConst& tc, bool coded,
+                                             const float* lut_base, const float* q_plain, int t0w, int t1w,
+                                             int lane, float* wraw) {
+  using V = typename Vec<NH>::T;
+  const int kq = lane % kLanesPerKey, gq = lane / kLanesPerKey;  // lane in token, token in step
+  if constexpr (NH == 4) {
+    if (coded && tc.nb == 6 && tc.upl == 8 && tc.wpt == 12) {  // the target tiers: 3-bit pairs, d = 128
+      score_pairs6_d128(page, tc, lut_base, t0w, t1w, lane, wraw);
+      return;
+    }
+  }
+  if (coded) {
+    const int wpt = tc.wpt, nb = tc.nb, upl = tc.upl, E = tc.E, emask = E - 1;
+    const auto* rows = reinterpret_cast<const uint32_t*>(page + tc.key_codes);
+    const auto* kscale = reinterpret_cast<const __half*>(page + tc.key_scales);
+    const V* lut = reinterpret_cast<const V*>(lut_base) + kq;
+    const int start = kq * upl * nb, w0 = start >> 5, sh = start & 31;
+    for (int tb = t0w; tb < t1w; tb += 32 / kLanesPerKey) {
+      const int t = tb + gq;
+      V acc{};
+      if (t < t1w) {
+        const uint32_t* w = rows + size_t(t) * wpt;
+        const uint32_t a0 = w[w0], a1 = w0 + 1 < wpt ? w[w0 + 1] : 0u, a2 = w0 + 2 < wpt ? w[w0 + 2] : 0u;
+        uint64_t win = ((uint64_t(a1) << 32) | a0) >> sh;
+        if (sh) win |= uint64_t(a2) << (64 - sh);
+        if (nb == 6 && upl == 8) {  // the common tiers: 3-bit coordinate pairs, 6-bit planes, d=128
+#pragma unroll
+          for (int m = 0; m < 8; ++m) add<NH>(acc, lut[((m << 6) + int((win >> (6 * m)) & 63u)) * kLanesPerKey]);
+        } else {
+#pragma unroll 4
+          for (int m = 0; m < upl; ++m)
+            add<NH>(acc, lut[(m * E + int((win >> (nb * m)) & uint64_t(emask))) * kLanesPerKey]);
+        }
+      }
+      if constexpr (NH == 4) {
+        // Transposed reduction over the 8 lanes of a key: 4 shuffles instead of 12. After it,
+        // lane kq holds the full sum of head 2 (kq & 1) + ((kq >> 1) & 1).
+        const bool b0 = kq & 1, b1 = kq & 2;
+        float s0 = b0 ? acc.z : acc.x, s1 = b0 ? acc.w : acc.y;
+        const float o0 = b0 ? acc.x : acc.z, o1 = b0 ? acc.y : acc.w;
+        s0 += __shfl_xor_sync(0xffffffffu, o0, 1);
+        s1 += __shfl_xor_sync(0xffffffffu, o1, 1);
+        float r1 = b1 ? s1 : s0;
+        r1 += __shfl_xor_sync(0xffffffffu, b1 ? s0 : s1, 2);
+        r1 += __shfl_xor_sync(0xffffffffu, r1, 4);
+        if (kq < 4 && t < t1w) wraw[(t - t0w) * 4 + 2 * (kq & 1) + (kq >> 1)] = __half2float(kscale[t]) * r1;
+      } else {
+        float r[NH];
+#pragma unroll
+        for (int hh = 0; hh < NH; ++hh) {
+          r[hh] = get<NH>(acc, hh);
+          r[hh] += __shfl_xor_sync(0xffffffffu, r[hh], 1);
+          r[hh] += __shfl_xor_sync(0xffffffffu, r[hh], 2);
+          r[hh] += __shfl_xor_sync(0xffffffffu, r[hh], 4);
+        }
+        if (kq == 0 && t < t1w) {
+          const float sc = __half2float(kscale[t]);
+#pragma unroll
+          for (int hh = 0; hh < NH; ++hh) wraw[(t - t0w) * NH + hh] = sc * r[hh];
+        }
+      }
+    }
+  } else {  // fp16 keys: lane kq owns D/8 dims
+    constexpr int DPL = D / kLanesPerKey;
+    const auto* rows = reinterpret_cast<const __half*>(page + tc.key_codes);
+    for (int tb = t0w; tb < t1w; tb += 32 / kLanesPerKey) {
+      const int t = tb + gq;
+      float r[NH];
+#pragma unroll
+      for (int hh = 0; hh < NH; ++hh) r[hh] = 0.f;
+      if (t < t1w) {
+#pragma unroll
+        for (int c = 0; c < DPL / 8; ++c) {
+          const uint4 raw16 = *reinterpret_cast<const uint4*>(rows + size_t(t) * D + kq * DPL + c * 8);
+          const __half2* h2 = reinterpret_cast<const __half2*>(&raw16);
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const float2 kv2 = __half22float2(h2[e]);
+            const int dim = kq * DPL + c * 8 + 2 * e;
+            const V qa = reinterpret_cast<const V*>(q_plain)[qidx(dim)];
+            const V qb = reinterpret_cast<const V*>(q_plain)[qidx(dim) + 1];
+#pragma unroll
+            for (int hh = 0; hh < NH; ++hh) r[hh] += get<NH>(qa, hh) * kv2.x + get<NH>(qb, hh) * kv2.y;
+          }
+        }
+      }
+#pragma unroll
+      for (int hh = 0; hh < NH; ++hh) {
+        r[hh] += __shfl_xor_sync(0xffffffffu, r[hh], 1);
+        r[hh] += __shfl_xor_sync(0xffffffffu, r[hh], 2);
+        r[hh] += __shfl_xor_sync(0xffffffffu, r[hh], 4);
+      }
+      if (kq == 0 && t < t1w)
+#pragma unroll
+        for (int hh = 0; hh < NH; ++hh) wraw[(t - t0w) * NH + hh] = r[hh];
+    }
+  }
+}
+
+// Online softmax over the warp's tokens: element e = (token e / NH, head e % NH). qm is q.m_p of
+// head lane % NH. Writes weights (times the value scale for coded values) and alpha per head.
+template <int NH>
+__device__ __forceinline__ void softmax_tokens(const unsigned char* page, const TierConst& tc, float qm,
+                                               float scale_log2, int t0w, int t1w, int lane, const float* wraw,
+                                               float* wwt, float& m_run, float& l_run, float* walpha) {
+  const int n_el = (t1w - t0w) * NH;
+  float mx = -INFINITY;
+  for (int e = lane; e < n_el; e += 32) mx = fmaxf(mx, (wraw[e] + qm) * scale_log2);
+#pragma unroll
+  for (int o = NH; o < 32; o <<= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
+  const float m_new = fmaxf(m_run, mx);
+  const bool vcoded = tc.vcoded;
+  const auto* vscale = reinterpret_cast<const __half*>(page + tc.value_scales);
+  float sum = 0.f;
+  for (int e = lane; e < n_el; e += 32) {
+    const float pj = exp2f((wraw[e] + qm) * scale_log2 - m_new);
+    sum += pj;
+    wwt[e] = vcoded ? pj * __half2float(vscale[t0w + e / NH]) : pj;
+  }
+#pragma unroll
+  for (int o = NH; o < 32; o <<= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+  const float alpha = m_run == -INFINITY ? 0.f : exp2f(m_run - m_new);
+  m_run = m_new;
+  l_run = l_run * alpha + sum;
+  if (lane < NH) walpha[lane] = alpha;
+}
+
+// acc = alpha * acc + sum_t w_t * v_t (coded: in the rotated domain). The rescale is skipped when
+// no head's running max moved (alpha == 1 for all heads: the common case).
+// vpair (optional, 4-bit value tiers): 256 float2 = the levels of both nibbles of a byte, so one
+// byte extract (PRMT) and one LDS.64 dequantise two coordinates.
+template <int D, int NH, int VMODE>
+__device__ __forceinline__ void accumulate_values(const unsigned char* page, const TierConst& tc, const float* vlev,
+                                                  int t0w, int t1w, int lane, const float* wwt, const float* walpha,
+                                                  float (&acc_rot)[VMODE == 1 ? 1 : NH][8],
+                                                  float (&acc_plain)[VMODE == 0 ? 1 : NH][8],
+                                                  const float2* vpair = nullptr) {
+  using V = typename Vec<NH>::T;
+  constexpr int LV = D / 8, TPW = 32 / LV;  // lane owns 8 dims of one token slot; LV lanes a token
+  const int vk = lane % LV;
+  if (__any_sync(0xffffffffu, walpha[lane % NH] != 1.f)) {
+    const V av = *reinterpret_cast<const V*>(walpha);
+#pragma unroll
+    for (int hh = 0; hh < NH; ++hh)
+#pragma unroll
+      for (int e = 0; e < 8; ++e) {
+        if constexpr (VMODE != 1) acc_rot[hh][e] *= get<NH>(av, hh);
+        if constexpr (VMODE != 0) acc_plain[hh][e] *= get<NH>(av, hh);
+      }
+  }
+  if constexpr (VMODE != 1) {
+    if (tc.vcoded) {
+      const int bv = tc.bv, vwpt = tc.vwpt, vmask = (1 << bv) - 1;
+      const int start = vk * 8 * bv, w0 = start >> 5, sh = start & 31;
+      const auto* rows = reinterpret_cast<const uint32_t*>(page + tc.values);
+      if (bv == 4 && vpair) {  // pointers walk the rows (no per-token 64-bit index arithmetic)
+        const uint32_t* rp = rows + (t0w + lane / LV) * vwpt + vk;
+        const V* wp = reinterpret_cast<const V*>(wwt) + lane / LV;
+        const int rstep = TPW * vwpt;
+        for (int t = t0w + lane / LV; t < t1w; t += TPW, rp += rstep, wp += TPW) {
+          const uint32_t wd = *rp;
+          const V wt = *wp;
+#pragma unroll
+          for (int e2 = 0; e2 < 4; ++e2) {
+            const float2 v2 = vpair[__byte_perm(wd, 0u, 0x4440u | unsigned(e2))];
+#pragma unroll
+            for (int hh = 0; hh < NH; ++hh) {
+              acc_rot[hh][2 * e2] += get<NH>(wt, hh) * v2.x;
+              acc_rot[hh][2 * e2 + 1] += get<NH>(wt, hh) * v2.y;
+            }
+          }
+        }
+      } else if (bv == 4) {  // 8 dims of 4 bits = one word per lane and token; compile-time shifts
+        for (int t = t0w + lane / LV; t < t1w; t += TPW) {
+          const uint32_t wd = rows[size_t(t) * vwpt + vk];
+          const V wt = reinterpret_cast<const V*>(wwt)[t - t0w];
+#pragma unroll
+          for (int e = 0; e < 8; ++e) {
+            const float v = vlev[(wd >> (4 * e)) & 15u];
+#pragma unroll
+            for (int hh = 0; hh < NH; ++hh) acc_rot[hh][e] += get<NH>(wt, hh) * v;
+          }
+        }
+      } else {
+        for (int t = t0w + lane / LV; t < t1w; t += TPW) {
+          const uint32_t* w = rows + size_t(t) * vwpt;
+          const uint64_t win = ((w0 + 1 < vwpt ? uint64_t(w[w0 + 1]) << 32 : 0ull) | w[w0]) >> sh;
+          const V wt = reinterpret_cast<const V*>(wwt)[t - t0w];
+#pragma unroll
+          for (int e = 0; e < 8; ++e) {
+            const float v = vlev[int(win >> (bv * e)) & vmask];
+#pragma unroll
+            for (int hh = 0; hh < NH; ++hh) acc_rot[hh][e] += get<NH>(wt, hh) * v;
+          }
+        }
+      }
+    }
+  }
+  if constexpr (VMODE != 0) {
+    if (!tc.vcoded) {
+      const auto* rows = reinterpret_cast<const __half*>(page + tc.values);
+      for (int t = t0w + lane / LV; t < t1w; t += TPW) {
+        const uint4 raw16 = *reinterpret_cast<const uint4*>(rows + size_t(t) * D + vk * 8);
+        const __half2* h2 = reinterpret_cast<const __half2*>(&raw16);
+        const V wt = reinterpret_cast<const V*>(wwt)[t - t0w];
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const float2 v2 = __half22float2(h2[e]);
+#pragma unroll
+          for (int hh = 0; hh < NH; ++hh) {
+            acc_plain[hh][2 * e] += get<NH>(wt, hh) * v2.x;
+            acc_plain[hh][2 * e + 1] += get<NH>(wt, hh) * v2.y;
+          }
+        }
+      }
+    }
+  }
+}
+
+// Combine the CTA's warps (each has its own m, l and accumulators), reduce the token slots and
+// write this split's partial (m, l, acc). state: [4][kWarps][4] floats; scratch: >= kWarps*NH*D.
+template <int D, int NH, int VMODE, int THREADS = kThreads>
+__device__ __forceinline__ void write_partial(const DecodeParams& p, float* state, float* scratch,
+                                              float (&acc_rot)[VMODE == 1 ? 1 : NH][8],
+                                              float (&acc_plain)[VMODE == 0 ? 1 : NH][8], float m_run, float l_run,
+                                              int b, int h, int chunk, int split) {
+  constexpr int kWarps = THREADS / 32, LV = D / 8;
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, vk = lane % LV;
+  float* wm = state + 2 * kWarps * 4;  // [kWarps][4]
+  float* wl = state + 3 * kWarps * 4;
+  if (lane < NH) { wm[warp * 4 + lane] = m_run; wl[warp * 4 + lane] = l_run; }
+  __syncthreads();
+  float factor[NH];
+#pragma unroll
+  for (int hh = 0; hh < NH; ++hh) {
+    float M = -INFINITY;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) M = fmaxf(M, wm[w * 4 + hh]);
+    const float mw = wm[warp * 4 + hh];
+    factor[hh] = mw == -INFINITY ? 0.f : exp2f(mw - M);
+  }
+  const size_t row0 = size_t(split) * size_t(p.kv.batch) * p.num_q_heads;
+  auto reduce_write = [&](float (*acc)[8], float* dst_base) {
+#pragma unroll
+    for (int hh = 0; hh < NH; ++hh)
+#pragma unroll
+      for (int e = 0; e < 8; ++e) {
+        acc[hh][e] *= factor[hh];
+        for (int o = LV; o < 32; o <<= 1) acc[hh][e] += __shfl_xor_sync(0xffffffffu, acc[hh][e], o);
+      }
+    if (lane < LV)
+#pragma unroll
+      for (int hh = 0; hh < NH; ++hh)
+#pragma unroll
+        for (int e = 0; e < 8; ++e) scratch[(warp * NH + hh) * D + vk * 8 + e] = acc[hh][e];
+    __syncthreads();
+    for (int i = tid; i < NH * D; i += THREADS) {
+      const int hh = i / D, dim = i % D, g = chunk * NH + hh;
+      float s = 0.f;
+#pragma unroll
+      for (int w = 0; w < kWarps; ++w) s += scratch[(w * NH + hh) * D + dim];
+      if (g < p.group) dst_base[(row0 + size_t(b) * p.num_q_heads + h * p.group + g) * D + dim] = s;
+    }
+    __syncthreads();
+  };
+  if constexpr (VMODE != 1) reduce_write(acc_rot, p.part_rot);
+  if constexpr (VMODE != 0) reduce_write(acc_plain, p.part_plain);
+  if (tid < NH) {
+    const int g = chunk * NH + tid;
+    if (g < p.group) {
+      float M = -INFINITY, Lsum = 0.f;
+      for (int w = 0; w < kWarps; ++w) M = fmaxf(M, wm[w * 4 + tid]);
+      if (M != -INFINITY)
+        for (int w = 0; w < kWarps; ++w)
+          if (wm[w * 4 + tid] != -INFINITY) Lsum += wl[w * 4 + tid] * exp2f(wm[w * 4 + tid] - M);
+      const size_t r = row0 + size_t(b) * p.num_q_heads + h * p.group + g;
+      p.part_m[r] = M;
+      p.part_l[r] = Lsum;
+    }
+  }
+}
+
+// Queries of this chunk's heads into q_plain (padded rows) and q_rot = signs * q, then q_rot =
+// Pi q with Walsh-Hadamard butterflies in shared memory (skipped for the dense kernel).
+template <int D, int NH, bool ROTATE, int THREADS = kThreads>
+__device__ __forceinline__ void stage_query(const DecodeParams& p, int b, int h, int chunk, const int8_t* signs,
+                                            float* q_plain, float* q_rot) {
+  const int tid = threadIdx.x;
+  for (int i = tid; i < D * NH; i += THREADS) {
+    const int dim = i / NH, hh = i % NH, g = chunk * NH + hh;
+    const float v = g < p.group ? p.q[(size_t(b) * p.num_q_heads + h * p.group + g) * D + dim] : 0.f;
+    q_plain[qidx(dim) * NH + hh] = v;
+    q_rot[i] = v * float(signs[dim]);
+  }
+  __syncthreads();
+  if constexpr (ROTATE) {
+    for (int hstep = 1; hstep < D; hstep *= 2) {
+      for (int i = tid; i < (D / 2) * NH; i += THREADS) {
+        const int hh = i % NH, pr = i / NH, blk = pr / hstep, off = pr % hstep;
+        const int i0 = blk * 2 * hstep + off, i1 = i0 + hstep;
+        const float a = q_rot[i0 * NH + hh], c = q_rot[i1 * NH + hh];
+        q_rot[i0 * NH + hh] = a + c;
+        q_rot[i1 * NH + hh] = a - c;
+      }
+      __syncthreads();
+    }
+    for (int i = tid; i < D * NH; i += THREADS) q_rot[i] *= rsqrtf(float(D));
+  }
+}
+
+// The LUT of one coded tier for the chunk's NH heads (see LutShape), all threads of the CTA.
+template <int NH, int THREADS = kThreads>
+__device__ __forceinline__ void build_lut(const TierLayout& L, const float* klev, const float* q_rot, float* out) {
+  using V = typename Vec<NH>::T;
+  const LutShape s = lut_shape(L);
+  const int a = L.key_bits, amask = (1 << a) - 1, bmask = (1 << key_code_bits(L)) - 1;
+  V* lut = reinterpret_cast<V*>(out);
+  for (int e = threadIdx.x; e < s.U * s.E; e += THREADS) {
+    const int k = e % kLanesPerKey, rest = e / kLanesPerKey, code = rest % s.E, m = rest / s.E;
+    const int u = k * s.upl + m;
+    float vals[NH];
+#pragma unroll
+    for (int hh = 0; hh < NH; ++hh) {
+      if (L.key_kind == KeyKind::kCoord) {
+        if (s.J == 2) {
+          vals[hh] = q_rot[(2 * u) * NH + hh] * klev[code & bmask] +
+                     q_rot[(2 * u + 1) * NH + hh] * klev[code >> key_code_bits(L)];
+        } else {
+          vals[hh] = q_rot[u * NH + hh] * klev[code];
+        }
+      } else {
+        float sn, cs;
+        sincospif(2.f * (float(code & amask) + 0.5f) / float(1 << a), &sn, &cs);
+        vals[hh] = klev[code >> a] * (q_rot[(2 * u) * NH + hh] * cs + q_rot[(2 * u + 1) * NH + hh] * sn);
+      }
+    }
+    const int idx = (m * s.E + code) * kLanesPerKey + k;
+    if constexpr (NH == 1) lut[idx] = vals[0];
+    else if constexpr (NH == 2) lut[idx] = make_float2(vals[0], vals[1]);
+    else lut[idx] = make_float4(vals[0], vals[1], vals[2], vals[3]);
+  }
+}
+
+// Raw fp16 page-mean dims of one lane (D / 32 halves), loaded from global memory early and
+// consumed later by q_dot_mean.
+template <int D> using MeanWord = typename std::conditional<D / 32 == 4, uint2, uint32_t>::type;
+
+// q . m_p for NH heads from the lane's page-mean dims, reduced over the warp; every lane returns
+// the value of head lane % NH.
+template <int D, int NH>
+__device__ __forceinline__ float q_dot_mean(const MeanWord<D>& raw, const float* q_plain, int lane) {
+  using V = typename Vec<NH>::T;
+  constexpr int MPL = D / 32;
+  const __half* mean = reinterpret_cast<const __half*>(&raw);
+  float qm[NH];
+#pragma unroll
+  for (int hh = 0; hh < NH; ++hh) qm[hh] = 0.f;
+#pragma unroll
+  for (int e = 0; e < MPL; ++e) {
+    const float mv = __half2float(mean[e]);
+    const V qv = reinterpret_cast<const V*>(q_plain)[qidx(lane * MPL + e)];
+#pragma unroll
+    for (int hh = 0; hh < NH; ++hh) qm[hh] += get<NH>(qv, hh) * mv;
+  }
+  float mine = 0.f;
+#pragma unroll
+  for (int hh = 0; hh < NH; ++hh) {
+#pragma unroll
+    for (int o = 16; o; o >>= 1) qm[hh] += __shfl_xor_sync(0xffffffffu, qm[hh], o);
+    mine = lane % NH == hh ? qm[hh] : mine;
+  }
+  return mine;
+}
+
+// Launch one split kernel (v4: D 64/128, NH 1/2/4, dense or coded, VMODE 0/1/2) or one v5 kernel.
+void launch_decode_split(int d, int nh, bool dense, int vmode, const DecodeParams& prm, dim3 grid, size_t smem,
+                         cudaStream_t stream);
+void launch_decode_wpp(int d, int nh, int vmode, const DecodeParams& prm, dim3 grid, size_t smem, cudaStream_t stream);
+
+}  // namespace skv::kernels::ada_detail

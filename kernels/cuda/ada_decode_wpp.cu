@@ -1,0 +1,185 @@
+// ADA paged decode, v5 "warp per page" kernel: see the comment on decode_wpp_kernel and
+// docs/KERNELS.md; the building blocks are in ada_decode_blocks.cuh.
+#include <mutex>
+
+#include "kernels/cuda/ada_decode_blocks.cuh"
+#include "kernels/cuda/cuda_check.h"
+
+namespace skv::kernels::ada_detail {
+namespace {
+
+// v5 "warp per page" kernel: one CTA of 16 warps per SM and split; warp w owns whole pages
+// w, w + 16, ... of the split (no CTA barrier in the page loop), so the per-page fixed costs of v4
+// (CTA barrier, softmax reductions and loop setup, paid by 8 warps for 8 tokens each) are paid once
+// per page, and 16 warps (4 per scheduler) hide more latency than v4's 2 CTAs of 8. Each warp
+// streams its pages through a private buffer with the keys at 0 and the values at key_bytes: the
+// next page's keys are requested as soon as the current page is scored, its values once the
+// current values are accumulated, so loads overlap compute without a second buffer. Every coded
+// tier's LUT is built once, up front. FP16-key pages are read straight from global memory; the
+// page mean (q . m_p) is loaded from global memory at the top of the page and used after scoring.
+template <int D, int NH, int VMODE>
+__global__ void __launch_bounds__(kWppThreads, 1) decode_wpp_kernel(const DecodeParams p) {
+  constexpr int kWarps = kWppThreads / 32, MPL = D / 32;
+  extern __shared__ __align__(16) unsigned char smem[];
+  const WppPlan& plan = p.wpp;
+  TierTable& tt = *reinterpret_cast<TierTable*>(smem + plan.tiers);
+  if (threadIdx.x == 0) tt = p.kv.tiers;
+  auto* tcs = reinterpret_cast<TierConst*>(smem + plan.tconst);
+#pragma unroll
+  for (int t = 0; t < kMaxTiers; ++t)  // compile-time index into the parameter struct
+    if (threadIdx.x == 32 + t && t < p.kv.tiers.count) {
+      TierConst c = tier_const(p.kv.tiers.layouts[t]);
+      c.pad = p.wpp.lut_off[t];
+      c.vpair = p.wpp.vpair_off[t];
+      tcs[t] = c;
+    }
+  auto* pinfo = reinterpret_cast<PageInfo*>(smem + plan.pinfo);
+  auto* q_plain = reinterpret_cast<float*>(smem + plan.q_plain);
+  auto* q_rot = reinterpret_cast<float*>(smem + plan.q_rot);
+  auto* klev = reinterpret_cast<float*>(smem + plan.klev);    // [tier][64]
+  auto* vlev = reinterpret_cast<float*>(smem + plan.vlev);    // [tier][32]
+  auto* vpair = reinterpret_cast<float2*>(smem + plan.vpair);  // 256 per 4-bit value tier
+  auto* luts = reinterpret_cast<float*>(smem + plan.luts);    // every coded tier's LUT, then the reduction
+  float* state = reinterpret_cast<float*>(smem + plan.state);
+
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  unsigned char* wbase = smem + plan.warps + size_t(warp) * plan.warp_bytes;
+  float* wraw = reinterpret_cast<float*>(wbase + plan.wraw);
+  float* wwt = reinterpret_cast<float*>(wbase + plan.wwt);
+  float* walpha = reinterpret_cast<float*>(wbase + plan.walpha);
+  unsigned char* kstage = wbase + plan.stage;           // key codes + key scales of the page
+  unsigned char* vstage = kstage + plan.key_bytes;      // values + value scales
+
+  const int Hkv = p.kv.num_kv_heads;
+  const int chunk = blockIdx.y % p.chunks, bh = blockIdx.y / p.chunks, b = bh / Hkv, h = bh % Hkv;
+  const int split = blockIdx.x;
+  const int list0 = p.kv.indptr[bh], list1 = p.kv.indptr[bh + 1];
+  const int first = list0 + split * p.pages_per_split;
+  const int npages = max(0, min(p.pages_per_split, list1 - first));
+  const int nmine = npages > warp ? (npages - warp + kWarps - 1) / kWarps : 0;  // this warp's pages
+
+  for (int i = tid; i < npages; i += kWppThreads) pinfo[i] = p.kv.pages[p.kv.indices[first + i]];
+  __syncthreads();
+
+  // Page k of this warp: keys (codes + scales, bytes [0, values) of the page) and values (values +
+  // scales, [values, mean)) are two copies; FP16-key pages are not staged.
+  auto issue_keys = [&](int k) {
+    if (k < nmine) {
+      const PageInfo pg = pinfo[warp + k * kWarps];
+      const TierConst& c = tcs[pg.tier];
+      if (c.coded) {
+        const unsigned char* src = p.kv.arena + pg.byte_offset;
+        for (int q = lane; q < c.values / 16; q += 32) cp_async16(kstage + q * 16, src + q * 16);
+      }
+    }
+    cp_async_commit();
+  };
+  auto issue_values = [&](int k) {
+    if (k < nmine) {
+      const PageInfo pg = pinfo[warp + k * kWarps];
+      const TierConst& c = tcs[pg.tier];
+      if (c.coded) {
+        const unsigned char* src = p.kv.arena + pg.byte_offset + c.values;
+        const int n16 = ((c.has_mean ? c.mean : c.copy16 * 16) - c.values) / 16;
+        for (int q = lane; q < n16; q += 32) cp_async16(vstage + q * 16, src + q * 16);
+      }
+    }
+    cp_async_commit();
+  };
+  issue_keys(0);
+  issue_values(0);
+
+  // Levels, value pair tables and LUTs of every tier, built once (pages come in any tier order).
+  for (int t = 0; t < tt.count; ++t) {
+    const TierLayout& L = tt.layouts[t];
+    for (int c = tid; c < key_level_count(L); c += kWppThreads) klev[t * 64 + c] = tt.codebooks[t].key_levels[c];
+    if (L.value_kind == ValueKind::kCoord)
+      for (int c = tid; c < (1 << L.value_bits); c += kWppThreads) vlev[t * 32 + c] = tt.codebooks[t].value_levels[c];
+  }
+#pragma unroll
+  for (int t = 0; t < kMaxTiers; ++t)  // pair tables of 4-bit value tiers (compile-time parameter index)
+    if (t < tt.count && p.wpp.vpair_off[t] >= 0)
+      for (int c = tid; c < 256; c += kWppThreads)
+        vpair[p.wpp.vpair_off[t] + c] = make_float2(tt.codebooks[t].value_levels[c & 15], tt.codebooks[t].value_levels[c >> 4]);
+  stage_query<D, NH, true, kWppThreads>(p, b, h, chunk, p.kv.signs + size_t(h) * D, q_plain, q_rot);
+  __syncthreads();
+  for (int t = 0; t < tt.count; ++t)
+    if (keys_coded(tt.layouts[t])) build_lut<NH, kWppThreads>(tt.layouts[t], klev + t * 64, q_rot, luts + tcs[t].pad);
+  __syncthreads();
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;");
+#endif
+
+  float acc_rot[VMODE == 1 ? 1 : NH][8];
+  float acc_plain[VMODE == 0 ? 1 : NH][8];
+#pragma unroll
+  for (int hh = 0; hh < NH; ++hh)
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      if constexpr (VMODE != 1) acc_rot[hh][i] = 0.f;
+      if constexpr (VMODE != 0) acc_plain[hh][i] = 0.f;
+    }
+  float m_run = -INFINITY, l_run = 0.f;
+  for (int k = 0; k < nmine; ++k) {
+    const PageInfo pg = pinfo[warp + k * kWarps];
+    const TierConst& tc = tcs[pg.tier];
+    const unsigned char* gpage = p.kv.arena + pg.byte_offset;
+    MeanWord<D> mraw{};
+    if (tc.has_mean) mraw = *reinterpret_cast<const MeanWord<D>*>(gpage + tc.mean + lane * MPL * 2);
+    cp_async_wait<0>();
+    __syncwarp();  // page k landed for every lane of the warp
+    // Page bases such that base + the tier's offsets lands in the warp's buffer (coded tiers).
+    const unsigned char* kpage = tc.coded ? kstage : gpage;
+    const unsigned char* vpage = tc.coded ? vstage - tc.values : gpage;
+    const int ntok = int(pg.tokens);
+    score_tokens<D, NH>(kpage, tc, tc.coded, luts + tc.pad, q_plain, 0, ntok, lane, wraw);
+    __syncwarp();  // keys consumed: request the next page's keys
+    issue_keys(k + 1);
+    const float qm = tc.has_mean ? q_dot_mean<D, NH>(mraw, q_plain, lane) : 0.f;
+    softmax_tokens<NH>(vpage, tc, qm, p.scale_log2, 0, ntok, lane, wraw, wwt, m_run, l_run, walpha);
+    __syncwarp();
+    accumulate_values<D, NH, VMODE>(vpage, tc, vlev + int(pg.tier) * 32, 0, ntok, lane, wwt, walpha, acc_rot,
+                                    acc_plain, tc.vpair >= 0 ? vpair + tc.vpair : nullptr);
+    __syncwarp();  // values, wraw, wwt and walpha are rewritten next
+    issue_values(k + 1);
+  }
+  cp_async_wait<0>();
+  __syncthreads();  // LUTs no longer needed: their region becomes the reduction buffer
+  write_partial<D, NH, VMODE, kWppThreads>(p, state, luts, acc_rot, acc_plain, m_run, l_run, b, h, chunk, split);
+}
+
+}  // namespace
+
+// Opt in to the device's full shared memory once per kernel, then launch.
+template <auto Kernel, int THREADS>
+void launch_kernel(const DecodeParams& prm, dim3 grid, size_t smem, cudaStream_t stream, const char* what) {
+  static std::once_flag once;  // one flag per kernel: Kernel is a template argument
+  std::call_once(once, [] {
+    int dev = 0, optin = 0;
+    SKV_CUDA_CHECK(cudaGetDevice(&dev));
+    SKV_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+    SKV_CUDA_CHECK(cudaFuncSetAttribute(Kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, optin));
+  });
+  Kernel<<<grid, THREADS, smem, stream>>>(prm);
+  (void)what;
+  SKV_CUDA_CHECK_LAUNCH(what);
+}
+
+template <int D, int VMODE>
+void dispatch_wpp(int nh, const DecodeParams& prm, dim3 grid, size_t smem, cudaStream_t s) {
+  if (nh == 1) launch_kernel<decode_wpp_kernel<D, 1, VMODE>, kWppThreads>(prm, grid, smem, s, "decode_wpp_kernel");
+  else if (nh == 2) launch_kernel<decode_wpp_kernel<D, 2, VMODE>, kWppThreads>(prm, grid, smem, s, "decode_wpp_kernel");
+  else launch_kernel<decode_wpp_kernel<D, 4, VMODE>, kWppThreads>(prm, grid, smem, s, "decode_wpp_kernel");
+}
+
+void launch_decode_wpp(int d, int nh, int vmode, const DecodeParams& prm, dim3 grid, size_t smem,
+                       cudaStream_t stream) {
+#define SKV_VM(D_)                                                     \
+  if (vmode == 0) dispatch_wpp<D_, 0>(nh, prm, grid, smem, stream);      \
+  else if (vmode == 1) dispatch_wpp<D_, 1>(nh, prm, grid, smem, stream); \
+  else dispatch_wpp<D_, 2>(nh, prm, grid, smem, stream);
+  if (d == 64) { SKV_VM(64) } else { SKV_VM(128) }
+#undef SKV_VM
+}
+
+}  // namespace skv::kernels::ada_detail
