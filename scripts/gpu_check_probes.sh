@@ -15,7 +15,7 @@
 # skv CLI needs the Debian deps of scripts/make_gpu_carry.sh: pass `carry: [".carry"]` to the
 # device call; without .carry/ the record check is skipped (SKIP_RECORD=1 skips it too).
 # Usage: OUT=/some/dir scripts/gpu_check_probes.sh        (CUDA_HOME defaults to /usr/local/cuda)
-set -euo pipefail
+set -uo pipefail  # a failed stage is reported and the next one still runs
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/out}
 CUDA_HOME=${CUDA_HOME:-/usr/local/cuda}
@@ -52,24 +52,42 @@ fi
 
 arch=${ARCH:-native}
 NV=("$CUDA_HOME/bin/nvcc" -std=c++20 -O2 -arch="$arch" -I. -I"$CUDA_HOME/include" -DSKV_PROBES_HAVE_CUPTI_HEADERS=1)
-# The two builds run in parallel (the decode kernels take a few minutes to compile).
+KNV=("${NV[@]}" -DNDEBUG -DSKV_HAVE_CUDA=1 --expt-relaxed-constexpr)
+# Every compile in parallel: the validation programs and each decode kernel file of kernels/cuda
+# (host entry points, split kernel, warp-per-page kernel), then one link.
 "${NV[@]}" probes/validate/probe_validate.cu probes/*.cpp -ldl -lpthread -o "$BUILD/skv_probe_validate" &
 build1=$!
-"${NV[@]}" -DNDEBUG -DSKV_HAVE_CUDA=1 --expt-relaxed-constexpr probes/validate/attn_traffic_validate.cu \
-  kernels/cuda/ada_decode.cu core/probing/attention_traffic_model.cpp probes/*.cpp -ldl -lpthread \
-  -o "$BUILD/skv_attn_traffic_validate" &
-build2=$!
-wait $build1
-wait $build2
+pids=()
+objs=()
+for f in probes/validate/attn_traffic_validate.cu kernels/cuda/ada_decode*.cu; do
+  o="$BUILD/$(basename "$f" .cu).o"
+  "${KNV[@]}" -c "$f" -o "$o" &
+  pids+=($!)
+  objs+=("$o")
+done
+attn_ok=1
+for p in "${pids[@]}"; do wait "$p" || attn_ok=0; done
+if [ "$attn_ok" = 1 ]; then
+  "${KNV[@]}" "${objs[@]}" core/probing/attention_traffic_model.cpp probes/*.cpp -ldl -lpthread \
+    -o "$BUILD/skv_attn_traffic_validate" || attn_ok=0
+fi
+probe_ok=1
+wait $build1 || probe_ok=0
 
 export LD_LIBRARY_PATH="$CUDA_HOME/lib64:$CUDA_HOME/targets/x86_64-linux/lib:$CUDA_HOME/extras/CUPTI/lib64:${LD_LIBRARY_PATH:-}"
-if [ "${SKIP_PROBE_VALIDATE:-0}" != 1 ]; then
+if [ "${SKIP_PROBE_VALIDATE:-0}" != 1 ] && [ "$probe_ok" = 1 ]; then
   "$BUILD/skv_probe_validate" "$OUT/probe_validate.json" > "$OUT/probe_validate.stdout" 2>&1 || echo "probe_validate failed: $?"
   tail -c 1500 "$OUT/probe_validate.stdout"
+else
+  echo "probe_validate: not built or skipped"
 fi
-"$BUILD/skv_attn_traffic_validate" "$OUT/attn_traffic_validate.json" > "$OUT/attn_traffic_validate.stdout" 2>&1 ||
-  echo "attn_traffic_validate failed: $?"
-tail -c 2500 "$OUT/attn_traffic_validate.stdout"
+if [ "$attn_ok" = 1 ]; then
+  "$BUILD/skv_attn_traffic_validate" "$OUT/attn_traffic_validate.json" > "$OUT/attn_traffic_validate.stdout" 2>&1 ||
+    echo "attn_traffic_validate failed: $?"
+  tail -c 2500 "$OUT/attn_traffic_validate.stdout"
+else
+  echo "attn_traffic_validate: build failed"
+fi
 
 [ "$record" = 1 ] || exit 0
 if ! wait $build_cli; then
