@@ -39,6 +39,8 @@ void draw_attention_error_panel(ErrorMapState& st, const StudioSnapshot& snap) {
   if (ImPlot::BeginPlot("##error_map", ImVec2(ImGui::GetContentRegionAvail().x - bar_w, map_h), ImPlotFlags_NoLegend | ImPlotFlags_NoMenus)) {
     ImPlot::SetupAxes("query head", "layer", ImPlotAxisFlags_Lock, ImPlotAxisFlags_Lock | ImPlotAxisFlags_Invert);
     ImPlot::SetupAxesLimits(0, ae.heads, 0, ae.layers, ImPlotCond_Always);
+    const ImVec2 pp = ImPlot::GetPlotPos(), ps = ImPlot::GetPlotSize();
+    st.map_x0 = pp.x, st.map_y0 = pp.y, st.map_x1 = pp.x + ps.x, st.map_y1 = pp.y + ps.y;
     // Rows are layers: bounds run from y = layers down to 0, so with the inverted axis the value
     // under the mouse is the layer index and layer 0 sits at the top.
     ImPlot::PlotHeatmap("error", values.data(), ae.layers, ae.heads, 0.0, scale_max, nullptr, ImPlotPoint(0, ae.layers),

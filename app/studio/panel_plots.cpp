@@ -96,7 +96,9 @@ void draw_plots_panel(PlotsState& st, const StudioSnapshot& snap, const probes::
   const auto budget = by_step(s.step, s.budget_bytes);
   const auto full = by_step(s.step, s.full_fp16_bytes);
   std::map<int64_t, double> modeled, measured, bandwidth;
-  for (const auto* r : newest_run(probe.modeled)) modeled[r->step] += static_cast<double>(r->modeled_bytes.value);
+  if (!s.read_modeled.empty()) modeled = by_step(s.step, s.read_modeled);
+  else
+    for (const auto* r : newest_run(probe.modeled)) modeled[r->step] += static_cast<double>(r->modeled_bytes.value);
   for (const auto* r : newest_run(probe.counters)) {
     if (r->layer != probes::kNoLayer) continue;  // whole-step ranges only
     measured[r->step] += static_cast<double>(r->dram_bytes_read.value);
@@ -137,22 +139,52 @@ void draw_plots_panel(PlotsState& st, const StudioSnapshot& snap, const probes::
     ImPlot::SetupAxisLimits(ImAxis_X1, st.x_min, st.x_max, xcond);
     ImPlot::SetupAxisLinks(ImAxis_X1, &st.x_min, &st.x_max);
     ImPlot::SetupAxis(ImAxis_Y1, "GB/s", yflags);
+    if (snap.copy_bandwidth_gbs > 0) ImPlot::SetupAxisLimits(ImAxis_Y1, 0, snap.copy_bandwidth_gbs * 1.1, ImPlotCond_Once);
     plot_series("DRAM read / GPU time (CUPTI)", bandwidth);
-    if (bandwidth.empty())
-      plot_note("no measured bandwidth: needs CUPTI counters on a GPU; device copy-bandwidth limit not measured in this build");
+    if (snap.copy_bandwidth_gbs > 0) {
+      // The device's measured copy bandwidth: what a decode step's reads could reach at best.
+      ImPlotSpec spec;
+      spec.Flags = ImPlotInfLinesFlags_Horizontal;
+      const double y = snap.copy_bandwidth_gbs;
+      ImPlot::PlotInfLines("device copy bandwidth (measured)", &y, 1, spec);
+    }
+    std::string note;
+    if (bandwidth.empty()) note = "no CUPTI bandwidth (GPU counters only); ";
+    note += snap.copy_bandwidth_note.empty() ? "device limit: not measured" : snap.copy_bandwidth_note;
+    plot_note(note.c_str());
     hover_values({{"GB/s", &bandwidth}}, "%s: %.1f");
     ImPlot::EndPlot();
   }
   const auto attn_err = by_step(std::vector<double>(s.step.end() - static_cast<std::ptrdiff_t>(std::min(s.step.size(), s.attn_error_mean.size())), s.step.end()),
                                 s.attn_error_mean);
-  if (ImPlot::BeginPlot("Fidelity", ImVec2(-1, h))) {
+  // KL and top-1 against the full-cache reference (NaN where not measured: skipped).
+  std::map<int64_t, double> kl, top1, top1_running;
+  {
+    const size_t n = std::min(s.step.size(), s.kl.size());
+    double agree = 0;
+    int64_t seen = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const int64_t x = static_cast<int64_t>(s.step[s.step.size() - n + i]);
+      if (std::isfinite(s.kl[i])) kl[x] = s.kl[i];
+      if (i < s.top1_agree.size() && std::isfinite(s.top1_agree[i])) {
+        top1[x] = s.top1_agree[i];
+        agree += s.top1_agree[i];
+        top1_running[x] = agree / static_cast<double>(++seen);
+      }
+    }
+  }
+  if (ImPlot::BeginPlot("Fidelity vs the full cache", ImVec2(-1, h))) {
     ImPlot::SetupAxis(ImAxis_X1, "step");
     ImPlot::SetupAxisLimits(ImAxis_X1, st.x_min, st.x_max, xcond);
     ImPlot::SetupAxisLinks(ImAxis_X1, &st.x_min, &st.x_max);
-    ImPlot::SetupAxis(ImAxis_Y1, "relative error", yflags);
-    plot_series("mean attention-output error (teacher forced)", attn_err);
-    plot_note("running KL / top-1 not live yet: needs a full-cache reference forward per step (see skv eval)");
-    hover_values({{"attn error", &attn_err}}, "%s: %.3g");
+    ImPlot::SetupAxis(ImAxis_Y1, "KL (nats) / relative error", yflags);
+    ImPlot::SetupAxis(ImAxis_Y2, "top-1 agreement", ImPlotAxisFlags_Opposite | ImPlotAxisFlags_Lock);
+    ImPlot::SetupAxisLimits(ImAxis_Y2, -0.05, 1.05, ImPlotCond_Always);
+    plot_series("next-token KL(full || compressed)", kl, ImAxis_Y1);
+    plot_series("mean attention-output error (teacher forced)", attn_err, ImAxis_Y1);
+    plot_series("top-1 agreement, running mean", top1_running, ImAxis_Y2);
+    if (kl.empty()) plot_note(("KL / top-1: " + (snap.fidelity_why_not.empty() ? std::string("no step compared yet") : snap.fidelity_why_not)).c_str());
+    hover_values({{"KL nats", &kl}, {"top-1 agrees", &top1}, {"top-1 running", &top1_running}, {"attn error", &attn_err}}, "%s: %.4g");
     ImPlot::EndPlot();
   }
   ImGui::End();

@@ -9,7 +9,10 @@
 
 #include "app/studio/studio_panels.h"
 #include "app/studio/studio_paths.h"
+#include <implot.h>
+
 #include "core/codecs/tier_format.h"
+#include "core/sessions/budget_profile.h"
 
 namespace skv::studio {
 namespace fs = std::filesystem;
@@ -80,6 +83,7 @@ nlohmann::json to_json(const PolicySettings& p, const std::string& model) {
   j["utility"] = p.utility;
   j["completion"] = p.completion;
   j["kivi_bits"] = p.kivi_bits;
+  j["profile"] = p.profile;
   return j;
 }
 
@@ -102,7 +106,138 @@ PolicySettings from_json(const nlohmann::json& j) {
   p.utility = j.at("utility").get<std::string>();
   p.completion = j.at("completion").get<bool>();
   p.kivi_bits = j.value("kivi_bits", 2);
+  p.profile = j.value("profile", std::string());
   return p;
+}
+
+void scan_profiles(PolicyPanelState& st) {
+  st.profiles = shipped_profiles();
+  std::error_code ec;
+  for (fs::directory_iterator it(fs::path(config_dir()) / "profiles", ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().extension() == ".json") st.profiles.push_back(it->path().string());
+  st.profiles_scanned = true;
+}
+
+// Applies a budget profile (core/sessions' reader validates it): RDR splits the page budget over
+// layers by its layer_shares and runs at its mean budget. A profile the Studio saved also carries
+// the Studio's other policy settings (source.studio_policy).
+void apply_profile(PolicyPanelState& st, const std::string& path, const std::string& model) {
+  const BudgetProfile prof = read_budget_profile(path);
+  PolicySettings& p = st.edit;
+  if (prof.source.contains("studio_policy")) p = from_json(prof.source["studio_policy"]);
+  p.profile = path;
+  p.budget_percent = static_cast<float>(std::clamp(prof.mean_budget * 100.0, 1.0, 100.0));
+  st.layer_budgets = prof.layer_budgets;
+  char buf[512];
+  std::snprintf(buf, sizeof buf, "%s: %zu layers, mean budget %.1f %%, target KL %.3g (predicted %.3g), policy %s, %s",
+                prof.model.c_str(), prof.layer_budgets.size(), prof.mean_budget * 100.0, prof.target_kl, prof.predicted_kl,
+                prof.policy.c_str(), prof.method.c_str());
+  st.profile_summary = buf;
+  st.profile_status = "loaded " + path;
+  if (!model.empty() && !prof.model.empty() && prof.model != model)
+    st.profile_status += " (warning: tuned for " + prof.model + ", the loaded model is " + model + ")";
+}
+
+// Saves the current budget as a profile in assets/profiles' format: the loaded profile's per-layer
+// split rescaled to this budget when it fits the model, else a uniform split.
+void save_profile(PolicyPanelState& st, const StudioSnapshot& snap, const std::string& path) {
+  const int64_t layers = snap.model.layers;
+  if (layers <= 0) throw std::runtime_error("start a run first: a profile needs the model's layer count");
+  const PolicySettings& p = st.edit;
+  const double budget = p.budget_percent / 100.0;
+  BudgetProfile prof;
+  prof.model = snap.model.name;
+  prof.policy = core_policy_name(p);
+  std::vector<double> b(static_cast<size_t>(layers), budget);
+  prof.method = "skv-studio: uniform budget";
+  if (static_cast<int64_t>(st.layer_budgets.size()) == layers) {
+    double mean = 0;
+    for (double x : st.layer_budgets) mean += x / static_cast<double>(layers);
+    if (mean > 0) {
+      for (size_t l = 0; l < b.size(); ++l) b[l] = std::clamp(st.layer_budgets[l] * budget / mean, 1e-4, 1.0);
+      prof.method = "skv-studio: loaded profile's split, rescaled to the chosen budget";
+    }
+  }
+  prof.layer_budgets = b;
+  double mean = 0;
+  for (double x : b) mean += x / static_cast<double>(layers);
+  prof.mean_budget = mean;
+  prof.source = {{"tool", "skv-studio"}, {"studio_policy", to_json(p, prof.model)}};
+  std::error_code ec;
+  fs::create_directories(fs::path(path).parent_path(), ec);
+  save_budget_profile(path, prof);
+  st.layer_budgets = b;
+  st.profile_status = "saved " + path;
+}
+
+void draw_profile_section(PolicyPanelState& st, const StudioSnapshot& snap) {
+  if (!st.profiles_scanned) scan_profiles(st);
+  PolicySettings& p = st.edit;
+  const std::string model = snap.model.name;
+  const std::string current = p.profile.empty() ? "uniform (no profile)" : fs::path(p.profile).filename().string();
+  ImGui::SetNextItemWidth(-ImGui::GetFontSize() * 4);
+  if (ImGui::BeginCombo("##profile", current.c_str())) {
+    if (ImGui::Selectable("uniform (no profile)", p.profile.empty())) {
+      p.profile.clear();
+      st.layer_budgets.clear();
+      st.profile_summary.clear();
+    }
+    help_tooltip("Every layer gets the same share of the budget.");
+    for (const auto& path : st.profiles)
+      if (ImGui::Selectable(fs::path(path).filename().string().c_str(), path == p.profile)) {
+        try {
+          apply_profile(st, path, model);
+        } catch (const std::exception& e) {
+          st.profile_status = std::string("error: ") + e.what();
+        }
+      }
+    ImGui::EndCombo();
+  }
+  help_tooltip("A per-layer budget profile (assets/profiles, from `skv tune`, or one you saved): RDR gives each layer its "
+               "share of the byte budget. Runs from the next start.");
+  ImGui::SameLine();
+  if (ImGui::Button("Rescan")) scan_profiles(st);
+  help_tooltip("Look again in assets/profiles and your config folder's profiles/.");
+
+  const std::string path = profile_path(model.empty() ? "default" : model);
+  if (ImGui::Button("Save profile")) {
+    try {
+      save_profile(st, snap, path);
+      scan_profiles(st);
+    } catch (const std::exception& e) {
+      st.profile_status = std::string("error: ") + e.what();
+    }
+  }
+  help_tooltip("Save this budget (and the policy settings) as this model's budget profile, in assets/profiles' format, "
+               "in your config folder (profiles/<model>.json).");
+  ImGui::SameLine();
+  if (ImGui::Button("Load profile")) {
+    try {
+      if (!fs::exists(path)) throw std::runtime_error("no profile saved for " + (model.empty() ? std::string("default") : model) + " (" + path + ")");
+      apply_profile(st, path, model);
+    } catch (const std::exception& e) {
+      st.profile_status = std::string("error: ") + e.what();
+    }
+  }
+  help_tooltip("Load this model's saved budget profile from your config folder.");
+  if (!st.profile_summary.empty()) {
+    ImGui::PushTextWrapPos(0.0f);
+    ImGui::TextDisabled("%s", st.profile_summary.c_str());
+    ImGui::PopTextWrapPos();
+  }
+  if (!st.layer_budgets.empty() && ImPlot::BeginPlot("##layer_budgets", ImVec2(-1, ImGui::GetFontSize() * 7), ImPlotFlags_NoLegend | ImPlotFlags_NoMenus)) {
+    ImPlot::SetupAxes("layer", "budget %", ImPlotAxisFlags_AutoFit, ImPlotAxisFlags_AutoFit);
+    std::vector<double> pct;
+    for (double b : st.layer_budgets) pct.push_back(100.0 * b);
+    ImPlot::PlotBars("budget", pct.data(), static_cast<int>(pct.size()), 0.7);
+    ImPlot::EndPlot();
+  }
+  if (!st.profile_status.empty()) {
+    ImGui::PushTextWrapPos(0.0f);
+    if (st.profile_status.starts_with("error")) ImGui::TextColored(ImVec4(1, 0.45f, 0.45f, 1), "%s", st.profile_status.c_str());
+    else ImGui::TextDisabled("%s", st.profile_status.c_str());
+    ImGui::PopTextWrapPos();
+  }
 }
 
 void draw_tier_editor(PolicySettings& p, int64_t head_dim) {
@@ -223,35 +358,8 @@ void draw_policy_panel(PolicyPanelState& st, const StudioSnapshot& snap) {
   }
   ImGui::TextDisabled("core policy: %s", core_policy_name(p).c_str());
 
-  ImGui::SeparatorText("Profile");
-  const std::string model = snap.model.name.empty() ? "default" : snap.model.name;
-  const std::string path = profile_path(model);
-  if (ImGui::Button("Save profile")) {
-    std::error_code ec;
-    fs::create_directories(fs::path(path).parent_path(), ec);
-    std::ofstream f(path);
-    if (f && (f << to_json(p, model).dump(2) << "\n")) st.profile_status = "saved " + path;
-    else st.profile_status = "error: cannot write " + path;
-  }
-  help_tooltip("Save these policy settings as this model's budget profile (in your config folder).");
-  ImGui::SameLine();
-  if (ImGui::Button("Load profile")) {
-    try {
-      std::ifstream f(path);
-      if (!f) throw std::runtime_error("no profile saved for " + model + " (" + path + ")");
-      p = from_json(nlohmann::json::parse(f));
-      st.profile_status = "loaded " + path;
-    } catch (const std::exception& e) {
-      st.profile_status = std::string("error: ") + e.what();
-    }
-  }
-  help_tooltip("Load this model's saved budget profile.");
-  if (!st.profile_status.empty()) {
-    ImGui::PushTextWrapPos(0.0f);
-    if (st.profile_status.starts_with("error")) ImGui::TextColored(ImVec4(1, 0.45f, 0.45f, 1), "%s", st.profile_status.c_str());
-    else ImGui::TextDisabled("%s", st.profile_status.c_str());
-    ImGui::PopTextWrapPos();
-  }
+  ImGui::SeparatorText("Budget profile");
+  draw_profile_section(st, snap);
   ImGui::End();
 }
 

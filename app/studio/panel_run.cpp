@@ -171,6 +171,12 @@ void draw_run_panel(RunPanelState& st, const StudioSnapshot& snap, StudioActions
   ImGui::Checkbox("measure attention error", &st.edit.measure_attention_error);
   help_tooltip("Run a shadow exact fp32 cache beside the policy's backend, on the same q/k/v (teacher forcing), and "
                "measure the attention-output error per (layer, head). Costs one extra attention per layer.");
+  ImGui::Checkbox("measure KL / top-1", &st.edit.measure_fidelity);
+  help_tooltip("Run a full-cache reference decoder fed the same tokens (as `skv record` does) and plot the running "
+               "next-token KL(full || compressed) and top-1 agreement. Costs one extra forward per step (not timed).");
+  ImGui::Checkbox("record session", &st.edit.record_session);
+  help_tooltip("Record the run (core/sessions, autosaved every 16 steps or 5 s) so it can be replayed, compared and "
+               "exported from the Sessions panel. Off: nothing is written.");
   const char* levels[] = {"auto", "off", "cpu", "timeline", "counters"};
   int lvl = 0;
   for (int i = 0; i < IM_ARRAYSIZE(levels); ++i)

@@ -32,7 +32,7 @@ struct Retention {
 };
 Retention retention_of(const TierMap& tm, int64_t pos) {
   Retention r;
-  if (!tm.available || pos >= tm.positions || tm.layers * tm.heads == 0) return r;
+  if (!tm.available || pos < 0 || pos >= tm.positions || tm.layers * tm.heads == 0) return r;
   r.known = true;
   const int cells = tm.layers * tm.heads;
   for (int c = 0; c < cells; ++c) {
@@ -118,7 +118,8 @@ void draw_tokens_panel(TokensState& st, const StudioSnapshot& snap) {
       ImGui::PopID();
       if (ImGui::IsItemHovered()) {
         ImGui::BeginTooltip();
-        ImGui::Text("position %lld, id %d: \"%s\"", static_cast<long long>(t.position), t.id, text.c_str());
+        if (t.id < 0) ImGui::Text("prompt text \"%s\" (a session keeps the prompt's ids and text, not its pieces)", text.c_str());
+        else ImGui::Text("position %lld, id %d: \"%s\"", static_cast<long long>(t.position), t.id, text.c_str());
         if (!prompt) {
           ImGui::Text("generated #%lld, %.2f ms %s", static_cast<long long>(t.index), t.step_ms, t.index == 0 ? "(prefill + first token)" : "");
           for (size_t i = 0; i < t.top.size(); ++i)

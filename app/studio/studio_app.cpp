@@ -19,6 +19,7 @@
 
 #include "app/studio/studio_panels.h"
 #include "app/studio/studio_paths.h"
+#include "app/studio/session_view.h"
 
 namespace skv::studio {
 namespace fs = std::filesystem;
@@ -79,6 +80,7 @@ StudioApp::StudioApp(StudioOptions options) : options_(std::move(options)) {
   ui_.policy.edit = options_.policy;
   ui_.policy.context_tokens = options_.run.max_new_tokens;
   snap_ = std::make_shared<StudioSnapshot>();
+  live_snap_ = snap_;
   probe_ = std::make_shared<probes::ProbeSnapshot>();
 }
 
@@ -136,9 +138,7 @@ void StudioApp::init() {
   ImGui_ImplGlfw_InitForOpenGL(window_, true);
   if (!ImGui_ImplOpenGL3_Init("#version 330 core")) throw std::runtime_error("OpenGL 3.3 renderer failed to start");
   worker_ = std::make_unique<StudioWorker>();
-  if (!options_.session.empty())
-    add_app_message(ui_, MessageLevel::error,
-                    "cannot open session " + options_.session + ": the Studio does not read sessions yet");
+  if (!options_.session.empty()) open_session_for_replay(options_.session);
   if (options_.screenshot.size() && options_.run_steps > 0) ui_.run.edit.pause_after_steps = options_.run_steps;
   if (options_.autostart && options_.session.empty()) {
     StudioActions act;
@@ -146,6 +146,26 @@ void StudioApp::init() {
     apply(act);
   }
   last_frame_time_ = glfwGetTime();
+}
+
+bool StudioApp::open_session_for_replay(const std::string& dir) {
+  SessionsState& st = ui_.sessions;
+  st.path = dir;
+  try {
+    st.open = std::make_shared<const OpenSession>(open_session(dir));
+    st.replaying = true;
+    st.playing = false;
+    st.replay_step = st.open->session->steps;
+    st.status = "opened " + dir;
+    st.status_error = false;
+    add_app_message(ui_, MessageLevel::info, "replaying session " + dir);
+    return true;
+  } catch (const std::exception& e) {
+    st.status = std::string("cannot open session: ") + e.what();
+    st.status_error = true;
+    add_app_message(ui_, MessageLevel::error, st.status);
+    return false;
+  }
 }
 
 void StudioApp::setup_style(float scale) {
@@ -171,7 +191,7 @@ void StudioApp::attach_test_engine(ImGuiTestEngine* engine) {
 }
 
 void StudioApp::apply(const StudioActions& act) {
-  const RunPhase phase = snap_->phase;
+  const RunPhase phase = live_snap_->phase;
   const bool busy = worker_->busy() || run_in_progress(phase);
   if (act.start) {
     worker_->start(ui_.run.edit, ui_.policy.edit);
@@ -185,12 +205,32 @@ void StudioApp::apply(const StudioActions& act) {
   }
   if (act.stop) worker_->stop();
   if (act.reset_layout) layout_built_ = false;
+  SessionsState& ss = ui_.sessions;
+  if (ss.open && ss.replaying) {
+    const int64_t n = ss.open->session->steps;
+    if (act.replay_toggle) {
+      if (!ss.playing && ss.replay_step >= n) ss.replay_step = 1;
+      ss.playing = !ss.playing;
+    }
+    if (act.replay_step) {
+      ss.playing = false;
+      ss.replay_step = std::min<int64_t>(ss.replay_step + 1, n);
+    }
+  }
+  if (act.replay_exit) ss.replaying = ss.playing = false;
 }
 
 void StudioApp::handle_shortcuts(StudioActions& act) {
   const ImGuiIO& io = ImGui::GetIO();
   if (io.WantTextInput) return;  // typing a prompt must not start runs
-  const RunPhase phase = snap_->phase;
+  if (ui_.sessions.open && ui_.sessions.replaying) {
+    // Replaying a session: the same keys drive the replay (Esc returns to the live run).
+    if (ImGui::IsKeyPressed(ImGuiKey_Space, false)) act.replay_toggle = true;
+    if (ImGui::IsKeyPressed(ImGuiKey_S, false)) act.replay_step = true;
+    if (ImGui::IsKeyPressed(ImGuiKey_Escape, false)) act.replay_exit = true;
+    return;
+  }
+  const RunPhase phase = live_snap_->phase;
   if (ImGui::IsKeyPressed(ImGuiKey_Space, false)) {
     if (phase == RunPhase::paused) act.resume = true;
     else if (run_in_progress(phase)) act.pause = true;
@@ -240,7 +280,7 @@ void StudioApp::draw_host_and_banner(StudioActions& act) {
   if (ImGui::BeginMenuBar()) {
     if (ImGui::BeginMenu("Run")) {
       if (ImGui::MenuItem("Run / pause", "Space")) {
-        const RunPhase p = snap_->phase;
+        const RunPhase p = live_snap_->phase;
         if (p == RunPhase::paused) act.resume = true;
         else if (run_in_progress(p)) act.pause = true;
         else act.start = true;
@@ -257,6 +297,7 @@ void StudioApp::draw_host_and_banner(StudioActions& act) {
     }
     if (ImGui::BeginMenu("Help")) {
       ImGui::TextUnformatted("Space: run / pause    S: single step    Esc: stop");
+      ImGui::TextUnformatted("While replaying a session: Space play / pause, S next step, Esc back to the live run.");
       ImGui::TextUnformatted("Hover any control for what it does.");
       ImGui::EndMenu();
     }
@@ -271,7 +312,7 @@ void StudioApp::draw_host_and_banner(StudioActions& act) {
   std::vector<Banner> banners;
   if (!kRdrInBuild && (snap_->policy_fallback || ui_.policy.edit.kind == PolicyKind::dense))
     banners.push_back({MessageLevel::warning, "RDR backend not available in this build: running the dense cache (every token kept)."});
-  if (snap_->phase == RunPhase::failed) banners.push_back({MessageLevel::error, "Run failed: " + snap_->phase_detail});
+  if (live_snap_->phase == RunPhase::failed) banners.push_back({MessageLevel::error, "Run failed: " + live_snap_->phase_detail});
   for (const auto& m : ui_.app_messages)
     if (m.level == MessageLevel::error) banners.push_back({m.level, m.text});
   for (const auto& s : probe_->statuses)
@@ -308,6 +349,11 @@ void StudioApp::draw_host_and_banner(StudioActions& act) {
   const auto& s = *snap_;
   const double tps = s.series.tokens_per_s.empty() ? 0.0 : s.series.tokens_per_s.back();
   ImGui::AlignTextToFramePadding();
+  if (s.replay) {
+    ImGui::TextColored(ImVec4(0.45f, 0.8f, 1.0f, 1.0f), "REPLAY %s  step %lld / %lld  |", ui_.sessions.open ? ui_.sessions.open->label.c_str() : "",
+                       static_cast<long long>(s.replay_step), static_cast<long long>(s.replay_steps));
+    ImGui::SameLine();
+  }
   ImGui::Text("%s  |  %s  |  %s  |  %zu tokens  |  %.1f tokens/s  |  backend %s  |  %.0f fps", phase_label(s.phase),
               s.model.name.empty() ? s.settings.model_spec.c_str() : s.model.name.c_str(), s.device.empty() ? "-" : s.device.c_str(),
               s.tokens.size(), tps, s.backend_name.empty() ? "-" : s.backend_name.c_str(), ui_.fps);
@@ -317,13 +363,27 @@ void StudioApp::draw_host_and_banner(StudioActions& act) {
 bool StudioApp::frame() {
   if (glfwWindowShouldClose(window_)) return false;
   // Block while idle (this machine is shared); poll at up to 60 fps while something changes.
-  const bool active = worker_->busy() || (test_engine_ != nullptr) || capture_requested_;
+  const bool active = worker_->busy() || (test_engine_ != nullptr) || capture_requested_ || ui_.sessions.playing ||
+                      ui_.sessions.export_job != nullptr;
   if (active) glfwPollEvents();
   else glfwWaitEventsTimeout(0.25);
 
-  snap_ = worker_->snapshot();
+  live_snap_ = worker_->snapshot();
+  snap_ = live_snap_;
   probe_ = worker_->probe_snapshot();
   if (!probe_) probe_ = std::make_shared<probes::ProbeSnapshot>();
+  SessionsState& ss = ui_.sessions;
+  if (ss.open && ss.replaying) {
+    // The panels draw the session at the replay step; rebuilt only when the step changes.
+    if (!replay_cache_ || replay_cache_src_ != ss.open.get() || replay_cache_step_ != ss.replay_step) {
+      replay_cache_ = std::make_shared<const StudioSnapshot>(replay_snapshot(*ss.open, ss.replay_step));
+      replay_cache_src_ = ss.open.get();
+      replay_cache_step_ = ss.replay_step;
+    }
+    snap_ = replay_cache_;
+    static const auto no_probe = std::make_shared<const probes::ProbeSnapshot>();
+    probe_ = no_probe;  // the session's bytes come from its series
+  }
 
   ImGui_ImplOpenGL3_NewFrame();
   ImGui_ImplGlfw_NewFrame();
@@ -338,7 +398,9 @@ bool StudioApp::frame() {
   draw_attention_error_panel(ui_.error_map, *snap_);
   draw_tokens_panel(ui_.tokens, *snap_);
   draw_kernels_panel(ui_.kernels, *snap_, *probe_);
-  draw_sessions_panel(ui_.sessions, *snap_);
+  draw_sessions_panel(ui_.sessions, *live_snap_);
+  for (auto& [level, text] : ui_.sessions.outbox) add_app_message(ui_, level, std::move(text));
+  ui_.sessions.outbox.clear();
   draw_messages_panel(ui_, *snap_, *probe_);
   handle_shortcuts(act);
   apply(act);
@@ -402,8 +464,16 @@ int StudioApp::run() {
   // few frames, then read the framebuffer back.
   const double t_end = glfwGetTime() + options_.timeout_s;
   int settle = -1;
+  // Frame rate while tokens are being decoded (for docs/STUDIO.md: what this machine achieves).
+  int decode_frames = 0;
+  double decode_t0 = -1, decode_t1 = -1;
   while (frame()) {
     const auto& s = *snap_;
+    if (s.phase == RunPhase::decoding) {
+      if (decode_t0 < 0) decode_t0 = glfwGetTime();
+      ++decode_frames;
+      decode_t1 = glfwGetTime();
+    }
     const bool done = !options_.session.empty() || s.phase == RunPhase::finished || s.phase == RunPhase::stopped ||
                       s.phase == RunPhase::failed ||
                       (options_.run_steps > 0 && static_cast<int>(s.tokens.size()) >= options_.run_steps && s.phase == RunPhase::paused) ||
@@ -420,12 +490,15 @@ int StudioApp::run() {
   }
   std::fprintf(stderr, "skv-studio: wrote %s (%dx%d, %zu tokens, %s)\n", options_.screenshot.c_str(), captured_w_, captured_h_,
                snap_->tokens.size(), phase_label(snap_->phase));
-  if (snap_->phase == RunPhase::failed) {
+  if (decode_frames > 1 && decode_t1 > decode_t0)
+    std::fprintf(stderr, "skv-studio: %d frames in %.1f s while decoding (%.1f fps)\n", decode_frames, decode_t1 - decode_t0,
+                 (decode_frames - 1) / (decode_t1 - decode_t0));
+  if (options_.session.empty() && snap_->phase == RunPhase::failed) {
     std::fprintf(stderr, "skv-studio: run failed: %s\n", snap_->phase_detail.c_str());
     return 2;
   }
-  if (!options_.session.empty()) {
-    std::fprintf(stderr, "skv-studio: cannot open session %s: the Studio does not read sessions yet\n", options_.session.c_str());
+  if (!options_.session.empty() && !ui_.sessions.open) {
+    std::fprintf(stderr, "skv-studio: %s\n", ui_.sessions.status.c_str());
     return 2;
   }
   if (glfwGetTime() > t_end) {

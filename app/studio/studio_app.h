@@ -22,7 +22,7 @@ struct StudioOptions {
   bool autostart = true;            // start decoding as soon as the window is up
   std::string screenshot;           // write the window as PNG and exit
   int run_steps = -1;               // with screenshot: decode this many tokens first
-  std::string session;              // open a recorded session (needs core/sessions)
+  std::string session;              // open a recorded session and replay it
   int width = 1600, height = 1000;  // window size in screen coordinates
   float scale = 0;                  // UI scale; 0 = the monitor's content scale
   bool persist_layout = true;       // read/write the layout in the user's config folder
@@ -66,6 +66,10 @@ class StudioApp {
   StudioUi& ui() { return ui_; }
   StudioWorker& worker() { return *worker_; }
   std::shared_ptr<const StudioSnapshot> last_snapshot() const { return snap_; }
+  std::shared_ptr<const StudioSnapshot> live_snapshot() const { return live_snap_; }
+  // Opens a session folder in replay mode (what the Sessions panel's Open does); false and a
+  // message in the panel and in Messages when it cannot be read.
+  bool open_session_for_replay(const std::string& dir);
   void apply(const StudioActions& act);  // what a panel button or shortcut does
 
  private:
@@ -77,7 +81,11 @@ class StudioApp {
   StudioOptions options_;
   StudioUi ui_;
   std::unique_ptr<StudioWorker> worker_;
-  std::shared_ptr<const StudioSnapshot> snap_;
+  std::shared_ptr<const StudioSnapshot> snap_;       // what the panels draw: the live run or a replayed session
+  std::shared_ptr<const StudioSnapshot> live_snap_;  // the worker's latest, also while replaying
+  std::shared_ptr<const StudioSnapshot> replay_cache_;
+  const void* replay_cache_src_ = nullptr;
+  int64_t replay_cache_step_ = -1;
   std::shared_ptr<const probes::ProbeSnapshot> probe_;
   GLFWwindow* window_ = nullptr;
   ImGuiContext* imgui_ = nullptr;

@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
   cli.add_option("--max-new-tokens", o.run.max_new_tokens, "Tokens to generate")->capture_default_str();
   cli.add_option("--screenshot", o.screenshot, "Render real frames, write the window to this PNG and exit");
   cli.add_option("--run", o.run_steps, "With --screenshot: decode this many tokens first (default 16)");
-  cli.add_option("--session", o.session, "Open a recorded session");
+  cli.add_option("--session", o.session, "Open a recorded session (a folder with manifest.json) and replay it");
   cli.add_option("--width", o.width, "Window width")->capture_default_str();
   cli.add_option("--height", o.height, "Window height")->capture_default_str();
   cli.add_option("--scale", o.scale, "UI scale (default: the monitor's content scale; env SKV_STUDIO_SCALE)");

@@ -26,6 +26,14 @@ std::vector<std::string> files_with_extension(const fs::path& dir, const std::st
 
 }  // namespace
 
+std::string sessions_dir() {
+  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) return (fs::path(xdg) / "skv-studio" / "sessions").string();
+  const char* home = std::getenv("HOME");
+  return (fs::path(home && *home ? home : ".") / ".local" / "share" / "skv-studio" / "sessions").string();
+}
+
+std::vector<std::string> shipped_profiles() { return files_with_extension(fs::path(assets_dir()) / "profiles", ".json"); }
+
 std::string config_dir() {
   if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg && *xdg) return (fs::path(xdg) / "skv-studio").string();
   if (const char* home = std::getenv("HOME"); home && *home) return (fs::path(home) / ".config" / "skv-studio").string();

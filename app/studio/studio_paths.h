@@ -8,6 +8,10 @@ namespace skv::studio {
 
 // $XDG_CONFIG_HOME/skv-studio or ~/.config/skv-studio (created on demand by callers that write).
 std::string config_dir();
+// $XDG_DATA_HOME/skv-studio/sessions or ~/.local/share/skv-studio/sessions: live runs are recorded here.
+std::string sessions_dir();
+// assets/profiles/*.json (budget profiles from `skv tune`), sorted.
+std::vector<std::string> shipped_profiles();
 // DejaVu Sans (fonts-dejavu-core) found at run time; empty when none is installed.
 std::string find_dejavu_sans();
 std::string assets_dir();

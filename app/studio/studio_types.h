@@ -30,6 +30,13 @@ struct RunSettings {
   uint64_t seed = 0;
   std::string probe_level = "auto";    // auto | off | cpu | timeline | counters
   bool measure_attention_error = true; // shadow exact cache, teacher forced (SPHERICAL_KV.md §3)
+  // A full-cache reference decoder fed the same tokens (as `skv record` does): running next-token
+  // KL and top-1 agreement per step. Costs a second forward per step; compressed backends only.
+  bool measure_fidelity = true;
+  // Every run is recorded (core/sessions' SessionRecorder, autosaved) so nothing is lost and
+  // Export has data. Empty = a new folder under sessions_dir() named by the start time.
+  bool record_session = true;
+  std::string session_dir;
   int64_t pause_after_steps = -1;      // pause once this many tokens exist (screenshot/tests); -1 = never
 };
 
@@ -61,6 +68,9 @@ struct PolicySettings {
   std::string utility = "snapkv";// utility estimator or blend ("snapkv*0.8+recency*0.2")
   bool completion = false;       // feature-map summary of dropped tokens (rdr-c, quest-c)
   int kivi_bits = 2;             // KIVI: 2 or 4
+  // A per-layer budget profile (core/sessions' budget_profile, assets/profiles/MODEL.json): RDR
+  // splits the budget over layers by its layer_shares. Empty = uniform.
+  std::string profile;
 };
 
 // ---- What the worker publishes -----------------------------------------------------------
@@ -94,6 +104,10 @@ struct StepSeries {
   std::vector<double> budget_bytes;   // the policy's byte budget at that step (empty for dense)
   std::vector<double> full_fp16_bytes;// a full fp16 cache of the same tokens
   std::vector<double> attn_error_mean;// mean relative attention-output error over heads (if measured)
+  // Against the full-cache reference (core/metrics' compare_logits), NaN where not measured.
+  std::vector<double> kl;             // KL(p_full || p_compressed) of the next-token distribution, nats
+  std::vector<double> top1_agree;     // 1 when both argmaxes agree
+  std::vector<double> read_modeled;   // bytes the attention reads per step (layout model)
 };
 
 // Tier shares per (layer, KV head): shares[(l * heads + h) * tiers + t] in [0, 1].
@@ -157,6 +171,15 @@ struct StudioSnapshot {
   TierMap tiers;
   AttentionErrorMap attention_error;
   std::string probe_level;      // the level the probe reached for this run
+  std::string fidelity_why_not; // why there is no KL / top-1 series ("" when measured)
+  std::string session_dir;      // where this run is recorded ("" when not recorded)
+  // The device's copy bandwidth, read + write bytes per second of a timed device-to-device copy
+  // (0 when not measured); the note says how it was got or why not.
+  double copy_bandwidth_gbs = 0;
+  std::string copy_bandwidth_note;
+  // Set by session replay: the snapshot shows a saved session at replay_step of replay_steps.
+  bool replay = false;
+  int64_t replay_step = 0, replay_steps = 0;
   std::vector<StudioMessage> messages;                 // newest last, capped
 };
 

@@ -13,6 +13,7 @@ namespace skv::studio {
 // What the panels ask the worker to do this frame.
 struct StudioActions {
   bool start = false, pause = false, resume = false, step = false, stop = false;
+  bool replay_toggle = false, replay_step = false, replay_exit = false;  // session replay (Space, S, Esc)
   bool reset_layout = false;
 };
 
@@ -39,6 +40,10 @@ struct RunPanelState {
 struct PolicyPanelState {
   PolicySettings edit;
   std::string profile_status;  // result of the last load/save
+  std::vector<std::string> profiles;  // assets/profiles + the config folder's profiles/
+  bool profiles_scanned = false;
+  std::vector<double> layer_budgets;  // of the loaded profile (for its plot)
+  std::string profile_summary;        // model, target KL, method of the loaded profile
   int64_t context_tokens = 0;  // for the bytes readout: prompt + max new tokens
 };
 
@@ -55,6 +60,7 @@ struct TierMapState {
 struct ErrorMapState {
   int layer = 0, head = 0;  // clicked (layer, query head)
   bool show_mean = false;   // running mean instead of the last step
+  float map_x0 = 0, map_y0 = 0, map_x1 = 0, map_y1 = 0;  // the heatmap's plot area last frame (screen; for tests)
 };
 
 struct TokensState {
@@ -65,8 +71,31 @@ struct KernelsState {
   int last_steps = 4;
 };
 
+struct OpenSession;  // session_view.h
+struct ExportJob;    // panel_sessions.cpp: a report being written on its own thread
+
 struct SessionsState {
-  std::string status;
+  std::string status;        // result of the last open / export
+  bool status_error = false;
+  std::vector<std::pair<MessageLevel, std::string>> outbox;  // for Messages (the app moves them)
+  std::string path;          // session folder typed or picked
+  std::string compare_path;  // the second session
+  FilePickerState picker;    // picks a session's manifest.json
+  int picker_target = 0;     // 0: path, 1: compare_path
+  std::vector<std::string> found;  // sessions under sessions_dir(), newest first
+  bool scanned = false;
+  std::shared_ptr<const OpenSession> open;     // replayed / exported
+  std::shared_ptr<const OpenSession> compare;  // shown beside it
+  // Replay: the panels show `open` at replay_step instead of the live run.
+  bool replaying = false;
+  int64_t replay_step = 1;
+  bool playing = false;
+  float play_steps_per_s = 8.0f;
+  double play_accum = 0;
+  std::string export_dir;    // "" = beside the session: <session>-report
+  std::shared_ptr<ExportJob> export_job;
+  std::vector<std::string> exported;  // files of the last export
+  std::vector<std::vector<std::string>> table;  // the compare table as drawn: rows of {metric, A, B}
 };
 
 struct StudioUi {

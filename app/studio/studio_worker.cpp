@@ -10,8 +10,15 @@
 #include <optional>
 #include <sstream>
 
+#include <ctime>
+#include <filesystem>
+
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
+#if __has_include(<torch/version.h>)
+#include <torch/version.h>
+#endif
 
 #include "app/studio/attention_error_meter.h"
 #include "core/cache/backend_factory.h"
@@ -19,6 +26,11 @@
 #include "core/decoder/dense_kv_cache.h"
 #include "core/decoder/device_choice.h"
 #include "core/decoder/generator.h"
+#include "core/decoder/sampler.h"
+#include "core/metrics/fidelity.h"
+#include "core/model/model_config.h"
+#include "core/sessions/session_recorder.h"
+#include "app/studio/studio_paths.h"
 #include "core/model/model_bundle.h"
 #include "probes/probe.h"
 #include "probes/probe_error.h"
@@ -99,6 +111,11 @@ struct StudioWorker::Impl {
   std::unique_ptr<LlamaDecoder> decoder;
   std::chrono::steady_clock::time_point last_publish{};
 
+  // The live run's session (core/sessions); null when recording is off or failed.
+  std::unique_ptr<SessionRecorder> recorder;
+  int recorded_layer = 0, recorded_head = 0;  // the head whose token x time tier image is recorded
+  int run_counter = 0;
+
   probes::Probe probe;
   probes::ProbeWorker probe_worker{probe, 20000};
   std::thread thread;
@@ -160,6 +177,13 @@ struct StudioWorker::Impl {
         run(job);
       } catch (const std::exception& e) {
         message(MessageLevel::error, e.what());
+        if (recorder) {
+          guard_recorder([&] {
+            recorder->add_status(std::string("error: the run failed: ") + e.what());
+            recorder->flush();
+          });
+          recorder.reset();
+        }
         set_phase(RunPhase::failed, e.what());
       }
       probe.stop();
@@ -177,6 +201,8 @@ struct StudioWorker::Impl {
     if (!paused || cancel || quit) return;
     state.phase = RunPhase::paused;
     lk.unlock();
+    // A paused session is on disk up to this step (Export reads it from there).
+    if (recorder) guard_recorder([&] { recorder->flush(); });
     publish();
     lk.lock();
     cv.wait(lk, [&] { return !paused || step_credit > 0 || cancel.load() || quit; });
@@ -200,6 +226,39 @@ struct StudioWorker::Impl {
     if (!bundle->tokenizer) stand_in.emplace(id_stand_in_tokenizer(decoder->config().vocab_size));
     loaded_key = key;
     message(MessageLevel::info, "loaded " + decoder->config().name + " on " + device_description(device));
+    measure_copy_bandwidth(device);
+  }
+
+  // The bandwidth plot's limit line: a timed device-to-device copy of 256 MiB (reads and writes
+  // every byte, so 2 x bytes / time). On a CPU there is no device to measure: say so, draw nothing.
+  void measure_copy_bandwidth(const at::Device& device) {
+    state.copy_bandwidth_gbs = 0;
+    if (!device.is_cuda()) {
+      state.copy_bandwidth_note = "device limit: modeled, no GPU";
+      return;
+    }
+    try {
+      const int64_t bytes = int64_t{256} << 20;
+      auto a = at::empty({bytes}, at::TensorOptions().dtype(at::kByte).device(device));
+      auto b = at::empty_like(a);
+      auto sync = [&] { at::zeros({1}, at::TensorOptions().device(device)).cpu(); };
+      b.copy_(a);  // warm-up
+      sync();
+      constexpr int kReps = 10;
+      const auto t0 = std::chrono::steady_clock::now();
+      for (int i = 0; i < kReps; ++i) b.copy_(a);
+      sync();
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      state.copy_bandwidth_gbs = 2.0 * static_cast<double>(bytes) * kReps / s / 1e9;
+      std::ostringstream os;
+      os.precision(4);
+      os << "device copy bandwidth " << state.copy_bandwidth_gbs << " GB/s (256 MiB device-to-device copy, read + write, measured at load)";
+      state.copy_bandwidth_note = os.str();
+      message(MessageLevel::info, state.copy_bandwidth_note);
+    } catch (const std::exception& e) {
+      state.copy_bandwidth_note = std::string("device copy bandwidth not measured: ") + e.what();
+      message(MessageLevel::warning, state.copy_bandwidth_note);
+    }
   }
 
   std::vector<int32_t> prompt_ids(const RunSettings& run, const BpeTokenizer& tok, bool has_tokenizer) {
@@ -312,6 +371,8 @@ struct StudioWorker::Impl {
     state.series = {};
     state.tiers = {};
     state.attention_error = {};
+    state.fidelity_why_not.clear();
+    state.session_dir.clear();
     state.prefill_done = state.prefill_total = 0;
     state.prefill_ms = 0;
     state.tiers.why_not = "no run yet";
@@ -362,6 +423,7 @@ struct StudioWorker::Impl {
       spec.cache.retier_every = job.policy.retier_every;
       spec.policy_options.tiers = tiers;
       spec.policy_options.utility = job.policy.utility;
+      spec.policy_options.profile = job.policy.profile;
       auto t = make_tiered_cache(spec);
       tiered = t.get();
       owned = std::move(t);
@@ -371,83 +433,291 @@ struct StudioWorker::Impl {
     AttentionErrorMeter meter(*backend, job.run.measure_attention_error);
     meter.set_focus(error_layer.load(), error_q_head.load());
     state.attention_error.compared = state.backend_name + " vs exact attention (shadow fp32 cache, teacher forced)";
-    const int64_t bytes_per_token = 2 * c.n_layers * c.n_kv_heads * c.head_dim * static_cast<int64_t>(sizeof(float));  // dense fp32
+
+    // The full-cache reference for KL / top-1 (what `skv record` does): a dense fp32 cache fed the
+    // same tokens, one more forward per step. The dense backend is that reference itself.
+    std::unique_ptr<DenseKvCache> reference;
+    if (!tiered) state.fidelity_why_not = "dense cache: it is the full-cache reference (KL 0, top-1 agreement 1 by construction)";
+    else if (!job.run.measure_fidelity) state.fidelity_why_not = "off: enable 'measure KL / top-1' in the Run panel";
+    else {
+      reference = std::make_unique<DenseKvCache>(at::kFloat);
+      state.fidelity_why_not.clear();
+    }
 
     // Probe: CPU timings everywhere, the CUPTI timeline on a GPU; it says why when it falls back.
     const auto level = probe.start(probe_level_for(job.run.probe_level, decoder->device()));
     state.probe_level = probes::level_name(level);
 
-    GenerationOptions opt;
-    opt.max_new_tokens = job.run.max_new_tokens;
-    opt.sampling = {job.run.temperature, job.run.top_p, job.run.seed};
-    opt.prefill_chunk = 64;  // progress + cancellation every 64 tokens
-    const int64_t capacity = static_cast<int64_t>(ids.size()) +
-                             std::min<int64_t>(opt.max_new_tokens, c.context_length - static_cast<int64_t>(ids.size()));
+    const int64_t n_prompt = static_cast<int64_t>(ids.size());
+    if (n_prompt >= c.context_length)
+      throw Error("prompt of " + std::to_string(n_prompt) + " tokens does not fit the model's context of " +
+                  std::to_string(c.context_length) + " tokens");
+    const int64_t max_new = std::min<int64_t>(job.run.max_new_tokens, c.context_length - n_prompt);
+    const int64_t capacity = n_prompt + max_new;
+    const at::Device device = decoder->device();
+    meter.reset(c, 1, capacity, device);
+    if (reference) reference->reset(c, 1, capacity, device);
+    start_recorder(job, *bundle, c, tiered, ids, tok);
 
-    GenerationCallbacks cb;
-    cb.cancel = &cancel;
-    cb.on_prefill_progress = [&](int64_t done, int64_t total) {
-      state.prefill_done = done;
-      state.prefill_total = total;
-      publish(done == total);
-    };
-    auto step_t0 = std::chrono::steady_clock::now();
-    cb.on_token = [&](const GeneratedToken& t) {
-      probe.end_step();
-      const auto step_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - step_t0);
-      probe.record_cpu_timing(t.index, t.index == 0 ? "prefill + first token" : "decode step",
-                              static_cast<uint64_t>(step_ns.count()));
-      const int64_t cached = meter.cached_tokens();
-      // Bytes the attention must read this step, from the backend's layout: dense reads every
-      // cached K and V (fp32); the tiered cache accounts its pages, hot window and metadata.
-      const double resident = tiered ? tiered->resident_bytes().total : static_cast<double>(cached * bytes_per_token);
-      const double read = tiered ? tiered->last_step_read_bytes() : static_cast<double>(cached * bytes_per_token);
-      probe.record_modeled_bytes(t.index, probes::kNoLayer, tiered ? "attention (tiered layout)" : "attention K+V (dense layout)",
-                                 static_cast<uint64_t>(read));
-      if (t.index == 0) state.prefill_ms = t.step_ms;
-      state.tokens.push_back(token_view(t, tok));
-      StepSeries& s = state.series;
-      push_capped(s.step, static_cast<double>(t.index), kMaxSeries);
-      push_capped(s.step_ms, t.step_ms, kMaxSeries);
-      double window_ms = 0;
-      int n = 0;
-      for (auto it = state.tokens.rbegin(); it != state.tokens.rend() && n < kRateWindow; ++it) {
-        if (it->index == 0) break;  // the first token's time is the prefill
-        window_ms += it->step_ms;
-        ++n;
-      }
-      push_capped(s.tokens_per_s, n > 0 && window_ms > 0 ? 1000.0 * n / window_ms : 0.0, kMaxSeries);
-      push_capped(s.resident_bytes, resident, kMaxSeries);
-      push_capped(s.full_fp16_bytes, static_cast<double>(cached * c.fp16_kv_bytes_per_token()), kMaxSeries);
-      if (tiered) {
-        const double b = tiered->budget_bytes();
-        push_capped(s.budget_bytes, std::isfinite(b) ? b : 0.0, kMaxSeries);
-      }
-      update_tier_map(tiered, cached, capacity, t.index);
-      update_attention_error(meter);
-      meter.set_focus(error_layer.load(), error_q_head.load());
-      state.phase = RunPhase::decoding;
-      publish();
-      wait_if_paused(RunPhase::decoding);
-      step_t0 = std::chrono::steady_clock::now();
-      probe.begin_step(t.index + 1);
+    c10::InferenceMode inference_mode;
+    auto ids_tensor = [](const int32_t* p, int64_t n) { return at::from_blob(const_cast<int32_t*>(p), {1, n}, at::kInt).to(at::kLong); };
+    auto sync = [&] {
+      if (device.is_cuda()) at::zeros({1}, at::TensorOptions().device(device)).cpu();  // waits for the stream
     };
 
+    // Prefill in chunks of 64: progress and cancellation points.
     set_phase(RunPhase::prefill);
     probe.begin_step(0);
-    GenerationResult r = generate(*decoder, tok, meter, ids, opt, cb);
+    const auto t_prefill = std::chrono::steady_clock::now();
+    at::Tensor logits, ref_logits;
+    for (int64_t done = 0; done < n_prompt;) {
+      if (cancel) return finish_run(true, 0, ms_since(t_prefill), 0);
+      const int64_t n = std::min<int64_t>(64, n_prompt - done);
+      logits = decoder->forward(ids_tensor(ids.data() + done, n), done, meter, /*last_only=*/true);
+      if (reference) ref_logits = decoder->forward(ids_tensor(ids.data() + done, n), done, *reference, true);
+      done += n;
+      state.prefill_done = done;
+      state.prefill_total = n_prompt;
+      publish(done == n_prompt);
+    }
+    sync();
+    const double prefill_ms = ms_since(t_prefill);
+    state.prefill_ms = prefill_ms;
+
+    Sampler sampler({job.run.temperature, job.run.top_p, job.run.seed});
+    double step_ms = prefill_ms, decode_ms = 0;
+    int64_t produced = 0;
+    bool cancelled = false;
+    for (int64_t i = 0; i < max_new; ++i) {
+      auto row = logits.reshape({-1}).to(at::kCPU);
+      GeneratedToken t;
+      t.index = i;
+      t.position = n_prompt + i;
+      t.id = sampler.next(row);
+      t.piece = tok.token_bytes(t.id);
+      t.top = top_k_logits(row, 5);
+      t.step_ms = step_ms;
+      std::optional<StepComparison> cmp;
+      if (reference) cmp = compare_logits(ref_logits.reshape({-1}).to(at::kCPU), row, t.id);
+      ++produced;
+      on_token(t, tok, meter, tiered, cmp, capacity, step_ms);
+      if (tok.is_end_of_generation(t.id) || i + 1 == max_new) break;
+      if (cancel) {
+        cancelled = true;
+        break;
+      }
+      const auto ts = std::chrono::steady_clock::now();
+      logits = decoder->forward(ids_tensor(&t.id, 1), t.position, meter, true);
+      sync();
+      step_ms = ms_since(ts);  // the run under test only: the reference forward below is not timed
+      decode_ms += step_ms;
+      if (reference) ref_logits = decoder->forward(ids_tensor(&t.id, 1), t.position, *reference, true);
+    }
     probe.end_step();
-    if (r.cancelled) {
-      message(MessageLevel::info, "stopped after " + std::to_string(r.ids.size()) + " tokens");
+    finish_run(cancelled, produced, prefill_ms, decode_ms);
+  }
+
+  static double ms_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  }
+
+  // After each generated token: series, tier map, attention error, the session row; then publish
+  // and honour pause / single-step.
+  void on_token(const GeneratedToken& t, const BpeTokenizer& tok, AttentionErrorMeter& meter, TieredKvCache* tiered,
+                const std::optional<StepComparison>& cmp, int64_t capacity, double step_ms) {
+    probe.end_step();
+    probe.record_cpu_timing(t.index, t.index == 0 ? "prefill + first token" : "decode step", static_cast<uint64_t>(step_ms * 1e6));
+    const ModelShape& m = state.model;
+    const int64_t bytes_per_token = 2 * m.layers * m.kv_heads * m.head_dim * static_cast<int64_t>(sizeof(float));  // dense fp32
+    const int64_t cached = meter.cached_tokens();
+    // Bytes the attention must read this step, from the backend's layout: dense reads every
+    // cached K and V (fp32); the tiered cache accounts its pages, hot window and metadata.
+    const double resident = tiered ? tiered->resident_bytes().total : static_cast<double>(cached * bytes_per_token);
+    const double read = tiered ? tiered->last_step_read_bytes() : static_cast<double>(cached * bytes_per_token);
+    probe.record_modeled_bytes(t.index, probes::kNoLayer, tiered ? "attention (tiered layout)" : "attention K+V (dense layout)",
+                               static_cast<uint64_t>(read));
+    state.tokens.push_back(token_view(t, tok));
+    StepSeries& s = state.series;
+    push_capped(s.step, static_cast<double>(t.index), kMaxSeries);
+    push_capped(s.step_ms, t.step_ms, kMaxSeries);
+    double window_ms = 0;
+    int n = 0;
+    for (auto it = state.tokens.rbegin(); it != state.tokens.rend() && n < kRateWindow; ++it) {
+      if (it->index == 0) break;  // the first token's time is the prefill
+      window_ms += it->step_ms;
+      ++n;
+    }
+    push_capped(s.tokens_per_s, n > 0 && window_ms > 0 ? 1000.0 * n / window_ms : 0.0, kMaxSeries);
+    push_capped(s.resident_bytes, resident, kMaxSeries);
+    const double full = static_cast<double>(cached * m.fp16_kv_bytes_per_token);
+    push_capped(s.full_fp16_bytes, full, kMaxSeries);
+    double budget = NAN;
+    if (tiered) {
+      budget = tiered->budget_bytes();
+      push_capped(s.budget_bytes, std::isfinite(budget) ? budget : 0.0, kMaxSeries);
+    }
+    push_capped(s.read_modeled, read, kMaxSeries);
+    push_capped(s.kl, cmp ? cmp->kl : NAN, kMaxSeries);
+    push_capped(s.top1_agree, cmp ? (cmp->top1_agree ? 1.0 : 0.0) : NAN, kMaxSeries);
+    update_tier_map(tiered, cached, capacity, t.index);
+    update_attention_error(meter);
+    record_step(t, cmp, resident, full, read, budget, meter, tiered != nullptr);
+    state.phase = RunPhase::decoding;
+    publish();
+    wait_if_paused(RunPhase::decoding);
+    // After a pause: a head clicked while paused is measured by the very next forward.
+    meter.set_focus(error_layer.load(), error_q_head.load());
+    probe.begin_step(t.index + 1);
+  }
+
+  void finish_run(bool cancelled, int64_t produced, double prefill_ms, double decode_ms) {
+    if (recorder) {
+      guard_recorder([&] {
+        recorder->set_summary("prefill_ms", prefill_ms);
+        recorder->set_summary("prompt_tokens", static_cast<int64_t>(state.prompt_tokens.size()));
+        recorder->set_summary("generated_tokens", produced);
+        recorder->set_summary("probe_level", state.probe_level);
+        if (cancelled) recorder->add_status("stopped by the user after " + std::to_string(produced) + " steps");
+        recorder->finish();
+      });
+      recorder.reset();
+    }
+    if (cancelled) {
+      message(MessageLevel::info, "stopped after " + std::to_string(produced) + " tokens");
       set_phase(RunPhase::stopped);
     } else {
-      const double tps = r.ids.size() > 1 ? 1000.0 * static_cast<double>(r.ids.size() - 1) / r.decode_ms : 0.0;
+      const double tps = produced > 1 && decode_ms > 0 ? 1000.0 * static_cast<double>(produced - 1) / decode_ms : 0.0;
       std::ostringstream os;
       os.precision(3);
-      os << "finished: " << r.ids.size() << " tokens, prefill " << r.prefill_ms << " ms, " << tps << " tokens/s";
+      os << "finished: " << produced << " tokens, prefill " << prefill_ms << " ms, " << tps << " tokens/s";
       message(MessageLevel::info, os.str());
       set_phase(RunPhase::finished);
     }
+  }
+
+  // ---- Recording (core/sessions) -----------------------------------------------------------
+
+  // A recorder error (disk full, no permission) must not end the run: say so and stop recording.
+  template <typename F>
+  void guard_recorder(F&& f) {
+    try {
+      f();
+    } catch (const std::exception& e) {
+      message(MessageLevel::error, std::string("session recording stopped: ") + e.what());
+      recorder.reset();
+      state.session_dir.clear();
+    }
+  }
+
+  void start_recorder(const Job& job, const ModelBundle& model, const ModelConfig& c, TieredKvCache* tiered,
+                      const std::vector<int32_t>& ids, const BpeTokenizer& tok) {
+    recorder.reset();
+    state.session_dir.clear();
+    if (!job.run.record_session) return;
+    std::string dir = job.run.session_dir;
+    if (dir.empty()) {
+      const std::time_t now = std::time(nullptr);
+      char stamp[32];
+      std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
+      dir = (std::filesystem::path(sessions_dir()) / ("live-" + std::string(stamp) + "-" + std::to_string(++run_counter))).string();
+    }
+    Session header;
+    header.config = {{"policy", job.policy.kind == PolicyKind::dense ? std::string("dense") : core_policy_name(job.policy)},
+                     {"budget", job.policy.kind == PolicyKind::dense ? std::string() : std::to_string(job.policy.budget_percent / 100.0)},
+                     {"profile", job.policy.profile}, {"probe", job.run.probe_level}, {"max_new_tokens", job.run.max_new_tokens},
+                     {"temperature", job.run.temperature}, {"top_p", job.run.top_p}, {"chat", job.run.prompt_source == PromptSource::chat},
+                     {"prompt_source", job.run.prompt_source == PromptSource::file ? job.run.prompt_file : std::string("text")},
+                     {"backend", state.backend_name}, {"reference", tiered != nullptr && job.run.measure_fidelity},
+                     {"recorded_by", "skv-studio"}};
+    if (tiered) {
+      std::string tiers;
+      for (const auto& t : job.policy.tiers) tiers += (tiers.empty() ? "" : ",") + t;
+      header.config["tiers"] = tiers;
+      header.config["hot_window"] = job.policy.hot_window;
+      header.config["sink_tokens"] = job.policy.sink_tokens;
+      header.config["retier_every"] = job.policy.retier_every;
+      std::vector<std::string> names;
+      for (const auto& t : tiered->tiers()) names.push_back(t.name);
+      names.push_back("hot (fp16)");
+      names.push_back("dropped");
+      header.string_tables["tiers/names"] = names;
+    }
+    header.model.spec = job.run.model_spec;
+    header.model.name = c.name;
+    header.model.identity = model.weights->identity();
+    const auto hash = header.model.identity.rfind('#');
+    header.model.file_hash = hash == std::string::npos ? "" : header.model.identity.substr(hash + 1);
+    header.model.config = model_config_to_json(c);
+    header.environment = capture_environment();
+    header.environment.device = state.device;
+#ifdef TORCH_VERSION
+    header.environment.torch_version = TORCH_VERSION;
+#endif
+    header.seed = job.run.seed;
+    recorded_layer = std::clamp(focus_layer.load(), 0, static_cast<int>(c.n_layers) - 1);
+    recorded_head = std::clamp(focus_kv_head.load(), 0, static_cast<int>(c.n_kv_heads) - 1);
+    guard_recorder([&] {
+      recorder = std::make_unique<SessionRecorder>(dir, header, RecorderOptions{16, 5.0});
+      std::string text;
+      for (const auto& v : state.prompt_tokens) text += v.piece;
+      recorder->set_prompt(ids, text);
+      state.session_dir = dir;
+      message(MessageLevel::info, "recording this run to " + dir);
+    });
+    (void)tok;
+  }
+
+  // One session row per step, with `skv record`'s names (docs/SESSION_FORMAT.md) so `skv report`
+  // and the Studio's replay read both alike.
+  void record_step(const GeneratedToken& t, const std::optional<StepComparison>& cmp, double resident, double full, double read,
+                   double budget, const AttentionErrorMeter& meter, bool tiered) {
+    if (!recorder) return;
+    guard_recorder([&] {
+      SessionRecorder& r = *recorder;
+      r.record("latency_ms", t.step_ms, "ms", "wall time of the forward that produced this token (step 0: prefill)");
+      r.record("position", static_cast<double>(t.position), "tokens", "absolute position of the token");
+      if (!t.top.empty()) r.record("top1_logit", t.top.front().second, "logit", "highest logit of the step");
+      if (cmp) {
+        r.record("kl", cmp->kl, "nats", "KL(full || compressed) of the next-token distribution");
+        r.record("top1_agree", cmp->top1_agree ? 1.0 : 0.0, "", "1 when the argmax agrees with the full cache");
+        r.record("nll", cmp->nll, "nats", "-log p(token) under the compressed cache");
+        r.record("nll_full", cmp->nll_full, "nats", "-log p(token) under the full cache");
+      }
+      r.record("resident_bytes", resident, "bytes", tiered ? "KV bytes resident (hot window + pages + fixed)" : "KV bytes resident (float32 dense cache)");
+      r.record("full_fp16_bytes", full, "bytes", "the same tokens as a full fp16 cache");
+      r.record("bytes_read_modeled", read, "bytes", tiered ? "bytes the attention reads (page layout model)" : "bytes the attention reads: the whole dense cache");
+      if (std::isfinite(budget)) r.record("budget_bytes", budget, "bytes", "the policy's byte budget for the tokens held");
+      if (meter.measuring() && !state.series.attn_error_mean.empty()) {
+        r.record("attn_error_mean", state.series.attn_error_mean.back(), "", "mean attention-output relative error over (layer, q head), this step");
+        const auto& e = meter.last_errors();
+        r.append_frame("heatmaps/attn_rel_error", NpyArray::from(e, {state.model.layers, state.model.heads}),
+                       {"heatmap", "", "attention-output relative error per layer and q head (this step, teacher forced, skv-studio)"});
+      }
+      const TierMap& tm = state.tiers;
+      if (tiered && tm.available && tm.tier_names.size() >= 1) {
+        // The Studio's codes (0 = hot, k = tier k-1, kTierDropped) to the session's (tiers..., hot, dropped).
+        const int64_t nt = static_cast<int64_t>(tm.tier_names.size()) - 1;  // cache tiers
+        const int64_t T = nt + 2;
+        auto code = [&](uint8_t v) -> uint8_t {
+          if (v == TierMap::kTierDropped) return static_cast<uint8_t>(T - 1);
+          if (v == 0) return static_cast<uint8_t>(T - 2);
+          return static_cast<uint8_t>(v - 1);
+        };
+        std::vector<float> shares(static_cast<size_t>(tm.layers * tm.heads * T), 0.f);
+        for (int64_t cell = 0; cell < tm.layers * tm.heads; ++cell)
+          for (int p = 0; p < tm.positions; ++p)
+            shares[static_cast<size_t>(cell * T + code(tm.current[static_cast<size_t>(cell) * tm.positions + p]))] += 1.0f / static_cast<float>(tm.positions);
+        r.append_frame("tiers/shares", NpyArray::from(shares, {tm.layers, tm.heads, T}),
+                       {"tier_shares", "", "share of tokens per tier (string table tiers/names) per layer and kv head"});
+        std::vector<uint8_t> row(static_cast<size_t>(tm.positions));
+        const size_t cell = static_cast<size_t>(recorded_layer * tm.heads + recorded_head);
+        for (int p = 0; p < tm.positions; ++p) row[static_cast<size_t>(p)] = code(tm.current[cell * tm.positions + p]);
+        r.append_padded_row("tiers/image_L" + std::to_string(recorded_layer) + "_H" + std::to_string(recorded_head), row, 255,
+                            {"tier_image", "", "layer " + std::to_string(recorded_layer) + " kv head " + std::to_string(recorded_head)});
+      }
+      r.add_token(t.id, t.piece);
+      r.end_step();
+    });
   }
 };
 

@@ -14,8 +14,19 @@
 #include <imgui_te_context.h>
 #include <imgui_te_engine.h>
 
+#include <cmath>
+#include <thread>
+
+#define STB_IMAGE_STATIC
+#define STB_IMAGE_IMPLEMENTATION
+#include <stb_image.h>
+
+#include "app/studio/session_view.h"
 #include "app/studio/studio_app.h"
 #include "app/studio/studio_paths.h"
+#include "app/studio/studio_worker.h"
+#include "core/sessions/budget_profile.h"
+#include "core/sessions/session.h"
 #include "studio_test_support.h"
 
 namespace skv::studio {
@@ -30,6 +41,7 @@ class StudioGui : public ::testing::Test {
     // Profiles and layouts go to a scratch config folder, never the user's.
     config_ = fs::path(SKV_TEST_TMP) / "studio_config";
     setenv("XDG_CONFIG_HOME", config_.c_str(), 1);
+    setenv("XDG_DATA_HOME", (fs::path(SKV_TEST_TMP) / "studio_data").c_str(), 1);
   }
 
   static StudioOptions options_for_test() {
@@ -161,6 +173,13 @@ TEST_F(StudioGui, EveryPanelRendersWithDataOnTheDefaultRun) {
   EXPECT_GE(s->tokens.size(), 8u);
   EXPECT_TRUE(s->tiers.available);
   EXPECT_TRUE(s->attention_error.available);
+  // The live run is recorded (flushed when it paused): core's reader sees every step shown.
+  ASSERT_FALSE(s->session_dir.empty());
+  const Session rec = read_session(s->session_dir);
+  EXPECT_EQ(rec.steps, static_cast<int64_t>(s->tokens.size()));
+  EXPECT_TRUE(rec.has("series/kl")) << "RDR run: KL against the full-cache reference is recorded";
+  // Live KL / top-1 series, one value per step.
+  EXPECT_EQ(s->series.kl.size(), s->tokens.size());
   for (const auto& [name, shot] : shots) {
     SCOPED_TRACE(name);
     EXPECT_TRUE(shot.visible);
@@ -271,16 +290,25 @@ TEST_F(StudioGui, BadModelFileShowsAnErrorBannerInsteadOfCrashing) {
   EXPECT_GT(red, app.captured_width() / 2) << "no red error banner at the top of the window";
 }
 
-// Policy settings round-trip through a per-model profile file in the config folder.
-TEST_F(StudioGui, PolicyProfileSavesAndLoads) {
+// The budget profile round-trips through the config folder in assets/profiles' format (core/sessions'
+// budget_profile reader accepts it), and loading it sets the Policy panel's budget.
+TEST_F(StudioGui, PolicyBudgetProfileSavesAndLoads) {
   StudioOptions o = options_for_test();
-  o.autostart = false;
+  o.run.model_spec = test::tiny_model_json();
+  o.run.device = "cpu";
+  o.run.prompt_source = PromptSource::text;
+  o.run.prompt_text = "profile";
+  o.run.max_new_tokens = 2;
+  o.policy.kind = PolicyKind::dense;
   StudioApp app(o);
   app.init();
   int tested = 0, passed = 0;
+  const fs::path file = fs::path(config_) / "skv-studio" / "profiles" / "tiny-studio-test.json";
+  fs::remove(file);
   run_engine(app, [&](ImGuiTestEngine* e) {
     ImGuiTest* t = IM_REGISTER_TEST(e, "studio", "profile");
     t->TestFunc = [&](ImGuiTestContext* ctx) {
+      IM_CHECK(yield_until(ctx, [&] { return app.last_snapshot()->phase == RunPhase::finished; }, 120));
       ctx->WindowFocus(window_ref(kPolicyPanel).c_str());
       ctx->SetRef(window_ref(kPolicyPanel).c_str());
       app.ui().policy.edit.budget_percent = 37.0f;
@@ -293,11 +321,19 @@ TEST_F(StudioGui, PolicyProfileSavesAndLoads) {
       IM_CHECK(app.ui().policy.profile_status.rfind("loaded", 0) == 0);
       IM_CHECK_EQ(app.ui().policy.edit.budget_percent, 37.0f);
       IM_CHECK_EQ(app.ui().policy.edit.hot_window, 48);
+      IM_CHECK_EQ(app.ui().policy.layer_budgets.size(), 2u);
+      ctx->Yield(3);
+      shoot_panel(ctx, app, kPolicyPanel, "panel_Policy_profile.png");
     };
   }, &tested, &passed);
   EXPECT_EQ(tested, 1);
   EXPECT_EQ(passed, tested) << app.ui().policy.profile_status;
-  EXPECT_TRUE(fs::exists(fs::path(config_) / "skv-studio" / "profiles" / "default.json"));
+  ASSERT_TRUE(fs::exists(file));
+  const BudgetProfile prof = read_budget_profile(file);  // the same reader RDR's profiles go through
+  EXPECT_EQ(prof.model, "tiny-studio-test");
+  ASSERT_EQ(prof.layer_budgets.size(), 2u);
+  for (double b : prof.layer_budgets) EXPECT_NEAR(b, 0.37, 1e-6);
+  EXPECT_EQ(app.ui().policy.edit.profile, file.string());
 }
 
 // `skv-studio --screenshot OUT.png --run N`: the binary a user runs, in screenshot mode.
@@ -310,6 +346,274 @@ TEST_F(StudioGui, ScreenshotCommandWritesARenderedFrame) {
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   ASSERT_TRUE(fs::exists(out));
   EXPECT_GT(fs::file_size(out), 20000u) << "a real frame of text and plots compresses to more than this";
+}
+
+// Records a session the way every live run is recorded (core/sessions' SessionRecorder, through the
+// worker) on the tiny shape-only model; returns its folder.
+std::string record_tiny_session(const std::string& name, const PolicySettings& policy, int64_t steps) {
+  const fs::path dir = fs::path(SKV_TEST_TMP) / "gui_sessions" / name;
+  fs::remove_all(dir);
+  StudioWorker w;
+  RunSettings run;
+  run.model_spec = test::tiny_model_json();
+  run.device = "cpu";
+  run.max_new_tokens = steps;
+  run.probe_level = "cpu";
+  for (int i = 0; i < 40; ++i) run.prompt_text += "studio " + std::to_string(i) + " ";
+  run.session_dir = dir.string();
+  w.start(run, policy);
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(300);
+  while (std::chrono::steady_clock::now() < end) {
+    auto s = w.snapshot();
+    if (s->phase == RunPhase::finished || s->phase == RunPhase::failed) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return dir.string();
+}
+
+PolicySettings tiny_rdr(float budget) {
+  PolicySettings p;
+  p.kind = PolicyKind::rdr;
+  p.budget_percent = budget;
+  p.hot_window = 8;
+  p.retier_every = 4;
+  return p;
+}
+
+double finite_mean_from(const std::vector<double>& v, size_t first) {
+  double sum = 0;
+  int n = 0;
+  for (size_t i = first; i < v.size(); ++i)
+    if (std::isfinite(v[i])) sum += v[i], ++n;
+  return n ? sum / n : NAN;
+}
+
+std::string fmt2(double v) {
+  char b[64];
+  std::snprintf(b, sizeof b, "%.2f", v);
+  return b;
+}
+
+// Open a recorded session, replay it (scrub, step), compare it with a second one, export a report.
+TEST_F(StudioGui, SessionsOpenReplayCompareAndExport) {
+  PolicySettings dense;
+  dense.kind = PolicyKind::dense;
+  const std::string a = record_tiny_session("dense_6", dense, 6);
+  const std::string b = record_tiny_session("rdr_9", tiny_rdr(30.0f), 9);
+  const Session sa = read_session(a), sb = read_session(b);
+  ASSERT_EQ(sa.steps, 6);
+  ASSERT_EQ(sb.steps, 9);
+  const fs::path report_dir = fs::path(SKV_TEST_TMP) / "gui_sessions" / "report";
+  fs::remove_all(report_dir);
+
+  StudioOptions o = options_for_test();
+  o.autostart = false;
+  StudioApp app(o);
+  app.init();
+  int tested = 0, passed = 0;
+  std::vector<std::vector<std::string>> table;
+  run_engine(app, [&](ImGuiTestEngine* e) {
+    ImGuiTest* t = IM_REGISTER_TEST(e, "studio", "sessions");
+    t->TestFunc = [&](ImGuiTestContext* ctx) {
+      ctx->WindowFocus(window_ref(kSessionsPanel).c_str());
+      ctx->SetRef(window_ref(kSessionsPanel).c_str());
+      ctx->ItemClick("open/##path");
+      ctx->KeyCharsReplace(a.c_str());
+      ctx->ItemClick("Open");
+      ctx->Yield(3);
+      auto s = app.last_snapshot();
+      IM_CHECK(s->replay);
+      IM_CHECK_EQ(s->replay_steps, 6);
+      IM_CHECK_EQ(s->tokens.size(), 6u);
+      IM_CHECK_EQ(s->series.step_ms.size(), 6u);
+      // The replayed tokens are the session's.
+      const auto ids = sa.array("tokens/ids").as<int32_t>();
+      for (size_t i = 0; i < ids.size(); ++i) IM_CHECK_EQ(s->tokens[i].id, ids[i]);
+      // Scrub to step 3, then S steps one forward.
+      ctx->ItemInputValue("##replay_step", 3);
+      ctx->Yield(2);
+      IM_CHECK_EQ(app.last_snapshot()->tokens.size(), 3u);
+      IM_CHECK_EQ(app.last_snapshot()->series.step.size(), 3u);
+      ctx->WindowFocus(window_ref(kTokensPanel).c_str());
+      ctx->KeyPress(ImGuiKey_S);
+      ctx->Yield(2);
+      IM_CHECK_EQ(app.last_snapshot()->replay_step, 4);
+      IM_CHECK_EQ(app.last_snapshot()->tokens.size(), 4u);
+      shoot_panel(ctx, app, kPlotsPanel, "replay_plots.png");
+      shoot_panel(ctx, app, kTokensPanel, "replay_tokens.png");
+
+      // Compare with the RDR session.
+      ctx->WindowFocus(window_ref(kSessionsPanel).c_str());
+      ctx->SetRef(window_ref(kSessionsPanel).c_str());
+      ctx->ItemClick("compare/##path");
+      ctx->KeyCharsReplace(b.c_str());
+      ctx->ItemClick("Compare");
+      ctx->Yield(3);
+      IM_CHECK(app.ui().sessions.compare != nullptr);
+      table = app.ui().sessions.table;
+      shoot_panel(ctx, app, kSessionsPanel, "sessions_compare.png");
+
+      // Export the open session's report.
+      ctx->ItemClick("##export_dir");
+      ctx->KeyCharsReplace(report_dir.string().c_str());
+      ctx->ItemClick("Export report");
+      IM_CHECK(yield_until(ctx, [&] { return app.ui().sessions.export_job == nullptr; }, 120));
+      IM_CHECK(!app.ui().sessions.status_error);
+      // Replaying the RDR session shows its tier map and heatmap.
+      ctx->ItemClick("open/##path");
+      ctx->KeyCharsReplace(b.c_str());
+      ctx->ItemClick("Open");
+      ctx->Yield(3);
+      IM_CHECK(app.last_snapshot()->tiers.available);
+      IM_CHECK(app.last_snapshot()->attention_error.available);
+      IM_CHECK_EQ(app.last_snapshot()->series.kl.size(), 9u);
+      shoot_panel(ctx, app, kTierMapPanel, "replay_tier_map.png");
+      shoot_panel(ctx, app, kErrorPanel, "replay_attention_error.png");
+    };
+  }, &tested, &passed);
+  EXPECT_EQ(tested, 1);
+  EXPECT_EQ(passed, tested) << app.ui().sessions.status;
+
+  // The compare table holds both sessions' numbers, as computed here from the raw arrays.
+  ASSERT_FALSE(table.empty());
+  const std::vector<std::string>* latency = nullptr;
+  const std::vector<std::string>* steps = nullptr;
+  for (const auto& row : table) {
+    if (row.front() == "latency ms/step") latency = &row;
+    if (row.front() == "steps") steps = &row;
+  }
+  ASSERT_TRUE(latency && steps);
+  ASSERT_EQ(latency->size(), 3u);
+  EXPECT_EQ((*steps)[1], "6");
+  EXPECT_EQ((*steps)[2], "9");
+  EXPECT_EQ((*latency)[1], fmt2(finite_mean_from(sa.values("series/latency_ms"), 1)));
+  EXPECT_EQ((*latency)[2], fmt2(finite_mean_from(sb.values("series/latency_ms"), 1)));
+
+  // Export wrote what `skv report` writes; its figures decode to images that are not blank.
+  EXPECT_TRUE(fs::exists(report_dir / "report.md"));
+  EXPECT_TRUE(fs::exists(report_dir / "report.html"));
+  int pngs = 0;
+  for (const auto& f : fs::recursive_directory_iterator(report_dir)) {
+    if (f.path().extension() != ".png") continue;
+    int w = 0, h = 0, c = 0;
+    unsigned char* px = stbi_load(f.path().c_str(), &w, &h, &c, 4);
+    ASSERT_NE(px, nullptr) << f.path();
+    const auto stats = test::pixel_stats(std::vector<uint8_t>(px, px + static_cast<size_t>(w) * h * 4), w, h, 0, 0, w, h);
+    stbi_image_free(px);
+    EXPECT_GT(stats.distinct_colors, 4) << f.path();
+    EXPECT_GT(stats.stddev_luma, 5.0) << f.path();
+    ++pngs;
+  }
+  EXPECT_GE(pngs, 2);
+}
+
+// A corrupt session: the reader's message (naming the file) in the panel, Messages and a red banner.
+TEST_F(StudioGui, CorruptSessionShowsAnErrorInsteadOfCrashing) {
+  const fs::path dir = fs::path(SKV_TEST_TMP) / "gui_sessions" / "corrupt";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::ofstream(dir / "manifest.json") << "{\"format\": \"skv-session\", \"format_version\": 1, \"arra";
+  StudioOptions o = options_for_test();
+  o.autostart = false;
+  StudioApp app(o);
+  app.init();
+  int tested = 0, passed = 0;
+  run_engine(app, [&](ImGuiTestEngine* e) {
+    ImGuiTest* t = IM_REGISTER_TEST(e, "studio", "corrupt_session");
+    t->TestFunc = [&](ImGuiTestContext* ctx) {
+      ctx->WindowFocus(window_ref(kSessionsPanel).c_str());
+      ctx->SetRef(window_ref(kSessionsPanel).c_str());
+      ctx->ItemClick("open/##path");
+      ctx->KeyCharsReplace(dir.string().c_str());
+      ctx->ItemClick("Open");
+      ctx->Yield(3);
+      app.capture_next_frame();
+      ctx->Yield(2);
+      write_png(test::screenshot_dir() + "/studio_corrupt_session.png", app.captured(), app.captured_width(), app.captured_height(), nullptr);
+    };
+  }, &tested, &passed);
+  EXPECT_EQ(passed, tested);
+  const auto& st = app.ui().sessions;
+  EXPECT_TRUE(st.status_error);
+  EXPECT_EQ(st.open, nullptr);
+  EXPECT_NE(st.status.find("manifest.json"), std::string::npos) << st.status;
+  EXPECT_FALSE(app.last_snapshot()->replay);
+  bool in_messages = false;
+  for (const auto& m : app.ui().app_messages) in_messages |= m.level == MessageLevel::error && m.text.find("manifest.json") != std::string::npos;
+  EXPECT_TRUE(in_messages);
+  const auto& px = app.captured();
+  int red = 0;
+  for (int y = 0; y < 90 && y < app.captured_height(); ++y)
+    for (int x = 0; x < app.captured_width(); ++x) {
+      const uint8_t* p = &px[(static_cast<size_t>(y) * app.captured_width() + x) * 4];
+      if (p[0] > 120 && p[1] < 50 && p[2] < 50) ++red;
+    }
+  EXPECT_GT(red, app.captured_width() / 2) << "no red error banner at the top of the window";
+}
+
+// Clicking a heatmap cell makes the distribution plot follow that (layer, query head): the exact
+// and the compressed (tiered cache) attention over positions, from the run's own data.
+TEST_F(StudioGui, HeatmapClickShowsThatHeadsAttentionDistribution) {
+  StudioOptions o = options_for_test();
+  o.run.model_spec = test::tiny_model_json();
+  o.run.device = "cpu";
+  o.run.prompt_source = PromptSource::text;
+  o.run.prompt_text.clear();
+  for (int i = 0; i < 40; ++i) o.run.prompt_text += "studio " + std::to_string(i) + " ";
+  o.run.max_new_tokens = 200;
+  o.run.pause_after_steps = 4;
+  o.run.record_session = false;
+  o.policy = tiny_rdr(20.0f);
+  StudioApp app(o);
+  app.init();
+  int tested = 0, passed = 0;
+  std::vector<float> before, after;
+  run_engine(app, [&](ImGuiTestEngine* e) {
+    ImGuiTest* t = IM_REGISTER_TEST(e, "studio", "heatmap_click");
+    t->TestFunc = [&](ImGuiTestContext* ctx) {
+      IM_CHECK(yield_until(ctx, [&] { return app.last_snapshot()->phase == RunPhase::paused; }, 120));
+      ctx->WindowFocus(window_ref(kErrorPanel).c_str());
+      ctx->Yield(3);
+      before = app.last_snapshot()->attention_error.exact_probs;
+      IM_CHECK_EQ(app.last_snapshot()->attention_error.focus_layer, 0);
+      IM_CHECK_EQ(app.last_snapshot()->attention_error.focus_head, 0);
+      // The centre of cell (layer 1, query head 2): layers run down, heads across.
+      const ErrorMapState& em = app.ui().error_map;
+      const auto& ae = app.last_snapshot()->attention_error;
+      const float x = em.map_x0 + (2 + 0.5f) / ae.heads * (em.map_x1 - em.map_x0);
+      const float y = em.map_y0 + (1 + 0.5f) / ae.layers * (em.map_y1 - em.map_y0);
+      ctx->MouseMoveToPos(ImVec2(x, y));
+      ctx->MouseClick(0);
+      ctx->Yield(2);
+      IM_CHECK_EQ(app.ui().error_map.layer, 1);
+      IM_CHECK_EQ(app.ui().error_map.head, 2);
+      ctx->WindowFocus(window_ref(kTokensPanel).c_str());
+      ctx->KeyPress(ImGuiKey_S);  // one more step: the worker follows the new focus
+      IM_CHECK(yield_until(ctx, [&] {
+        auto s = app.last_snapshot();
+        return s->phase == RunPhase::paused && s->tokens.size() == 5;
+      }, 60));
+      IM_CHECK_EQ(app.last_snapshot()->attention_error.focus_layer, 1);
+      IM_CHECK_EQ(app.last_snapshot()->attention_error.focus_head, 2);
+      after = app.last_snapshot()->attention_error.exact_probs;
+      shoot_panel(ctx, app, kErrorPanel, "attention_error_click_L1_H2.png");
+    };
+  }, &tested, &passed);
+  EXPECT_EQ(tested, 1);
+  EXPECT_EQ(passed, tested);
+  const auto s = app.last_snapshot();
+  const auto& ae = s->attention_error;
+  ASSERT_EQ(ae.compressed_probs.size(), ae.exact_probs.size()) << ae.compressed_why_not;
+  ASSERT_EQ(static_cast<int>(ae.exact_probs.size()), s->tiers.positions);
+  double sum_exact = 0, sum_comp = 0;
+  for (size_t i = 0; i < ae.exact_probs.size(); ++i) sum_exact += ae.exact_probs[i], sum_comp += ae.compressed_probs[i];
+  EXPECT_NEAR(sum_exact, 1.0, 1e-4);
+  EXPECT_NEAR(sum_comp, 1.0, 1e-4);
+  // Another head at another layer attends differently: the plot now shows other data.
+  ASSERT_FALSE(before.empty());
+  double diff = 0;
+  for (size_t i = 0; i < std::min(before.size(), after.size()); ++i) diff = std::max(diff, static_cast<double>(std::abs(before[i] - after[i])));
+  EXPECT_GT(diff, 1e-4);
 }
 
 }  // namespace

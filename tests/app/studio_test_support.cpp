@@ -13,15 +13,16 @@
 #include <fstream>
 #include <map>
 
-// Link workaround: libgtest.a needs std::string::_M_construct(size_t, char), and the first archive
-// member that defines it is core/reports' report.cpp.o, which drags in fmt v12 calls (torch's
-// bundled fmt headers) that nothing links (undefined fmt::v12::vformat). Defining the instantiation
-// here keeps report.cpp.o out of this test binary. Remove once core/reports links on its own.
-template void std::basic_string<char>::_M_construct(std::size_t, char);
-
 namespace skv::studio::test {
 namespace fs = std::filesystem;
 namespace {
+
+// Live runs record sessions under $XDG_DATA_HOME/skv-studio/sessions: keep the tests' out of the
+// user's folder (set before any test starts a run).
+const bool g_data_home_set = [] {
+  setenv("XDG_DATA_HOME", (fs::path(SKV_TEST_TMP) / "data").c_str(), 1);
+  return true;
+}();
 
 pid_t g_xvfb = -1;
 

@@ -7,7 +7,12 @@
 #include <functional>
 #include <thread>
 
+#include <cmath>
+#include <filesystem>
+#include <numeric>
+
 #include "app/studio/studio_worker.h"
+#include "core/sessions/session.h"
 #include "studio_test_support.h"
 
 namespace skv::studio {
@@ -171,6 +176,107 @@ TEST(StudioWorker, StartWhileRunningReplacesTheRun) {
   w.start(second, dense_policy());
   auto s = wait_for(w, [](const StudioSnapshot& s) { return s.phase == RunPhase::finished && s.prompt_tokens.size() == 6; });
   EXPECT_EQ(s->tokens.size(), 5u);
+}
+
+std::string long_prompt() {
+  std::string p;
+  for (int i = 0; i < 40; ++i) p += "studio " + std::to_string(i) + " ";
+  return p;
+}
+
+PolicySettings rdr_policy(float budget, std::vector<std::string> tiers) {
+  PolicySettings p;
+  p.kind = PolicyKind::rdr;
+  p.budget_percent = budget;
+  p.tiers = std::move(tiers);
+  p.hot_window = 8;
+  p.retier_every = 4;
+  return p;
+}
+
+// Every live run goes to disk through core/sessions' recorder; core's reader gets back what the
+// Studio showed (tokens, latencies, prompt) and the session is marked complete.
+TEST(StudioWorker, LiveRunIsRecordedAsASessionThatCoreReads) {
+  const std::filesystem::path dir = std::filesystem::path(SKV_TEST_TMP) / "worker_recorded_session";
+  std::filesystem::remove_all(dir);
+  StudioWorker w;
+  RunSettings run = tiny_run(7);
+  run.session_dir = dir.string();
+  w.start(run, dense_policy());
+  auto s = wait_for(w, [](const StudioSnapshot& s) { return s.phase == RunPhase::finished || s.phase == RunPhase::failed; });
+  ASSERT_EQ(s->phase, RunPhase::finished) << s->phase_detail;
+  EXPECT_EQ(s->session_dir, dir.string());
+  const Session rec = read_session(dir);
+  EXPECT_TRUE(rec.complete);
+  ASSERT_EQ(rec.steps, 7);
+  const auto ids = rec.array("tokens/ids").as<int32_t>();
+  ASSERT_EQ(ids.size(), s->tokens.size());
+  for (size_t i = 0; i < ids.size(); ++i) EXPECT_EQ(ids[i], s->tokens[i].id);
+  const auto prompt = rec.array("tokens/prompt_ids").as<int32_t>();
+  ASSERT_EQ(prompt.size(), s->prompt_tokens.size());
+  for (size_t i = 0; i < prompt.size(); ++i) EXPECT_EQ(prompt[i], s->prompt_tokens[i].id);
+  const auto lat = rec.values("series/latency_ms");
+  ASSERT_EQ(lat.size(), s->series.step_ms.size());
+  for (size_t i = 0; i < lat.size(); ++i) EXPECT_DOUBLE_EQ(lat[i], s->series.step_ms[i]);
+  EXPECT_EQ(rec.model.name, "tiny-studio-test");
+  // Dense is the reference itself: no KL series, and the Studio says why.
+  EXPECT_FALSE(rec.has("series/kl"));
+  EXPECT_NE(s->fidelity_why_not.find("dense"), std::string::npos);
+  EXPECT_TRUE(rec.has("heatmaps/attn_rel_error"));
+}
+
+// Running KL / top-1 against a full-cache reference fed the same tokens (core/metrics'
+// compare_logits): an fp16-only cache at a 100 % budget is near-lossless, a 2-bit cache at 8 %
+// drops and quantizes, and its KL must be larger. The compressed attention distribution comes from
+// the tiered cache itself: zero exactly where its tier map says a token is dropped.
+TEST(StudioWorker, CompressedRunMeasuresKlAndTop1AgainstTheFullCache) {
+  auto run_with = [](const PolicySettings& p) {
+    StudioWorker w;
+    RunSettings run = tiny_run(16);
+    run.prompt_text = long_prompt();
+    run.record_session = false;
+    w.start(run, p);
+    return wait_for(w, [](const StudioSnapshot& s) { return s.phase == RunPhase::finished || s.phase == RunPhase::failed; }, 300s);
+  };
+  auto mean = [](const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size()); };
+  auto lossless = run_with(rdr_policy(100.0f, {"fp16"}));
+  auto lossy = run_with(rdr_policy(8.0f, {"k2v2"}));
+  for (const auto& s : {lossless, lossy}) {
+    ASSERT_EQ(s->phase, RunPhase::finished) << s->phase_detail;
+    EXPECT_TRUE(s->fidelity_why_not.empty()) << s->fidelity_why_not;
+    ASSERT_EQ(s->series.kl.size(), s->tokens.size());
+    ASSERT_EQ(s->series.top1_agree.size(), s->tokens.size());
+    for (double k : s->series.kl) EXPECT_TRUE(std::isfinite(k) && k >= -1e-9) << k;
+    for (double t : s->series.top1_agree) EXPECT_TRUE(t == 0.0 || t == 1.0) << t;
+  }
+  const double kl_lossless = mean(lossless->series.kl), kl_lossy = mean(lossy->series.kl);
+  EXPECT_LT(kl_lossless, 1e-3);
+  EXPECT_GT(kl_lossy, 10 * kl_lossless) << "lossless " << kl_lossless << ", lossy " << kl_lossy;
+  EXPECT_EQ(mean(lossless->series.top1_agree), 1.0);
+
+  const auto& ae = lossy->attention_error;
+  const auto& tm = lossy->tiers;
+  ASSERT_FALSE(ae.exact_probs.empty());
+  ASSERT_EQ(ae.compressed_probs.size(), ae.exact_probs.size()) << ae.compressed_why_not;
+  ASSERT_EQ(static_cast<int>(ae.compressed_probs.size()), tm.positions);
+  const int kv_head = ae.focus_head / static_cast<int>(lossy->model.heads / lossy->model.kv_heads);
+  const uint8_t* tiers = tm.current.data() + static_cast<size_t>(ae.focus_layer * tm.heads + kv_head) * tm.positions;
+  double sum = 0, diff = 0;
+  int dropped = 0;
+  for (int p = 0; p < tm.positions; ++p) {
+    sum += ae.compressed_probs[p];
+    diff = std::max(diff, static_cast<double>(std::abs(ae.compressed_probs[p] - ae.exact_probs[p])));
+    if (tiers[p] == TierMap::kTierDropped) {
+      ++dropped;
+      EXPECT_EQ(ae.compressed_probs[p], 0.0f) << "position " << p;
+      EXPECT_GT(ae.exact_probs[p], 0.0f);
+    } else {
+      EXPECT_GT(ae.compressed_probs[p], 0.0f) << "position " << p;
+    }
+  }
+  EXPECT_NEAR(sum, 1.0, 1e-4);
+  EXPECT_GT(dropped, 0) << "k2v2 alone needs > 12.5 % of fp16: an 8 % budget must drop tokens";
+  EXPECT_GT(diff, 1e-4);
 }
 
 }  // namespace
