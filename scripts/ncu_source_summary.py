@@ -56,6 +56,24 @@ def main(path):
     print("\n== CUDA source lines by instructions executed (executed, share, stalls, share, #sass)")
     for k, (e, st, n) in sorted(per_line.items(), key=lambda kv: -kv[1][0])[:45]:
         print(f"{e:12.0f} {100 * e / max(tot_exec, 1):5.1f}% {st:7.0f} {100 * st / max(tot_stall, 1):5.1f}% {n:4d}  {k}")
+    # Stall reasons (warp-state samples) over the kernel, and shared-memory wavefronts vs ideal.
+    stall_cols = [i for i, h in enumerate(head) if h.startswith("stall_") and "Not Issued" not in h]
+    tot = {head[i]: sum(num(r[i]) for r in sass if len(r) > i) for i in stall_cols}
+    print("\n== stall samples by reason")
+    for k, v in sorted(tot.items(), key=lambda kv: -kv[1])[:10]:
+        print(f"{v:9.0f} {100 * v / max(sum(tot.values()), 1):5.1f}%  {k}")
+    c_wf = col("L1 Wavefronts Shared")
+    c_wfi = col("L1 Wavefronts Shared Ideal")
+    if c_wf is not None and c_wfi is not None:
+        wf = {}
+        for r in sass:
+            key = (r[c_line] if c_line is not None else "?") + "  " + r[c_src].strip()[:90]
+            d = wf.setdefault(key, [0.0, 0.0])
+            d[0] += num(r[c_wf])
+            d[1] += num(r[c_wfi])
+        print(f"\n== shared-memory wavefronts: total {sum(v[0] for v in wf.values()):.0f}, ideal {sum(v[1] for v in wf.values()):.0f}")
+        for k, (w, wi) in sorted(wf.items(), key=lambda kv: -kv[1][0])[:15]:
+            print(f"{w:12.0f} ideal {wi:12.0f}  {k}")
     print("\n== top SASS instructions by executed count")
     for r in sorted(sass, key=lambda r: -num(r[c_exec]))[:50]:
         print(f"{num(r[c_exec]):10.0f} {num(r[c_stall]):7.0f}  {r[c_sass].strip()[:70]:70s} | {r[c_src].strip()[:60]}")

@@ -155,8 +155,7 @@ WppPlan wpp_plan(const TierTable& tt, int d, int nh) {
   constexpr int kWarps = kWppThreads / 32;
   WppPlan p{};
   size_t lut = 0, kbytes = 16, vbytes = 16;
-  int max_tokens = 1, pairs = 0;
-  for (int t = 0; t < kMaxTiers; ++t) p.vpair_off[t] = -1;
+  int max_tokens = 1;
   for (int t = 0; t < tt.count; ++t) {
     const TierLayout& L = tt.layouts[t];
     max_tokens = std::max(max_tokens, L.page_tokens);
@@ -166,7 +165,6 @@ WppPlan wpp_plan(const TierTable& tt, int d, int nh) {
       kbytes = std::max(kbytes, o.values);                                  // codes + key scales
       vbytes = std::max(vbytes, (has_page_mean(L) ? o.mean : o.total) - o.values);  // values + scales
       lut += align16(lut_floats(L, nh) * sizeof(float)) / sizeof(float);
-      if (L.value_kind == ValueKind::kCoord && L.value_bits == 4) p.vpair_off[t] = 256 * pairs++;
     }
   }
   const size_t red = size_t(kWarps) * size_t(nh) * size_t(d);
@@ -180,7 +178,6 @@ WppPlan wpp_plan(const TierTable& tt, int d, int nh) {
   SKV_TAKE(q_rot, sizeof(float) * d * nh);
   SKV_TAKE(klev, sizeof(float) * 64 * ntiers);
   SKV_TAKE(vlev, sizeof(float) * 32 * ntiers);
-  SKV_TAKE(vpair, sizeof(float) * 2 * 256 * size_t(pairs));
   SKV_TAKE(state, sizeof(float) * 4 * kWarps * 4);
   SKV_TAKE(luts, sizeof(float) * std::max(lut, red));
   p.key_bytes = int(align16(kbytes));

@@ -68,7 +68,6 @@ struct TierConst {
                  // computed in the prologue straight from global memory)
   int wpt, vwpt, nb, upl, E, bv, coded, has_mean, vcoded;
   int pad;    // v5: the tier's LUT offset (floats) in the LUT region
-  int vpair;  // v5: the tier's value pair table (float2 entries), -1 = none
 };
 __host__ __device__ inline TierConst tier_const(const TierLayout& L) {
   TierConst c{};
@@ -83,7 +82,6 @@ __host__ __device__ inline TierConst tier_const(const TierLayout& L) {
   if (c.coded) { const LutShape s = lut_shape(L); c.nb = s.nb; c.upl = s.upl; c.E = s.E; }
   c.vcoded = L.value_kind == ValueKind::kCoord ? 1 : 0;
   c.bv = L.value_bits;
-  c.vpair = -1;
   return c;
 }
 // q_plain row index with one 16-byte pad every 16 dims: the 8 lanes of a key read dims 16 apart
@@ -134,11 +132,10 @@ template <int N> __device__ __forceinline__ void cp_async_wait() { asm volatile(
 // 2-stage page buffer plus its logits/weights scratch.
 constexpr int kWppThreads = 512;  // v5: 16 warps, one CTA per SM
 struct WppPlan {
-  size_t tiers, tconst, pinfo, q_plain, q_rot, klev, vlev, vpair, state, luts, warps, total;
+  size_t tiers, tconst, pinfo, q_plain, q_rot, klev, vlev, state, luts, warps, total;
   size_t warp_bytes, wraw, wwt, walpha, stage, stage_bytes;
   int key_bytes;           // stage layout: keys (codes + scales) at 0, values (+ scales) at key_bytes
   int lut_off[kMaxTiers];  // floats into the LUT region, per coded tier
-  int vpair_off[kMaxTiers];  // float2 entries into the pair tables, per 4-bit value tier; -1 = none
 };
 
 struct DecodeParams {
@@ -182,10 +179,42 @@ __device__ __forceinline__ uint32_t pair6_offset(uint32_t lo, uint32_t hi) {
   }
 }
 
+// Sum of the 8 units of one token's lane: LUT loads for both token groups of an iteration are
+// issued before any add, and the adds form a tree (depth 3, not a chain of 8).
+__device__ __forceinline__ float4 pairs6_lane_sum(uint32_t lut, uint32_t lo, uint32_t hi) {
+  constexpr uint32_t kUnit = 64u * 8u * 16u;  // bytes of one unit's table
+  const float4 v0 = lds128(lut + 0 * kUnit + pair6_offset<0>(lo, hi));
+  const float4 v1 = lds128(lut + 1 * kUnit + pair6_offset<6>(lo, hi));
+  const float4 v2 = lds128(lut + 2 * kUnit + pair6_offset<12>(lo, hi));
+  const float4 v3 = lds128(lut + 3 * kUnit + pair6_offset<18>(lo, hi));
+  const float4 v4 = lds128(lut + 4 * kUnit + pair6_offset<24>(lo, hi));
+  const float4 v5 = lds128(lut + 5 * kUnit + pair6_offset<30>(lo, hi));
+  const float4 v6 = lds128(lut + 6 * kUnit + pair6_offset<36>(lo, hi));
+  const float4 v7 = lds128(lut + 7 * kUnit + pair6_offset<42>(lo, hi));
+  auto add4 = [](float4 a, float4 c) { return make_float4(a.x + c.x, a.y + c.y, a.z + c.z, a.w + c.w); };
+  return add4(add4(add4(v0, v1), add4(v2, v3)), add4(add4(v4, v5), add4(v6, v7)));
+}
+
+// Transposed reduction over the 8 lanes of a key: 4 shuffles instead of 12. After it, lane kq < 4
+// holds the full sum of head 2 (kq & 1) + (kq >> 1).
+__device__ __forceinline__ float reduce_key_lanes4(float4 acc, int kq) {
+  const bool b0 = kq & 1, b1 = kq & 2;
+  float s0 = b0 ? acc.z : acc.x, s1 = b0 ? acc.w : acc.y;
+  const float o0 = b0 ? acc.x : acc.z, o1 = b0 ? acc.y : acc.w;
+  s0 += __shfl_xor_sync(0xffffffffu, o0, 1);
+  s1 += __shfl_xor_sync(0xffffffffu, o1, 1);
+  float r1 = b1 ? s1 : s0;
+  r1 += __shfl_xor_sync(0xffffffffu, b1 ? s0 : s1, 2);
+  r1 += __shfl_xor_sync(0xffffffffu, r1, 4);
+  return r1;
+}
+
 // Scoring fast path for the target tiers (COORD 3-bit keys, joint pair tables, d = 128, NH = 4):
 // lane kq owns bits [48 kq, 48 kq + 48) of the token's 12-word code row (two word loads), each of
-// its 8 units is one shift + mask + add + LDS.128 + 4 FADD (the generic path spends ~15
-// instructions a lookup on 64-bit window shifts and index arithmetic).
+// its 8 units is one shift + mask + add + LDS.128 (the generic path spends ~15 instructions a
+// lookup on 64-bit window shifts and index arithmetic). Two token groups (8 tokens) per
+// iteration: their loads, adds and shuffles are independent, so they overlap (latency, not
+// issue, limited the one-group loop).
 __device__ __forceinline__ void score_pairs6_d128(const unsigned char* page, const TierConst& tc,
                                                   const float* lut_base, int t0w, int t1w, int lane, float* wraw) {
   const int kq = lane % kLanesPerKey, gq = lane / kLanesPerKey;
@@ -194,37 +223,23 @@ __device__ __forceinline__ void score_pairs6_d128(const unsigned char* page, con
   const int w0 = (48 * kq) >> 5;
   const bool odd = kq & 1;  // window starts at bit 16 of word w0
   const uint32_t lut = static_cast<uint32_t>(__cvta_generic_to_shared(lut_base)) + uint32_t(kq) * 16u;
-  constexpr uint32_t kUnit = 64u * 8u * 16u;  // bytes of one unit's table
-  for (int tb = t0w; tb < t1w; tb += 32 / kLanesPerKey) {
-    const int t = tb + gq;
-    float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
-    if (t < t1w) {
-      const uint32_t* w = rows + t * 12 + w0;
-      const uint32_t a0 = w[0], a1 = w[1];
-      const uint32_t lo = odd ? __funnelshift_r(a0, a1, 16) : a0;
-      const uint32_t hi = odd ? (a1 >> 16) : a1;
-      float4 v[8];
-      v[0] = lds128(lut + 0 * kUnit + pair6_offset<0>(lo, hi));
-      v[1] = lds128(lut + 1 * kUnit + pair6_offset<6>(lo, hi));
-      v[2] = lds128(lut + 2 * kUnit + pair6_offset<12>(lo, hi));
-      v[3] = lds128(lut + 3 * kUnit + pair6_offset<18>(lo, hi));
-      v[4] = lds128(lut + 4 * kUnit + pair6_offset<24>(lo, hi));
-      v[5] = lds128(lut + 5 * kUnit + pair6_offset<30>(lo, hi));
-      v[6] = lds128(lut + 6 * kUnit + pair6_offset<36>(lo, hi));
-      v[7] = lds128(lut + 7 * kUnit + pair6_offset<42>(lo, hi));
-#pragma unroll
-      for (int m = 0; m < 8; ++m) { acc.x += v[m].x; acc.y += v[m].y; acc.z += v[m].z; acc.w += v[m].w; }
-    }
-    // Transposed reduction over the 8 lanes of a key (see score_tokens).
-    const bool b0 = kq & 1, b1 = kq & 2;
-    float s0 = b0 ? acc.z : acc.x, s1 = b0 ? acc.w : acc.y;
-    const float o0 = b0 ? acc.x : acc.z, o1 = b0 ? acc.y : acc.w;
-    s0 += __shfl_xor_sync(0xffffffffu, o0, 1);
-    s1 += __shfl_xor_sync(0xffffffffu, o1, 1);
-    float r1 = b1 ? s1 : s0;
-    r1 += __shfl_xor_sync(0xffffffffu, b1 ? s0 : s1, 2);
-    r1 += __shfl_xor_sync(0xffffffffu, r1, 4);
-    if (kq < 4 && t < t1w) wraw[(t - t0w) * 4 + 2 * (kq & 1) + (kq >> 1)] = __half2float(kscale[t]) * r1;
+  constexpr int kStep = 32 / kLanesPerKey;  // tokens per group
+  for (int tb = t0w; tb < t1w; tb += 2 * kStep) {
+    const int ta = tb + gq, tc2 = tb + kStep + gq;
+    const bool va = ta < t1w, vb = tc2 < t1w;
+    // Out-of-range tokens read token t0w's codes (valid memory) and are never stored.
+    const uint32_t* wa = rows + (va ? ta : t0w) * 12 + w0;
+    const uint32_t* wb = rows + (vb ? tc2 : t0w) * 12 + w0;
+    const uint32_t a0 = wa[0], a1 = wa[1], b0w = wb[0], b1w = wb[1];
+    const uint32_t loa = odd ? __funnelshift_r(a0, a1, 16) : a0, hia = odd ? (a1 >> 16) : a1;
+    const uint32_t lob = odd ? __funnelshift_r(b0w, b1w, 16) : b0w, hib = odd ? (b1w >> 16) : b1w;
+    const float4 acca = pairs6_lane_sum(lut, loa, hia);
+    const float4 accb = pairs6_lane_sum(lut, lob, hib);
+    const float ra = reduce_key_lanes4(acca, kq);
+    const float rb = reduce_key_lanes4(accb, kq);
+    const int slot = 2 * (kq & 1) + (kq >> 1);
+    if (kq < 4 && va) wraw[(ta - t0w) * 4 + slot] = __half2float(kscale[ta]) * ra;
+    if (kq < 4 && vb) wraw[(tc2 - t0w) * 4 + slot] = __half2float(kscale[tc2]) * rb;
   }
 }
 
@@ -359,14 +374,15 @@ __device__ __forceinline__ void softmax_tokens(const unsigned char* page, const 
 
 // acc = alpha * acc + sum_t w_t * v_t (coded: in the rotated domain). The rescale is skipped when
 // no head's running max moved (alpha == 1 for all heads: the common case).
-// vpair (optional, 4-bit value tiers): 256 float2 = the levels of both nibbles of a byte, so one
-// byte extract (PRMT) and one LDS.64 dequantise two coordinates.
+// 4-bit values read their level from a 16-entry table (LDS.32: lanes hitting the same entry are
+// broadcast, so no bank conflicts). A 256-entry float2 pair table (one PRMT + LDS.64 for two
+// coordinates) was tried in v5: fewer instructions, but random entries over all banks conflict,
+// and it measured equal or slower (docs/KERNELS.md).
 template <int D, int NH, int VMODE>
 __device__ __forceinline__ void accumulate_values(const unsigned char* page, const TierConst& tc, const float* vlev,
                                                   int t0w, int t1w, int lane, const float* wwt, const float* walpha,
                                                   float (&acc_rot)[VMODE == 1 ? 1 : NH][8],
-                                                  float (&acc_plain)[VMODE == 0 ? 1 : NH][8],
-                                                  const float2* vpair = nullptr) {
+                                                  float (&acc_plain)[VMODE == 0 ? 1 : NH][8]) {
   using V = typename Vec<NH>::T;
   constexpr int LV = D / 8, TPW = 32 / LV;  // lane owns 8 dims of one token slot; LV lanes a token
   const int vk = lane % LV;
@@ -385,24 +401,7 @@ __device__ __forceinline__ void accumulate_values(const unsigned char* page, con
       const int bv = tc.bv, vwpt = tc.vwpt, vmask = (1 << bv) - 1;
       const int start = vk * 8 * bv, w0 = start >> 5, sh = start & 31;
       const auto* rows = reinterpret_cast<const uint32_t*>(page + tc.values);
-      if (bv == 4 && vpair) {  // pointers walk the rows (no per-token 64-bit index arithmetic)
-        const uint32_t* rp = rows + (t0w + lane / LV) * vwpt + vk;
-        const V* wp = reinterpret_cast<const V*>(wwt) + lane / LV;
-        const int rstep = TPW * vwpt;
-        for (int t = t0w + lane / LV; t < t1w; t += TPW, rp += rstep, wp += TPW) {
-          const uint32_t wd = *rp;
-          const V wt = *wp;
-#pragma unroll
-          for (int e2 = 0; e2 < 4; ++e2) {
-            const float2 v2 = vpair[__byte_perm(wd, 0u, 0x4440u | unsigned(e2))];
-#pragma unroll
-            for (int hh = 0; hh < NH; ++hh) {
-              acc_rot[hh][2 * e2] += get<NH>(wt, hh) * v2.x;
-              acc_rot[hh][2 * e2 + 1] += get<NH>(wt, hh) * v2.y;
-            }
-          }
-        }
-      } else if (bv == 4) {  // 8 dims of 4 bits = one word per lane and token; compile-time shifts
+      if (bv == 4) {  // 8 dims of 4 bits = one word per lane and token; compile-time shifts
         for (int t = t0w + lane / LV; t < t1w; t += TPW) {
           const uint32_t wd = rows[size_t(t) * vwpt + vk];
           const V wt = reinterpret_cast<const V*>(wwt)[t - t0w];

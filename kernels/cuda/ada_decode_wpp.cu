@@ -30,7 +30,6 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_wpp_kernel(const Decode
     if (threadIdx.x == 32 + t && t < p.kv.tiers.count) {
       TierConst c = tier_const(p.kv.tiers.layouts[t]);
       c.pad = p.wpp.lut_off[t];
-      c.vpair = p.wpp.vpair_off[t];
       tcs[t] = c;
     }
   auto* pinfo = reinterpret_cast<PageInfo*>(smem + plan.pinfo);
@@ -38,7 +37,6 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_wpp_kernel(const Decode
   auto* q_rot = reinterpret_cast<float*>(smem + plan.q_rot);
   auto* klev = reinterpret_cast<float*>(smem + plan.klev);    // [tier][64]
   auto* vlev = reinterpret_cast<float*>(smem + plan.vlev);    // [tier][32]
-  auto* vpair = reinterpret_cast<float2*>(smem + plan.vpair);  // 256 per 4-bit value tier
   auto* luts = reinterpret_cast<float*>(smem + plan.luts);    // every coded tier's LUT, then the reduction
   float* state = reinterpret_cast<float*>(smem + plan.state);
 
@@ -89,18 +87,13 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_wpp_kernel(const Decode
   issue_keys(0);
   issue_values(0);
 
-  // Levels, value pair tables and LUTs of every tier, built once (pages come in any tier order).
+  // Levels and LUTs of every tier, built once (pages come in any tier order).
   for (int t = 0; t < tt.count; ++t) {
     const TierLayout& L = tt.layouts[t];
     for (int c = tid; c < key_level_count(L); c += kWppThreads) klev[t * 64 + c] = tt.codebooks[t].key_levels[c];
     if (L.value_kind == ValueKind::kCoord)
       for (int c = tid; c < (1 << L.value_bits); c += kWppThreads) vlev[t * 32 + c] = tt.codebooks[t].value_levels[c];
   }
-#pragma unroll
-  for (int t = 0; t < kMaxTiers; ++t)  // pair tables of 4-bit value tiers (compile-time parameter index)
-    if (t < tt.count && p.wpp.vpair_off[t] >= 0)
-      for (int c = tid; c < 256; c += kWppThreads)
-        vpair[p.wpp.vpair_off[t] + c] = make_float2(tt.codebooks[t].value_levels[c & 15], tt.codebooks[t].value_levels[c >> 4]);
   stage_query<D, NH, true, kWppThreads>(p, b, h, chunk, p.kv.signs + size_t(h) * D, q_plain, q_rot);
   __syncthreads();
   for (int t = 0; t < tt.count; ++t)
@@ -139,7 +132,7 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_wpp_kernel(const Decode
     softmax_tokens<NH>(vpage, tc, qm, p.scale_log2, 0, ntok, lane, wraw, wwt, m_run, l_run, walpha);
     __syncwarp();
     accumulate_values<D, NH, VMODE>(vpage, tc, vlev + int(pg.tier) * 32, 0, ntok, lane, wwt, walpha, acc_rot,
-                                    acc_plain, tc.vpair >= 0 ? vpair + tc.vpair : nullptr);
+                                    acc_plain);
     __syncwarp();  // values, wraw, wwt and walpha are rewritten next
     issue_values(k + 1);
   }
