@@ -174,17 +174,15 @@ Handler add_record(CLI::App& app) {
     if (n_prompt >= c.context_length) throw Error("the prompt does not fit the model's context of " + std::to_string(c.context_length));
     const int64_t max_new = std::min(o->max_new, c.context_length - n_prompt);
     const probes::Level want = probes::parse_level(o->probe);  // bad names fail before any work
-    // Room for the overhead measurement's extra steps (2 x (steps + 3 warm-up)) after the run.
+    // The overhead measurement decodes 2 x (steps + 3 warm-up) tokens after its own prefill.
     int64_t overhead_steps = want == probes::Level::off ? 0 : o->overhead_steps;
-    if (n_prompt + max_new + 2 * (overhead_steps + 3) > c.context_length) overhead_steps = 0;
-    const int64_t capacity = n_prompt + max_new + (overhead_steps > 0 ? 2 * (overhead_steps + 3) : 0);
+    if (n_prompt + 2 * (overhead_steps + 3) > c.context_length) overhead_steps = 0;
+    const int64_t capacity = n_prompt + max_new;
 
     // Backends: the one under test, and the full cache as the reference for KL / top-1.
-    std::unique_ptr<AttentionBackend> backend;
-    TieredKvCache* tiered = nullptr;
-    if (o->policy == "dense") {
-      backend = std::make_unique<DenseKvCache>();
-    } else {
+    auto make_under_test = [&](TieredKvCache** tiered_out) -> std::unique_ptr<AttentionBackend> {
+      *tiered_out = nullptr;
+      if (o->policy == "dense") return std::make_unique<DenseKvCache>();
       BackendSpec spec;
       spec.kv = "rdr";
       spec.budget = o->budget;
@@ -197,9 +195,11 @@ Handler add_record(CLI::App& app) {
       spec.policy_options.profile = o->profile;
       spec.cache.track_errors = true;
       auto t = make_tiered_cache(spec);
-      tiered = t.get();
-      backend = std::move(t);
-    }
+      *tiered_out = t.get();
+      return t;
+    };
+    TieredKvCache* tiered = nullptr;
+    std::unique_ptr<AttentionBackend> backend = make_under_test(&tiered);
     std::unique_ptr<DenseKvCache> reference;
     if (tiered && !o->no_reference) reference = std::make_unique<DenseKvCache>();
     const auto heads = tiered ? parse_heads(o->tier_heads, c) : std::vector<std::pair<int64_t, int64_t>>{};
@@ -237,8 +237,51 @@ Handler add_record(CLI::App& app) {
 
     probes::ProbeOptions popt;
     popt.counter_range_depth = 2;  // counters: each layer's attention range ("step 12/attn L3")
+    popt.counter_max_ranges = 1024;  // a long prefill has 30 layers x its chunks of ranges
+    popt.capacity = 1u << 17;      // the eager decoder launches ~1000 kernels a step
     popt.pm_sampling = o->pm_sampling;
     probes::Probe probe(popt);
+    c10::InferenceMode inference_mode;
+    auto ids_tensor = [](const int32_t* ids, int64_t n) {
+      return at::from_blob(const_cast<int32_t*>(ids), {1, n}, at::kInt).to(at::kLong);
+    };
+    // Each probe level's cost, before anything touched CUPTI (once attached, CUPTI slows every
+    // launch of the process a little even when the probe is off again, so an "off" measured after
+    // a probed run is not the unprobed step time): a second cache of the same kind, the same
+    // prompt, then N decode steps with the probe off and N at the level (measure_overhead), with
+    // the same DecodeProbe work (ranges per layer, modeled bytes) as the recorded run.
+    if (overhead_steps > 0) {
+      TieredKvCache* ot = nullptr;
+      std::unique_ptr<AttentionBackend> ob = make_under_test(&ot);
+      ob->reset(c, 1, n_prompt + 2 * (overhead_steps + 3) + 1, device);
+      for (int64_t done = 0; done < n_prompt;) {
+        const int64_t n = std::min<int64_t>(256, n_prompt - done);
+        decoder.forward(ids_tensor(prompt_ids.data() + done, n), done, *ob, true);
+        done += n;
+      }
+      probing::DecodeProbe op(probe);
+      if (ot) {
+        op.set_traffic_model(probing::tiered_cache_traffic(*ot), "ada");
+      } else {
+        op.set_traffic_model(probing::dense_cache_traffic(4), "dense");
+      }
+      op.set_model_when_off(true);
+      op.attach(decoder);
+      int32_t tok = prompt_ids.back();
+      int64_t pos = n_prompt;
+      auto step_fn = [&](int64_t step) {
+        op.set_step(step);
+        decoder.forward(ids_tensor(&tok, 1), pos++, *ob, true).reshape({-1}).to(at::kCPU);
+      };
+      const probes::OverheadReport r = probes::measure_overhead(probe, want, int(overhead_steps), step_fn);
+      probing::DecodeProbe::detach(decoder);
+      std::vector<probes::Record> discard;
+      probe.drain(discard);
+      rec.set_summary("probe_overhead", nlohmann::json::parse(r.to_json()));
+      std::fprintf(stderr, "[record] probe overhead at %s: median step %.3f ms off -> %.3f ms on (%+.1f%%; mean %+.1f%%) over %d steps\n",
+                   probes::level_name(r.achieved), r.ns_per_step_off * 1e-6, r.ns_per_step_on * 1e-6, r.overhead_pct,
+                   r.mean_overhead_pct, r.steps);
+    }
     const probes::Level got = want == probes::Level::off ? want : probe.start(want);
     rec.set_summary("probe_level", probes::level_name(got));
     rec.set_summary("probe_level_requested", probes::level_name(want));
@@ -266,12 +309,8 @@ Handler add_record(CLI::App& app) {
       rec.add_probe_records(drained);
     };
 
-    c10::InferenceMode inference_mode;
     g_interrupted.store(false);
     auto previous_handler = std::signal(SIGINT, on_sigint);
-    auto ids_tensor = [](const int32_t* ids, int64_t n) {
-      return at::from_blob(const_cast<int32_t*>(ids), {1, n}, at::kInt).to(at::kLong);
-    };
     // Prefill: probe step 0 (ranges "prefill <pos>+<n>"), series row 0.
     const auto t_prefill = std::chrono::steady_clock::now();
     at::Tensor logits, ref_logits;
@@ -294,10 +333,8 @@ Handler add_record(CLI::App& app) {
     const double kv_elem = 4;  // DenseKvCache stores float32
     const double dense_token_bytes = 2.0 * c.n_layers * c.n_kv_heads * c.head_dim * kv_elem;
     double step_ms = prefill_ms;
-    int32_t last_id = 0;
     for (int64_t i = 0; i < max_new; ++i) {
       const int32_t id = sampler.next(logits);
-      last_id = id;
       const int64_t pos = n_prompt + i;
       rec.record("latency_ms", step_ms, "ms", "wall time of the forward that produced this token (step 0: prefill)");
       rec.record("position", static_cast<double>(pos), "tokens", "absolute position of the token");
@@ -377,7 +414,7 @@ Handler add_record(CLI::App& app) {
       dprobe.end_forward(i + 1);  // after the device sync of .to(kCPU): the range is the step's wall time
       step_ms = ms_since(ts);
       if (reference) ref_logits = reference_forward(ids_tensor(&id, 1), pos);
-      if ((i + 1) % 16 == 0 && probe.enabled()) probe.flush();
+      if ((i + 1) % 4 == 0 && probe.enabled()) probe.flush();  // CUPTI buffers -> the ring, drained next step
     }
     std::signal(SIGINT, previous_handler);
     probe.stop();
@@ -385,23 +422,6 @@ Handler add_record(CLI::App& app) {
     const Session& s = rec.session();
     const int64_t steps = s.steps;
 
-    // Each probe level's cost: N more decode steps with the probe off, then at the level (the run
-    // is over; these steps are not series rows and their records are discarded).
-    if (overhead_steps > 0 && !g_interrupted.load()) {
-      int32_t last = last_id;
-      int64_t pos = backend->cached_tokens();
-      auto step_fn = [&](int64_t step) {
-        dprobe.set_step(step);
-        decoder.forward(ids_tensor(&last, 1), pos++, *backend, true).reshape({-1}).to(at::kCPU);
-      };
-      const probes::OverheadReport r = probes::measure_overhead(probe, want, int(overhead_steps), step_fn);
-      std::vector<probes::Record> discard;
-      probe.drain(discard);
-      rec.set_summary("probe_overhead", nlohmann::json::parse(r.to_json()));
-      std::fprintf(stderr, "[record] probe overhead at %s: median step %.3f ms off -> %.3f ms on (%+.1f%%; mean %+.1f%%) over %d steps\n",
-                   probes::level_name(r.achieved), r.ns_per_step_off * 1e-6, r.ns_per_step_on * 1e-6, r.overhead_pct,
-                   r.mean_overhead_pct, r.steps);
-    }
     probing::DecodeProbe::detach(decoder);
 
     // Measured DRAM bytes per step and per layer from the counters (they arrive late, so they join
