@@ -183,3 +183,51 @@ TEST(ReportFiles, RasterDrawsTextAndLines) {
   EXPECT_EQ(reports::base64({'M', 'a', 'n'}), "TWFu");
   EXPECT_EQ(reports::base64({'M', 'a'}), "TWE=");
 }
+
+TEST(ReportFiles, PerLayerBytesAndMeasuredOverModeledGetFiguresAndCsv) {
+  // What skv record writes with --probe counters: per-step attention bytes (modeled, measured),
+  // their ratio, and [steps, layers] arrays of the same.
+  const fs::path root = fresh_dir("report_layers");
+  Session h;
+  h.model = {"tiny.json", "tiny", "random:seed=1", "", {}};
+  h.environment = capture_environment();
+  SessionRecorder r(root / "rec", h, {0, 0});
+  for (int s = 0; s < 12; ++s) {
+    r.record("latency_ms", 5 + 0.1 * s, "ms");
+    r.record("attn_bytes_read_modeled", s == 0 ? NAN : 3e5 + 1e3 * s, "bytes", "MODELED");
+    std::vector<double> layers = {1e5 + 10.0 * s, 1e5 + 20.0 * s, 1e5 + 30.0 * s};
+    if (s == 0) layers = {NAN, NAN, NAN};
+    r.append_frame("layers/attn_bytes_read_modeled", NpyArray::from(layers, {3}), {"layer_series", "bytes", "MODELED per layer"});
+    r.end_step();
+  }
+  std::vector<double> measured(12), ratio(12);
+  for (int s = 0; s < 12; ++s) {
+    measured[s] = s == 0 ? NAN : (3e5 + 1e3 * s) * (1.0 + 0.001 * s);
+    ratio[s] = s == 0 ? NAN : 1.0 + 0.001 * s;
+  }
+  r.put_array("series/attn_bytes_read_measured", NpyArray::from(measured), {"series", "bytes", "MEASURED"});
+  r.put_array("series/attn_measured_over_modeled", NpyArray::from(ratio), {"series", "ratio", "measured / modeled"});
+  r.finish();
+  ReportOptions o;
+  o.style.width = 480;
+  o.style.height = 320;
+  ReportFiles f = write_report(std::vector<fs::path>{root / "rec"}, root / "out", o);
+  auto find = [&](const std::vector<fs::path>& v, const std::string& name) {
+    for (const auto& p : v)
+      if (p.filename() == name) return p;
+    return fs::path();
+  };
+  for (const char* png : {"rec_layers_attn_bytes_read_modeled.png", "rec_measured_over_modeled.png", "rec_bytes.png"}) {
+    const fs::path p = find(f.figures, png);
+    ASSERT_FALSE(p.empty()) << png;
+    Decoded d = decode_png(p);
+    EXPECT_EQ(d.w, 480) << png;
+    EXPECT_GT(d.non_background, 480 * 320 / 20) << png << " looks blank";
+  }
+  const fs::path c = find(f.csv, "rec_layers_attn_bytes_read_modeled.csv");
+  ASSERT_FALSE(c.empty());
+  const std::string text = read_file_text(c);
+  EXPECT_EQ(text.substr(0, text.find('\n')), "step,L0,L1,L2");
+  EXPECT_NE(text.find("\n0,,,\n"), std::string::npos) << "NaN cells are empty";
+  EXPECT_NE(text.find("\n11,100110,100220,100330\n"), std::string::npos) << text;
+}
