@@ -147,16 +147,19 @@ TEST_F(AdaGpu, WarpPerPageKernelForcedWhereItsSharedMemoryDoesNotFitIsAnError) {
   EXPECT_NO_THROW(run_gpu(c, q, 4, false, kAdaKernelAuto));  // falls back to the split kernel
 }
 
-// Auto picks the warp-per-page kernel where this 5-tier table fits its shared memory (d = 64) and
-// the split kernel where it does not (d = 128); both are checked explicitly too.
+// A 5-tier table with fp16, coded, 32- and 96-token pages (the split kernel, and auto: its LUTs do
+// not fit the warp-per-page kernel), and the warp-per-page kernel on the mixed tables it holds.
 TEST_F(AdaGpu, AdaDecodeMatchesCpuWithMixedTiersIncludingFp16Pages) {
-  for (int variant : {kAdaKernelAuto, kAdaKernelSplit})
-    for (int d : {64, 128})
-      for (int group : {1, 4, 8})
+  for (int d : {64, 128})
+    for (int group : {1, 4, 8})
+      for (int variant : {kAdaKernelAuto, kAdaKernelSplit})
         check_decode(d, group, 2, 2,
                      {test::coord_tier(d, 3, 4), test::fp16_tier(d), test::coord_tier(d, 2, 2, false),
                       test::pair_tier(d, 2, 2, 3, true, 32), test::coord_tier(d, 4, 5, true, 96)},
                      900, false, variant);
+  for (int group : {1, 4, 8})
+    check_decode(64, group, 2, 2, {test::coord_tier(64, 3, 4), test::fp16_tier(64), test::coord_tier(64, 2, 2, false)},
+                 900, false, kAdaKernelWarpPerPage);
   for (int group : {1, 4})  // fp16 sink/hot pages among coded pages, as the decoder's cache has them
     check_decode(128, group, 2, 2, {test::coord_tier(128, 3, 4), test::fp16_tier(128)}, 900, false,
                  kAdaKernelWarpPerPage);
