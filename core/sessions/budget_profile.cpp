@@ -216,12 +216,20 @@ BudgetProfile tune_budget_profile(const SweepTable& sweep, const TuneOptions& o)
       p.predicted_bytes_vs_uniform = ub > 0 ? bytes / ub : 0;
     }
   p.model = sweep.spec.model_name.empty() ? sweep.spec.model : sweep.spec.model_name;
+  // The identity without the directory of the file it was read from ("gguf:NAME.gguf#HASH"): the
+  // content hash identifies the weights, and a profile in assets/ names no path of one machine.
   p.model_identity = sweep.spec.model_identity;
+  if (auto colon = p.model_identity.find(':'), hash = p.model_identity.rfind('#');
+      colon != std::string::npos && hash != std::string::npos && hash > colon) {
+    const std::string path = p.model_identity.substr(colon + 1, hash - colon - 1);
+    p.model_identity = p.model_identity.substr(0, colon + 1) + fs::path(path).filename().string() + p.model_identity.substr(hash);
+  }
   p.policy = policy;
   p.target_kl = o.target_kl;
   p.method = kMethod;
   RunEnvironment env = capture_environment();
-  p.source = {{"sweep_text", sweep.spec.text}, {"budgets", sweep.spec.budgets}, {"created_utc", utc_now_iso8601()},
+  p.source = {{"sweep_text", sweep.spec.text}, {"budgets", sweep.spec.budgets}, {"sweep_options", sweep.spec.options},
+              {"created_utc", utc_now_iso8601()},
               {"tool_version", env.tool_version}, {"git_revision", env.git_revision}};
   return p;
 }

@@ -151,7 +151,7 @@ TEST(DecodeProbe, TieredCacheModelReadsEveryHeldTokenOnceFromPagesOrTheHotWindow
   dp.attach(dec);
   const int64_t prompt = 90;
   dp.begin_forward(0, 0, prompt);
-  dec.forward(at::arange(prompt, at::kLong).view({1, prompt}), 0, *cache, true);
+  dec.forward(at::arange(prompt, at::kLong).remainder(c.vocab_size).view({1, prompt}), 0, *cache, true);
   dp.end_forward(0);
   std::vector<uint64_t> hot_per_step;
   for (int64_t s = 1; s <= 6; ++s) {
