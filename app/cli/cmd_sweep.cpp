@@ -10,6 +10,7 @@
 #include "core/decoder/device_choice.h"
 #include "core/metrics/fidelity.h"
 #include "core/model/model_bundle.h"
+#include "core/sessions/budget_profile.h"
 #include "core/sessions/number_text.h"
 #include "core/sessions/sweep.h"
 
@@ -70,7 +71,7 @@ Handler add_sweep(CLI::App& app) {
     std::string model = "default", policies = "rdr", budgets = "0.5,0.25,0.125", text, out, shard = "0/1", device = "auto";
     std::string tiers = "default_set";
     int64_t max_tokens = 2048, steps = 128, hot = 32, sinks = 4, retier = 64;
-    bool quiet = false;
+    bool quiet = false, layer_uniform = false;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("sweep", "Run the policies x budgets grid (resumable, shardable)");
@@ -88,6 +89,9 @@ Handler add_sweep(CLI::App& app) {
   cmd->add_option("--retier-every", o->retier, "Re-tiering period in decode steps")->capture_default_str();
   cmd->add_option("--device", o->device, "cpu | cuda | auto")->capture_default_str();
   cmd->add_flag("--quiet", o->quiet, "No progress bar");
+  cmd->add_flag("--layer-uniform", o->layer_uniform,
+                "rdr: hold every layer at the cell's budget (equal shares of the page budget) instead of one global "
+                "allocation across layers; the per-layer model of skv tune assumes this");
   return [o]() {
     const Shard shard = parse_shard(o->shard);
     SweepSpec spec;
@@ -104,6 +108,7 @@ Handler add_sweep(CLI::App& app) {
     spec.text = o->text;
     spec.options = {{"max_tokens", o->max_tokens}, {"steps", o->steps}, {"tiers", o->tiers},
                     {"hot_window", o->hot}, {"sinks", o->sinks}, {"retier_every", o->retier}};
+    if (o->layer_uniform) spec.options["layer_uniform"] = true;  // (absent otherwise: older sweeps resume)
     ModelBundle model = open_model(o->model);
     spec.model_identity = model.weights->identity();
     spec.model_name = model.weights->config().name;
@@ -118,6 +123,19 @@ Handler add_sweep(CLI::App& app) {
     base.cache.sink_tokens = o->sinks;
     base.cache.retier_every = o->retier;
     base.policy_options.tiers = o->tiers;
+    if (o->layer_uniform) {
+      // Equal layer budgets as a budget profile in the sweep directory (the RDR policy reads its
+      // layer_shares: each layer gets 1/L of the page budget).
+      BudgetProfile u;
+      u.model = spec.model_name;
+      u.policy = "rdr";
+      u.layer_budgets.assign(static_cast<std::size_t>(model.weights->config().n_layers), 1.0);
+      u.mean_budget = 1.0;
+      u.method = "equal layer shares (skv sweep --layer-uniform)";
+      const std::filesystem::path f = std::filesystem::path(o->out) / "layer_uniform_profile.json";
+      save_budget_profile(f, u);
+      base.policy_options.profile = f.string();
+    }
     CellRunner runner = [&](const SweepCell& cell) {
       if (!run) {
         const auto device = choose_device(o->device);

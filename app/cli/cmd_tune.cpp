@@ -25,6 +25,10 @@ Handler add_tune(CLI::App& app) {
     TuneOptions opt;
     opt.policy = o->policy;
     opt.target_kl = o->target_kl;
+    if (!t.spec.options.value("layer_uniform", false))
+      std::fprintf(stderr, "warning: the sweep was not run with --layer-uniform: its cells allocate the budget across layers "
+                           "(one global RDR solve), so a layer's error at budget b is not its error when it alone gets b; "
+                           "the predicted KL is optimistic. Re-run the sweep with --layer-uniform.\n");
     BudgetProfile p = tune_budget_profile(t, opt);
     p.source["sweep_dirs"] = o->sweeps;
     save_budget_profile(o->out, p);
