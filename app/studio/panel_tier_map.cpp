@@ -117,6 +117,14 @@ void draw_tier_map_panel(TierMapState& st, const StudioSnapshot& snap) {
   dl->AddRectFilled(p0, ImVec2(p0.x + iw, p0.y + ih), kAbsent);
   for (int r = 0; r < rows; ++r) {
     const uint8_t* row = tm.history.data() + static_cast<size_t>(r) * cols;
+    // Runs of equal bins become one rectangle: a software renderer (llvmpipe under Xvfb) pays per
+    // rectangle, and 256 rows x hundreds of bins per frame cost more than the rest of the UI.
+    int run_start = 0, run_sev = -2;
+    auto flush = [&](int end) {
+      if (run_sev < 0) return;
+      const ImU32 col = run_sev == 1000 ? kDropped : tier_color(static_cast<size_t>(run_sev));
+      dl->AddRectFilled(ImVec2(p0.x + run_start * cw, p0.y + r * rh), ImVec2(p0.x + end * cw, p0.y + (r + 1) * rh), col);
+    };
     for (int c = 0; c < px_cols; ++c) {
       // The bin shows its most severe state: dropped over coarse over fine over absent.
       const int a = c * cols / px_cols, b = std::max(a + 1, (c + 1) * cols / px_cols);
@@ -126,10 +134,13 @@ void draw_tier_map_panel(TierMapState& st, const StudioSnapshot& snap) {
         const int sev = v == TierMap::kTierAbsent ? -1 : v == TierMap::kTierDropped ? 1000 : v;
         worst = std::max(worst, sev);
       }
-      if (worst < 0) continue;
-      const ImU32 col = worst == 1000 ? kDropped : tier_color(static_cast<size_t>(worst));
-      dl->AddRectFilled(ImVec2(p0.x + c * cw, p0.y + r * rh), ImVec2(p0.x + (c + 1) * cw, p0.y + (r + 1) * rh), col);
+      if (worst != run_sev) {
+        flush(c);
+        run_start = c;
+        run_sev = worst;
+      }
     }
+    flush(px_cols);
   }
   ImGui::InvisibleButton("##history", ImVec2(iw, ih));
   if (ImGui::IsItemHovered()) {
