@@ -68,6 +68,7 @@ nlohmann::json to_json(const FidelityResult& r) {
   nlohmann::json share;
   for (size_t t = 0; t < r.tier_share.size(); ++t) share[r.tier_names[t]] = r.tier_share[t];
   j["tier_share"] = share;
+  j["layer_fraction"] = r.layer_fraction;
   return j;
 }
 

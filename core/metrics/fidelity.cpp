@@ -140,6 +140,16 @@ FidelityResult FidelityRun::evaluate(const BackendSpec& spec, const std::functio
   for (auto& x : count) x /= std::max(1.0, all);
   r.tier_share = count;
   for (const auto& t : tiers) r.tier_names.push_back(t.name);
+  {
+    const ResidentBytes rb = cache->resident_bytes();
+    const double layer_full = r.full_bytes / double(c.n_layers);
+    for (const auto& heads : rb.by_head_tier) {
+      double b = 0;
+      for (const auto& row : heads)
+        for (double x : row) b += x;
+      r.layer_fraction.push_back(layer_full > 0 ? b / layer_full : 0.0);
+    }
+  }
   r.tier_names.push_back("hot");
   r.tier_names.push_back("drop");
   return r;

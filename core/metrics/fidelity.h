@@ -49,6 +49,7 @@ struct FidelityResult {
   double attention_error_mean = 0;
   std::vector<double> tier_share;  // fraction of (layer, head, token) per tier id; then hot, drop
   std::vector<std::string> tier_names;
+  std::vector<double> layer_fraction;  // resident bytes of each layer / its fp16 bytes, at the end
   int64_t correct_targets = 0;  // steps whose compressed argmax is the true token
   int64_t correct_targets_full = 0;
   double seconds = 0;
