@@ -75,7 +75,7 @@ void draw_attention_error_panel(ErrorMapState& st, const StudioSnapshot& snap) {
     ImGui::TextDisabled("(L%d H%d from the next step)", st.layer, st.head);
   }
   if (ae.exact_probs.empty()) {
-    ImGui::TextDisabled("no distribution recorded yet");
+    ImGui::TextDisabled("%s", snap.replay ? ae.compressed_why_not.c_str() : "no distribution recorded yet");
   } else if (ImPlot::BeginPlot("##distribution", ImVec2(-1, -1))) {
     ImPlot::SetupAxes("position", "probability", ImPlotAxisFlags_AutoFit, ImPlotAxisFlags_AutoFit);
     ImPlot::PlotLine("exact", ae.exact_probs.data(), static_cast<int>(ae.exact_probs.size()));
