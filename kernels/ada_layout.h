@@ -144,6 +144,10 @@ SKV_HD constexpr double bytes_per_token_per_head(const TierLayout& l) {  // K + 
 // (The CUDA kernels have narrower limits: see ada_attention.h.)
 SKV_HD constexpr const char* validate_layout(const TierLayout& l) {
   if (l.head_dim != 64 && l.head_dim != 128) return "head_dim must be 64 or 128";
+  if (l.key_kind != KeyKind::kFp16 && l.key_kind != KeyKind::kCoord && l.key_kind != KeyKind::kPair)
+    return "unknown key kind (kernels know FP16, COORD and PAIR keys)";
+  if (l.value_kind != ValueKind::kFp16 && l.value_kind != ValueKind::kCoord)
+    return "unknown value kind (kernels know FP16 and COORD values)";
   if (l.page_tokens < 1 || l.page_tokens > 256) return "page_tokens must be in 1..256";
   if (l.key_kind == KeyKind::kCoord && (l.key_bits < 1 || l.key_bits > 8)) return "COORD key bits must be in 1..8";
   if (l.key_kind == KeyKind::kPair &&

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <string>
 #include <cstring>
 #include <random>
 
@@ -211,6 +212,18 @@ TEST(AdaCpu, HeadWithNoPagesGivesZeros) {
   cpu::ada_decode_attention(c.view(), q.data(), out.data(), 2, 0.f);
   for (int i = 0; i < 64; ++i) EXPECT_EQ(out[size_t(i)], 0.f);
   EXPECT_FALSE(std::isnan(out[64]));
+}
+
+TEST(AdaCpu, ValidateLayoutRejectsKindsTheKernelsDoNotKnow) {
+  TierLayout l = test::coord_tier(128, 3, 4);
+  EXPECT_EQ(validate_layout(l), nullptr);
+  l.key_kind = static_cast<KeyKind>(7);  // e.g. a CPU-only codec's layout forced into a kernel
+  ASSERT_NE(validate_layout(l), nullptr);
+  EXPECT_NE(std::string(validate_layout(l)).find("key kind"), std::string::npos);
+  l = test::coord_tier(128, 3, 4);
+  l.value_kind = static_cast<ValueKind>(5);
+  ASSERT_NE(validate_layout(l), nullptr);
+  EXPECT_NE(std::string(validate_layout(l)).find("value kind"), std::string::npos);
 }
 
 }  // namespace
