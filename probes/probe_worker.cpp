@@ -14,9 +14,18 @@ ProbeWorker::ProbeWorker(Probe& probe, std::size_t max_per_kind)
 
 ProbeWorker::~ProbeWorker() { stop(); }
 
+void ProbeWorker::set_sink(std::function<void(const std::vector<Record>&)> sink) {
+  std::lock_guard<std::mutex> lk(sink_mu_);
+  sink_ = std::move(sink);
+}
+
 std::size_t ProbeWorker::poll() {
   batch_.clear();
   const std::size_t n = probe_.drain(batch_);
+  if (n > 0) {
+    std::lock_guard<std::mutex> lk(sink_mu_);
+    if (sink_) sink_(batch_);
+  }
   const bool level_changed = history_.level != probe_.level();
   if (n == 0 && !level_changed && history_.dropped == probe_.dropped()) return 0;
   for (const Record& r : batch_) {

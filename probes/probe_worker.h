@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -44,10 +45,17 @@ class ProbeWorker {
 
   std::shared_ptr<const ProbeSnapshot> snapshot() const;
 
+  // Every drained batch is also handed to `sink` (on the draining thread, before the capped
+  // histories trim it), so a consumer such as a session recorder keeps every record. Empty
+  // function = none.
+  void set_sink(std::function<void(const std::vector<Record>&)> sink);
+
  private:
   Probe& probe_;
   std::size_t max_per_kind_;
   std::vector<Record> batch_;
+  std::mutex sink_mu_;
+  std::function<void(const std::vector<Record>&)> sink_;
   ProbeSnapshot history_;
   std::uint64_t version_ = 0;
   mutable std::mutex mu_;

@@ -118,9 +118,18 @@ struct StudioWorker::Impl {
 
   probes::Probe probe;
   probes::ProbeWorker probe_worker{probe, 20000};
+  // Every probe record of the current run, drained by probe_worker's thread, waiting for the
+  // recorder (the session keeps all of them; the live histories are capped).
+  std::mutex probe_rec_mu;
+  std::vector<probes::Record> probe_rec;
+  bool probe_rec_on = false;
   std::thread thread;
 
   Impl() {
+    probe_worker.set_sink([this](const std::vector<probes::Record>& batch) {
+      std::lock_guard<std::mutex> lk(probe_rec_mu);
+      if (probe_rec_on) probe_rec.insert(probe_rec.end(), batch.begin(), batch.end());
+    });
     probe_worker.start(std::chrono::milliseconds(50));
     thread = std::thread([this] { loop(); });
   }
@@ -445,6 +454,11 @@ struct StudioWorker::Impl {
     }
 
     // Probe: CPU timings everywhere, the CUPTI timeline on a GPU; it says why when it falls back.
+    {
+      std::lock_guard<std::mutex> lk(probe_rec_mu);
+      probe_rec.clear();
+      probe_rec_on = true;
+    }
     const auto level = probe.start(probe_level_for(job.run.probe_level, decoder->device()));
     state.probe_level = probes::level_name(level);
 
@@ -572,7 +586,11 @@ struct StudioWorker::Impl {
 
   void finish_run(bool cancelled, int64_t produced, double prefill_ms, double decode_ms) {
     if (recorder) {
+      // The probe worker drains every 50 ms: give it two periods so the last step's records
+      // reach the session.
+      std::this_thread::sleep_for(std::chrono::milliseconds(120));
       guard_recorder([&] {
+        flush_probe_records(*recorder);
         recorder->set_summary("prefill_ms", prefill_ms);
         recorder->set_summary("prompt_tokens", static_cast<int64_t>(state.prompt_tokens.size()));
         recorder->set_summary("generated_tokens", produced);
@@ -581,6 +599,11 @@ struct StudioWorker::Impl {
         recorder->finish();
       });
       recorder.reset();
+    }
+    {
+      std::lock_guard<std::mutex> lk(probe_rec_mu);
+      probe_rec_on = false;
+      probe_rec.clear();
     }
     if (cancelled) {
       message(MessageLevel::info, "stopped after " + std::to_string(produced) + " tokens");
@@ -667,6 +690,17 @@ struct StudioWorker::Impl {
     (void)tok;
   }
 
+  // Probe records drained since the last call go into the session (probe/ columns, as in
+  // `skv record`).
+  void flush_probe_records(SessionRecorder& r) {
+    std::vector<probes::Record> batch;
+    {
+      std::lock_guard<std::mutex> lk(probe_rec_mu);
+      batch.swap(probe_rec);
+    }
+    if (!batch.empty()) r.add_probe_records(batch);
+  }
+
   // One session row per step, with `skv record`'s names (docs/SESSION_FORMAT.md) so `skv report`
   // and the Studio's replay read both alike.
   void record_step(const GeneratedToken& t, const std::optional<StepComparison>& cmp, double resident, double full, double read,
@@ -674,6 +708,7 @@ struct StudioWorker::Impl {
     if (!recorder) return;
     guard_recorder([&] {
       SessionRecorder& r = *recorder;
+      flush_probe_records(r);
       r.record("latency_ms", t.step_ms, "ms", "wall time of the forward that produced this token (step 0: prefill)");
       r.record("position", static_cast<double>(t.position), "tokens", "absolute position of the token");
       if (!t.top.empty()) r.record("top1_logit", t.top.front().second, "logit", "highest logit of the step");

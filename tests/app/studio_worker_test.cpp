@@ -223,6 +223,29 @@ TEST(StudioWorker, LiveRunIsRecordedAsASessionThatCoreReads) {
   EXPECT_FALSE(rec.has("series/kl"));
   EXPECT_NE(s->fidelity_why_not.find("dense"), std::string::npos);
   EXPECT_TRUE(rec.has("heatmaps/attn_rel_error"));
+  // The probe stream is stored as `skv record` stores it: the Studio's CPU timing of each step
+  // ("prefill + first token", "decode step"; the probe adds its own step records) equals the
+  // step's latency, and one modeled-bytes record per step equals its modeled read bytes.
+  ASSERT_TRUE(rec.has("probe/cpu/step"));
+  ASSERT_TRUE(rec.has("probe/modeled/bytes"));
+  const auto cpu_step = rec.values("probe/cpu/step"), cpu_ns = rec.values("probe/cpu/ns");
+  const auto cpu_what = rec.values("probe/cpu/what_id");
+  const auto& whats = rec.string_tables.at("probe/cpu_what");
+  size_t studio_timings = 0;
+  for (size_t i = 0; i < cpu_step.size(); ++i) {
+    const std::string& what = whats.at(static_cast<size_t>(cpu_what[i]));
+    if (what != "decode step" && what != "prefill + first token") continue;
+    ++studio_timings;
+    const auto k = static_cast<size_t>(cpu_step[i]);
+    ASSERT_LT(k, lat.size());
+    EXPECT_NEAR(cpu_ns[i] * 1e-6, lat[k], 1e-3);
+  }
+  EXPECT_EQ(studio_timings, lat.size());
+  const auto mod_step = rec.values("probe/modeled/step"), mod_bytes = rec.values("probe/modeled/bytes");
+  const auto read = rec.values("series/bytes_read_modeled");
+  ASSERT_EQ(mod_step.size(), read.size());
+  for (size_t i = 0; i < mod_step.size(); ++i)
+    EXPECT_EQ(static_cast<uint64_t>(mod_bytes[i]), static_cast<uint64_t>(read[static_cast<size_t>(mod_step[i])]));
 }
 
 // Running KL / top-1 against a full-cache reference fed the same tokens (core/metrics'
