@@ -62,6 +62,32 @@ TEST(Provenance, CpuLevelEmitsCpuTimingsAndModeledBytesButNothingMeasured) {
   EXPECT_EQ(snap->cpu[1].what.str(), "step 7");
 }
 
+// A session recorder must get every record, even those the capped live histories trim.
+TEST(ProbeWorkerSink, SeesEveryDrainedRecordWhileHistoriesStayCapped) {
+  Probe probe;
+  ASSERT_EQ(probe.start(Level::cpu), Level::cpu);
+  for (int s = 0; s < 10; ++s) probe.record_modeled_bytes(s, 0, "k", 1000u + static_cast<std::uint64_t>(s));
+  ProbeWorker worker(probe, 3);  // histories keep 3 records per kind
+  std::vector<std::uint64_t> seen;
+  worker.set_sink([&](const std::vector<Record>& batch) {
+    for (const Record& r : batch)
+      if (const auto* m = std::get_if<ModeledBytesRecord>(&r)) seen.push_back(m->modeled_bytes.value);
+  });
+  worker.poll();
+  probe.record_modeled_bytes(10, 0, "k", 1010u);
+  worker.poll();
+  probe.stop();
+  ASSERT_EQ(seen.size(), 11u);
+  for (std::size_t i = 0; i < seen.size(); ++i) EXPECT_EQ(seen[i], 1000u + i);
+  EXPECT_EQ(worker.snapshot()->modeled.size(), 3u);
+  worker.set_sink({});  // removing the sink stops the copies
+  probe.start(Level::cpu);
+  probe.record_modeled_bytes(11, 0, "k", 1011u);
+  worker.poll();
+  probe.stop();
+  EXPECT_EQ(seen.size(), 11u);
+}
+
 TEST(Provenance, OffRecordsNothingButStatus) {
   Probe probe;
   probe.begin_step(1);
