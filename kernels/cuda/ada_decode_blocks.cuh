@@ -8,9 +8,11 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <type_traits>
 
 #include "kernels/ada_attention.h"
+#include "kernels/cuda/cuda_check.h"
 
 namespace skv::kernels::ada_detail {
 
@@ -601,6 +603,21 @@ __device__ __forceinline__ float q_dot_mean(const MeanWord<D>& raw, const float*
     mine = lane % NH == hh ? qm[hh] : mine;
   }
   return mine;
+}
+
+// Opt in to the device's full shared memory once per kernel, then launch.
+template <auto Kernel, int THREADS>
+void launch_kernel(const DecodeParams& prm, dim3 grid, size_t smem, cudaStream_t stream, const char* what) {
+  static std::once_flag once;  // one flag per kernel: Kernel is a template argument
+  std::call_once(once, [] {
+    int dev = 0, optin = 0;
+    SKV_CUDA_CHECK(cudaGetDevice(&dev));
+    SKV_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+    SKV_CUDA_CHECK(cudaFuncSetAttribute(Kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, optin));
+  });
+  Kernel<<<grid, THREADS, smem, stream>>>(prm);
+  (void)what;
+  SKV_CUDA_CHECK_LAUNCH(what);
 }
 
 // Launch one split kernel (v4: D 64/128, NH 1/2/4, dense or coded, VMODE 0/1/2) or one v5 kernel.

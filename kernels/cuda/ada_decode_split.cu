@@ -17,7 +17,6 @@ namespace {
 // when the v5 kernel's shared memory does not fit the tier table.
 template <int D, int NH, bool DENSE, int VMODE>
 __global__ void __launch_bounds__(kThreads, 2) decode_split_kernel(const DecodeParams p) {
-  using V = typename Vec<NH>::T;
   constexpr int kWarps = kThreads / 32, kMaxTW = kMaxPageTokens / kWarps;
   extern __shared__ __align__(16) unsigned char smem[];
   const SmemPlan& plan = p.plan;
@@ -74,70 +73,34 @@ __global__ void __launch_bounds__(kThreads, 2) decode_split_kernel(const DecodeP
 
   // Page means of the warp's first pages (q.m_p below): loads issued before the query's.
   constexpr int MPL = D / 32;  // mean dims per lane
-  using MW = typename std::conditional<MPL == 4, uint2, uint32_t>::type;
   constexpr int kQmPre = 4;
-  auto load_mean = [&](int i) -> MW {
-    MW raw{};
+  auto load_mean = [&](int i) -> MeanWord<D> {
+    MeanWord<D> raw{};
     if (i < npages) {
       const PageInfo pg = pinfo[i];
       const TierConst& c = tcs[pg.tier];
-      if (c.has_mean) raw = *reinterpret_cast<const MW*>(p.kv.arena + pg.byte_offset + c.mean + lane * MPL * 2);
+      if (c.has_mean) raw = *reinterpret_cast<const MeanWord<D>*>(p.kv.arena + pg.byte_offset + c.mean + lane * MPL * 2);
     }
     return raw;
   };
-  MW mraw[kQmPre];
+  MeanWord<D> mraw[kQmPre];
 #pragma unroll
   for (int j = 0; j < kQmPre; ++j) mraw[j] = load_mean(warp + j * kWarps);
 
-  // Queries of this chunk's heads (heads past the group are zero and never written back).
-  for (int i = tid; i < D * NH; i += kThreads) {
-    const int dim = i / NH, hh = i % NH, g = chunk * NH + hh;
-    const float v = g < p.group ? p.q[(size_t(b) * p.num_q_heads + h * p.group + g) * D + dim] : 0.f;
-    q_plain[qidx(dim) * NH + hh] = v;
-    q_rot[i] = v * float(signs[dim]);
-  }
-  __syncthreads();
-  // q . m_p per head for every page of the split, once per CTA (one warp per page).
-  auto qm_page = [&](int i, const MW& raw) {
+  // Queries of this chunk's heads (heads past the group are zero and never written back), and
+  // q' = Pi q unless dense.
+  stage_query<D, NH, !DENSE>(p, b, h, chunk, signs, q_plain, q_rot);
+  // q . m_p per head for every page of the split, once per CTA (one warp per page); zero for
+  // pages without a mean (raw is zero).
+  auto qm_page = [&](int i, const MeanWord<D>& raw) {
     if (i >= npages) return;
-    float qm[NH];
-#pragma unroll
-    for (int hh = 0; hh < NH; ++hh) qm[hh] = 0.f;
-    const __half* mh = reinterpret_cast<const __half*>(&raw);
-#pragma unroll
-    for (int e = 0; e < MPL; ++e) {
-      const float mv = __half2float(mh[e]);
-      const V qv = reinterpret_cast<const V*>(q_plain)[qidx(lane * MPL + e)];
-#pragma unroll
-      for (int hh = 0; hh < NH; ++hh) qm[hh] += get<NH>(qv, hh) * mv;
-    }
-#pragma unroll
-    for (int hh = 0; hh < NH; ++hh)
-#pragma unroll
-      for (int o = 16; o; o >>= 1) qm[hh] += __shfl_xor_sync(0xffffffffu, qm[hh], o);
-    if (lane < 4) {
-      float v = 0.f;
-#pragma unroll
-      for (int hh = 0; hh < NH; ++hh) v = lane == hh ? qm[hh] : v;
-      qmtab[i * 4 + lane] = v;  // zero for pages without a mean (raw is zero)
-    }
+    const float v = q_dot_mean<D, NH>(raw, q_plain, lane);
+    if (lane < 4) qmtab[i * 4 + lane] = v;
   };
 #pragma unroll
   for (int j = 0; j < kQmPre; ++j) qm_page(warp + j * kWarps, mraw[j]);
   for (int i = warp + kQmPre * kWarps; i < npages; i += kWarps) qm_page(i, load_mean(i));
-  if constexpr (!DENSE) {  // q' = Pi q: Walsh-Hadamard butterflies in shared memory
-    for (int hstep = 1; hstep < D; hstep *= 2) {
-      for (int i = tid; i < (D / 2) * NH; i += kThreads) {
-        const int hh = i % NH, pr = i / NH, blk = pr / hstep, off = pr % hstep;
-        const int i0 = blk * 2 * hstep + off, i1 = i0 + hstep;
-        const float a = q_rot[i0 * NH + hh], c = q_rot[i1 * NH + hh];
-        q_rot[i0 * NH + hh] = a + c;
-        q_rot[i1 * NH + hh] = a - c;
-      }
-      __syncthreads();
-    }
-    for (int i = tid; i < D * NH; i += kThreads) q_rot[i] *= rsqrtf(float(D));
-  }
+  __syncthreads();  // the q.m table is complete
 
   float acc_rot[VMODE == 1 ? 1 : NH][8];
   float acc_plain[VMODE == 0 ? 1 : NH][8];
@@ -195,26 +158,11 @@ __global__ void __launch_bounds__(kThreads, 2) decode_split_kernel(const DecodeP
 
 }  // namespace
 
-// Opt in to the device's full shared memory once per kernel, then launch.
-template <auto Kernel>
-void launch_kernel(const DecodeParams& prm, dim3 grid, size_t smem, cudaStream_t stream, const char* what) {
-  static std::once_flag once;  // one flag per kernel: Kernel is a template argument
-  std::call_once(once, [] {
-    int dev = 0, optin = 0;
-    SKV_CUDA_CHECK(cudaGetDevice(&dev));
-    SKV_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
-    SKV_CUDA_CHECK(cudaFuncSetAttribute(Kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, optin));
-  });
-  Kernel<<<grid, kThreads, smem, stream>>>(prm);
-  (void)what;
-  SKV_CUDA_CHECK_LAUNCH(what);
-}
-
 template <int D, bool DENSE, int VMODE>
 void dispatch_nh(int nh, const DecodeParams& prm, dim3 grid, size_t smem, cudaStream_t s) {
-  if (nh == 1) launch_kernel<decode_split_kernel<D, 1, DENSE, VMODE>>(prm, grid, smem, s, "decode_split_kernel");
-  else if (nh == 2) launch_kernel<decode_split_kernel<D, 2, DENSE, VMODE>>(prm, grid, smem, s, "decode_split_kernel");
-  else launch_kernel<decode_split_kernel<D, 4, DENSE, VMODE>>(prm, grid, smem, s, "decode_split_kernel");
+  if (nh == 1) launch_kernel<decode_split_kernel<D, 1, DENSE, VMODE>, kThreads>(prm, grid, smem, s, "decode_split_kernel");
+  else if (nh == 2) launch_kernel<decode_split_kernel<D, 2, DENSE, VMODE>, kThreads>(prm, grid, smem, s, "decode_split_kernel");
+  else launch_kernel<decode_split_kernel<D, 4, DENSE, VMODE>, kThreads>(prm, grid, smem, s, "decode_split_kernel");
 }
 
 void launch_decode_split(int d, int nh, bool dense, int vmode, const DecodeParams& prm, dim3 grid, size_t smem,

@@ -143,21 +143,6 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_wpp_kernel(const Decode
 
 }  // namespace
 
-// Opt in to the device's full shared memory once per kernel, then launch.
-template <auto Kernel, int THREADS>
-void launch_kernel(const DecodeParams& prm, dim3 grid, size_t smem, cudaStream_t stream, const char* what) {
-  static std::once_flag once;  // one flag per kernel: Kernel is a template argument
-  std::call_once(once, [] {
-    int dev = 0, optin = 0;
-    SKV_CUDA_CHECK(cudaGetDevice(&dev));
-    SKV_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
-    SKV_CUDA_CHECK(cudaFuncSetAttribute(Kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, optin));
-  });
-  Kernel<<<grid, THREADS, smem, stream>>>(prm);
-  (void)what;
-  SKV_CUDA_CHECK_LAUNCH(what);
-}
-
 template <int D, int VMODE>
 void dispatch_wpp(int nh, const DecodeParams& prm, dim3 grid, size_t smem, cudaStream_t s) {
   if (nh == 1) launch_kernel<decode_wpp_kernel<D, 1, VMODE>, kWppThreads>(prm, grid, smem, s, "decode_wpp_kernel");
