@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # GPU check of the kernels layer, run on the GPU machine from the repository root:
-# build skv_kernels_tests + skv_attn_bench, run the GPU tests, compute-sanitizer memcheck on a
-# small subset, the bench, the torch SDPA baseline, and a ptxas resource report; everything goes
-# under $OUT (at most 8 files), a short summary table last.
+# build skv_kernels_tests + skv_attn_bench (+ the skv CLI when .carry/ from
+# scripts/make_gpu_carry.sh came with the call: carry [".carry"]), run the GPU tests,
+# compute-sanitizer memcheck on a small subset, the benchmark (`skv bench attn`, torch SDPA in the
+# same process; without the CLI, skv_attn_bench + scripts/sdpa_baseline.py), and a ptxas resource
+# report; everything goes under $OUT (at most 8 files), a short summary table last.
 set -u
 OUT=${OUT:-$PWD/gpu-check-out}
 mkdir -p "$OUT"
@@ -14,12 +16,21 @@ nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv,noheader > "
 
 log "configure"
 BUILD_OK=0
-if cmake -S . -B "$B" -G Ninja -DSKV_BUILD_GUI=OFF -DCMAKE_BUILD_TYPE=Release \
-     -DCMAKE_CUDA_ARCHITECTURES=90a-real -DCMAKE_CUDA_FLAGS="-Xptxas=-v" > "$OUT/build.log" 2>&1 &&
-   cmake --build "$B" --target skv_kernels_tests skv_attn_bench -j"$JOBS" >> "$OUT/build.log" 2>&1; then
+EXTRA=(); TARGETS=(skv_kernels_tests skv_attn_bench)
+S=$PWD/.carry/sysroot
+if [ -d "$S" ]; then  # the host deps the whole project needs (pcre2, fmt, CLI11, gtest, json)
+  export PKG_CONFIG_PATH=$S/usr/lib/x86_64-linux-gnu/pkgconfig PKG_CONFIG_SYSROOT_DIR=$S
+  export LD_LIBRARY_PATH=$S/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
+  EXTRA=(-DCMAKE_PREFIX_PATH="$S/usr" -DCMAKE_CXX_FLAGS="-isystem $S/usr/include")
+  TARGETS+=(skv)
+fi
+if cmake -S . -B "$B" -G Ninja -DSKV_BUILD_GUI=OFF -DCMAKE_BUILD_TYPE=Release "${EXTRA[@]}" \
+     -DSKV_CUDA_GENCODE="-gencode=arch=compute_90a,code=sm_90a" -DCMAKE_CUDA_FLAGS="-Xptxas=-v" > "$OUT/build.log" 2>&1 &&
+   cmake --build "$B" --target "${TARGETS[@]}" -j"$JOBS" >> "$OUT/build.log" 2>&1; then
   BUILD_OK=1
   TESTS="$B/tests/skv_kernels_tests"
   BENCH="$B/kernels/skv_attn_bench"
+  [ -x "$B/bin/skv" ] && SKV="$B/bin/skv"
 else
   # Whole-project configure failed (missing host deps, e.g. pcre2 on the GPU machine): build just
   # the kernels, their tests and the bench with nvcc; the two links run in parallel.
@@ -35,7 +46,7 @@ else
   done
   wait
   cat "$B"/fallback/obj/*.log >> "$OUT/build.log"
-  $NV -o "$B/fallback/skv_attn_bench" kernels/bench/attn_bench.cu "${objs[@]}" > "$OUT/build.bench.log" 2>&1 &
+  $NV -o "$B/fallback/skv_attn_bench" kernels/bench/attn_bench.cu kernels/bench/attn_bench_suite.cu "${objs[@]}" > "$OUT/build.bench.log" 2>&1 &
   BPID=$!
   $NV -o "$B/fallback/skv_kernels_tests" tests/kernels/*.cpp tests/kernels/*.cu "${objs[@]}" \
     -Itests -lgtest -lgtest_main -lpthread >> "$OUT/build.log" 2>&1
@@ -54,11 +65,16 @@ if [ -n "${TESTS:-}" ] && [ -x "$TESTS" ]; then
   log "tests"
   timeout 150 "$TESTS" > "$OUT/tests.log" 2>&1; TEST_RC=$?
 fi
-if [ -n "${BENCH:-}" ] && [ -x "$BENCH" ]; then
+if [ -n "${SKV:-}" ]; then
+  log "skv bench attn"
+  SDPA_FLAG=; [ "${SKIP_SDPA:-0}" = 1 ] && SDPA_FLAG=--no-sdpa
+  timeout 300 "$SKV" bench attn --json "$OUT/bench.json" $SDPA_FLAG ${BENCH_ARGS:-} > "$OUT/bench.txt" 2>&1; BENCH_RC=$?
+  SDPA_RC=in-process
+elif [ -n "${BENCH:-}" ] && [ -x "$BENCH" ]; then
   log "bench"
   timeout 150 "$BENCH" --json "$OUT/bench.json" ${BENCH_ARGS:-} > "$OUT/bench.txt" 2>&1; BENCH_RC=$?
 fi
-if [ "${SKIP_SDPA:-0}" != 1 ]; then
+if [ -z "${SKV:-}" ] && [ "${SKIP_SDPA:-0}" != 1 ]; then
   log "sdpa baseline"
   timeout 120 python3 scripts/sdpa_baseline.py --json "$OUT/sdpa.json" ${BENCH_ARGS:-} >> "$OUT/bench.txt" 2>&1; SDPA_RC=$?
 fi
@@ -91,11 +107,12 @@ fi
   echo "build_ok=$BUILD_OK tests_rc=$TEST_RC sanitizer_rc=$SAN_RC bench_rc=$BENCH_RC sdpa_rc=$SDPA_RC elapsed=$(( $(date +%s) - START ))s"
   [ -f "$OUT/tests.log" ] && grep -E "^\[  (PASSED|FAILED|SKIPPED) |^\[==========\]" "$OUT/tests.log" | tail -5
   [ -f "$OUT/sanitizer.log" ] && grep -E "ERROR SUMMARY" "$OUT/sanitizer.log" | tail -1
-  if [ -f "$OUT/bench.json" ] && [ -f "$OUT/sdpa.json" ]; then
+  if [ -f "$OUT/bench.json" ]; then
     python3 - "$OUT/bench.json" "$OUT/sdpa.json" <<'PY'
-import json, sys
-b = json.load(open(sys.argv[1])); s = json.load(open(sys.argv[2]))
-sd = {(r["ctx"], r["hq"], r["hkv"], r["d"], r["batch"]): r["sdpa_us"] for r in s["results"]}
+import json, os, sys
+b = json.load(open(sys.argv[1]))
+src = json.load(open(sys.argv[2]))["results"] if os.path.exists(sys.argv[2]) else b["results"]
+sd = {(r["ctx"], r["hq"], r["hkv"], r["d"], r["batch"]): r["sdpa_us"] for r in src if "sdpa_us" in r}
 print(f"{b['device']}  copy {b['copy_gbs']:.0f} GB/s")
 print(f"{'ctx':>7} {'heads':>6} {'d':>4} {'B':>2} | {'ada_us':>8} {'v4_us':>8} {'%copy':>6} | {'dense_us':>8} {'sdpa_us':>8} | {'x dense':>7} {'x sdpa':>7} | {'enc1_us':>7}")
 for r in b["results"]:

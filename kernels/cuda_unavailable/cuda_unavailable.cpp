@@ -1,5 +1,6 @@
 // Built without CUDA: the CUDA entry points exist so callers link, and say why they cannot run.
 #include "kernels/ada_attention.h"
+#include "kernels/bench/attn_bench_suite.h"
 #include "kernels/kernel_error.h"
 
 namespace skv::kernels {
@@ -16,5 +17,12 @@ void ada_encode(const TierTable&, const int8_t*, int, const float*, const float*
                 uint8_t*, void*) {
   throw KernelError("built without CUDA");
 }
+
+std::vector<AttnBenchCase> attn_bench_grid(bool) { throw KernelError("built without CUDA"); }
+GpuInfo gpu_info() { throw KernelError("built without CUDA"); }
+double measure_copy_bandwidth_gbs() { throw KernelError("built without CUDA"); }
+std::string attn_bench_tier_name() { throw KernelError("built without CUDA"); }
+AttnBenchResult run_attn_bench_case(const AttnBenchCase&, int) { throw KernelError("built without CUDA"); }
+double time_gpu_calls_us(const std::function<void(int)>&, int, int) { throw KernelError("built without CUDA"); }
 
 }  // namespace skv::kernels
