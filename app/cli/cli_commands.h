@@ -21,5 +21,6 @@ Handler add_merge(CLI::App& app);
 Handler add_tune(CLI::App& app);
 Handler add_report(CLI::App& app);
 Handler add_eval(CLI::App& app);
+Handler add_calibrate(CLI::App& app);
 
 }  // namespace skv::cli

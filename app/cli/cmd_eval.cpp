@@ -77,7 +77,7 @@ nlohmann::json to_json(const FidelityResult& r) {
 Handler add_eval(CLI::App& app) {
   struct Opts {
     std::string model = "default", policy = "rdr", budget = "0.25", text, task, json_out, compare, device = "cpu";
-    std::string tiers = "default_set", tier = "k3v4", utility, profile, completion;
+    std::string tiers = "default_set", tier = "k3v4", utility, profile, completion, sensitivity;
     int64_t max_tokens = 2048, steps = 128, hot = 32, sinks = 4, retier = 64, obs = 32;
     double depth = 0.5, utility_power = 1.0, layer_cap = 0;
     uint64_t seed = 1;
@@ -91,7 +91,8 @@ Handler add_eval(CLI::App& app) {
   auto* text = cmd->add_option("--text", o->text, "Reference text: a path or a file name of assets/texts");
   cmd->add_option("--task", o->task, "Built-in task: needle (passkey retrieval over filler text)")->excludes(text);
   cmd->add_option("--json", o->json_out, "Write every result as JSON to this file");
-  cmd->add_option("--compare", o->compare, "Comma list of policies to run on the same prefill (ada:TIER for one tier)");
+  cmd->add_option("--compare", o->compare, "Comma list of policies to run on the same prefill (ada:TIER for one tier; "
+                  "NAME~sens=V~util=U~power=G overrides rdr options per entry)");
   cmd->add_option("--max-tokens", o->max_tokens, "Tokens of the text used (prefix + compared steps)")->capture_default_str();
   cmd->add_option("--steps", o->steps, "Compared (teacher-forced decode) steps at the end of the text")->capture_default_str();
   cmd->add_option("--device", o->device, "cpu | cuda | auto")->capture_default_str();
@@ -100,6 +101,9 @@ Handler add_eval(CLI::App& app) {
   cmd->add_option("--utility", o->utility, "rdr utility estimator: snapkv, obs, h2o, tri, recency, sink or a blend a*0.7+b*0.3");
   cmd->add_option("--utility-power", o->utility_power, "rdr: exponent of the utility in D_j(t)")->capture_default_str();
   cmd->add_option("--profile", o->profile, "rdr: per-layer budget profile (assets/profiles)");
+  cmd->add_option("--sensitivity", o->sensitivity,
+                  "rdr: per-layer distortion weights: auto (the model's profile in assets/profiles if it has "
+                  "layer_sensitivity; default for rdr), off (default for rdkv), or a profile name/path");
   cmd->add_option("--layer-cap", o->layer_cap, "rdr: cap per layer as a fraction of its fp16 bytes (0 = none)")->capture_default_str();
   cmd->add_option("--completion", o->completion, "Override completion of dropped tokens: prf | off");
   cmd->add_option("--hot-window", o->hot, "Newest tokens kept fp16")->capture_default_str();
@@ -151,6 +155,7 @@ Handler add_eval(CLI::App& app) {
     base.policy_options.utility_power = o->utility_power;
     base.policy_options.layer_cap = o->layer_cap;
     base.policy_options.profile = o->profile;
+    base.policy_options.sensitivity = o->sensitivity;
     std::vector<std::string> policies = o->compare.empty() ? std::vector<std::string>{o->policy} : split(o->compare);
     FidelityOptions fo;
     fo.prefix_tokens = prefix;
@@ -164,15 +169,31 @@ Handler add_eval(CLI::App& app) {
     std::vector<FidelityResult> results;
     for (const auto& p : policies) {
       BackendSpec s = base;
-      if (p.rfind("ada:", 0) == 0) {
+      // Per-entry overrides: NAME~sens=VALUE~util=ESTIMATOR~power=G (e.g. rdr~sens=off).
+      std::string name = p;
+      if (auto tilde = p.find('~'); tilde != std::string::npos) {
+        name = p.substr(0, tilde);
+        std::stringstream kv(p.substr(tilde + 1));
+        for (std::string item; std::getline(kv, item, '~');) {
+          const auto eq = item.find('=');
+          const std::string key = item.substr(0, eq), val = eq == std::string::npos ? "" : item.substr(eq + 1);
+          if (eq == std::string::npos || val.empty()) throw Error("policy '" + p + "': override '" + item + "' is not KEY=VALUE");
+          if (key == "sens") s.policy_options.sensitivity = val;
+          else if (key == "util") s.policy_options.utility = val;
+          else if (key == "power") s.policy_options.utility_power = std::stod(val);
+          else throw Error("policy '" + p + "': unknown override '" + key + "' (sens, util, power)");
+        }
+      }
+      if (name.rfind("ada:", 0) == 0) {
         s.kv = "ada";
-        s.tier = p.substr(4);
-      } else if (p == "ada") {
+        s.tier = name.substr(4);
+      } else if (name == "ada") {
         s.kv = "ada";
       } else {
-        s.policy = p;
+        s.policy = name;
       }
       results.push_back(run.evaluate(s));
+      if (name != p) results.back().policy = p;
       const auto& r = results.back();
       if (!o->quiet) std::fprintf(stderr, "[eval] %-10s done in %.1f s\n", r.policy.c_str(), r.seconds);
     }
@@ -199,7 +220,9 @@ Handler add_eval(CLI::App& app) {
       nlohmann::json j{{"source", source}, {"model", o->model}, {"device", device_description(device)},
                        {"budget", o->budget}, {"steps", steps}, {"prefix_tokens", prefix},
                        {"hot_window", o->hot}, {"sinks", o->sinks}, {"retier_every", o->retier},
-                       {"lut_scoring", !o->decoded}};
+                       {"lut_scoring", !o->decoded},
+                       {"sensitivity", o->sensitivity.empty() ? "default (rdr auto, rdkv off)" : o->sensitivity},
+                       {"utility", o->utility.empty() ? "default" : o->utility}};
       for (const auto& r : results) j["results"].push_back(to_json(r));
       std::ofstream out(o->json_out);
       if (!out) throw Error("cannot write " + o->json_out);

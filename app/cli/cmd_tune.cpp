@@ -31,6 +31,18 @@ Handler add_tune(CLI::App& app) {
                            "the predicted KL is optimistic. Re-run the sweep with --layer-uniform.\n");
     BudgetProfile p = tune_budget_profile(t, opt);
     p.source["sweep_dirs"] = o->sweeps;
+    // Re-tuning keeps the sensitivity weights an existing profile carries (skv calibrate-sensitivity).
+    if (std::filesystem::is_regular_file(o->out)) {
+      try {
+        BudgetProfile old = read_budget_profile(o->out);
+        if (old.layer_sensitivity.size() == p.layer_budgets.size()) {
+          p.layer_sensitivity = old.layer_sensitivity;
+          p.sensitivity = old.sensitivity;
+        }
+      } catch (const Error&) {
+        // not a readable profile: overwritten as before
+      }
+    }
     save_budget_profile(o->out, p);
     std::printf("%s, policy %s: %zu layers, mean budget %.4g, predicted KL %.4g (target %.4g)", p.model.c_str(),
                 p.policy.c_str(), p.layer_budgets.size(), p.mean_budget, p.predicted_kl, p.target_kl);

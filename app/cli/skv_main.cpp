@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   reg(skv::cli::add_tune(app));
   reg(skv::cli::add_report(app));
   reg(skv::cli::add_eval(app));
+  reg(skv::cli::add_calibrate(app));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

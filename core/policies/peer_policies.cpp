@@ -196,6 +196,7 @@ std::shared_ptr<RetentionPolicy> make_policy(const std::string& name, const Poli
     r.utility_power = o.utility_power;
     r.layer_cap = o.layer_cap;
     r.profile = o.profile;
+    r.sensitivity = o.sensitivity.empty() ? (name == "rdkv" ? "off" : "auto") : o.sensitivity;
     if (name == "rdr-c") r.completion = "prf";
     if (name == "rdkv") {
       r.drop_only_if_needed = true;

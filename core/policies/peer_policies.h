@@ -30,6 +30,7 @@ struct PolicyOptions {
   double utility_power = 1.0;
   std::string profile;               // rdr: budget profile (assets/profiles)
   double layer_cap = 0;              // rdr: per-layer cap as a fraction of the layer's fp16 bytes
+  std::string sensitivity;           // rdr: auto | off | profile ("" = auto for rdr/rdr-c, off for rdkv)
   double pyramid_beta = 20;          // pyramidkv: top layer gets 2/beta of the mean budget
   double read_fraction = 0.25;       // quest: tokens each query reads, as a fraction of the cache
 };

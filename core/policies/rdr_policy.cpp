@@ -1,5 +1,6 @@
 #include "core/policies/rdr_policy.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -76,6 +77,72 @@ std::vector<double> load_budget_profile(const std::string& name_or_path, int64_t
   return s;
 }
 
+namespace {
+
+std::filesystem::path resolve_profile_path(const std::string& name_or_path) {
+  std::filesystem::path p = name_or_path;
+  if (std::filesystem::exists(p)) return p;
+#ifdef SKV_ASSETS_DIR
+  p = std::filesystem::path(SKV_ASSETS_DIR) / "profiles" / (name_or_path + ".json");
+#endif
+  return p;
+}
+
+}  // namespace
+
+std::vector<double> load_layer_sensitivity(const std::string& name_or_path, int64_t n_layers) {
+  const auto p = resolve_profile_path(name_or_path);
+  std::ifstream in(p);
+  if (!in) throw Error("sensitivity profile '" + name_or_path + "': no such file (looked in assets/profiles)");
+  nlohmann::json j;
+  try {
+    in >> j;
+  } catch (const std::exception& e) {
+    throw Error("sensitivity profile " + p.string() + ": invalid JSON (" + e.what() + ")");
+  }
+  if (!j.is_object() || !j.contains("layer_sensitivity") || !j["layer_sensitivity"].is_array())
+    throw Error("profile " + p.string() + " has no 'layer_sensitivity' array (run skv calibrate-sensitivity)");
+  std::vector<double> w;
+  try {
+    w = j["layer_sensitivity"].get<std::vector<double>>();
+  } catch (const std::exception& e) {
+    throw Error("profile " + p.string() + ": 'layer_sensitivity' must be numbers (" + e.what() + ")");
+  }
+  if (int64_t(w.size()) != n_layers)
+    throw Error("profile " + p.string() + " has " + std::to_string(w.size()) + " layer sensitivities, the model has " +
+                std::to_string(n_layers) + " layers");
+  double total = 0;
+  for (double x : w) {
+    if (!(x > 0) || !std::isfinite(x)) throw Error("profile " + p.string() + ": layer sensitivities must be finite and > 0");
+    total += x;
+  }
+  for (double& x : w) x *= double(n_layers) / total;
+  return w;
+}
+
+std::string find_sensitivity_profile(const std::string& model_name, int64_t n_layers) {
+#ifdef SKV_ASSETS_DIR
+  std::error_code ec;
+  std::vector<std::filesystem::path> files;
+  for (std::filesystem::directory_iterator it(std::filesystem::path(SKV_ASSETS_DIR) / "profiles", ec), end;
+       !ec && it != end; it.increment(ec))
+    if (it->path().extension() == ".json") files.push_back(it->path());
+  std::sort(files.begin(), files.end());
+  for (const auto& f : files) {
+    std::ifstream in(f);
+    nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || j.value("model", "") != model_name) continue;
+    if (j.contains("layer_sensitivity") && j["layer_sensitivity"].is_array() &&
+        int64_t(j["layer_sensitivity"].size()) == n_layers)
+      return f.string();
+  }
+#else
+  (void)model_name;
+  (void)n_layers;
+#endif
+  return "";
+}
+
 void RdrPolicy::measure_distortion(const PolicyContext& ctx) {
   const auto& tiers = *ctx.tiers;
   const int64_t L = ctx.n_layers(), d = ctx.config->head_dim;
@@ -106,6 +173,24 @@ Assignment RdrPolicy::assign(const PolicyContext& ctx) {
   if (dk_.empty()) measure_distortion(ctx);
   if (!opt_.profile.empty() && opt_.layer_shares.empty())
     opt_.layer_shares = load_budget_profile(opt_.profile, ctx.n_layers());
+  if (!weights_resolved_) {
+    weights_resolved_ = true;
+    if (!opt_.layer_weights.empty()) {
+      if (int64_t(opt_.layer_weights.size()) != ctx.n_layers())
+        throw Error("rdr: " + std::to_string(opt_.layer_weights.size()) + " layer weights for " +
+                    std::to_string(ctx.n_layers()) + " layers");
+      weights_source_ = "given";
+    } else if (opt_.sensitivity == "auto") {
+      const std::string f = find_sensitivity_profile(ctx.config->name, ctx.n_layers());
+      if (!f.empty()) {
+        opt_.layer_weights = load_layer_sensitivity(f, ctx.n_layers());
+        weights_source_ = f;
+      }
+    } else if (!opt_.sensitivity.empty() && opt_.sensitivity != "off") {
+      opt_.layer_weights = load_layer_sensitivity(opt_.sensitivity, ctx.n_layers());
+      weights_source_ = opt_.sensitivity;
+    }
+  }
   const auto& tiers = *ctx.tiers;
   const int64_t L = ctx.n_layers(), K = int64_t(tiers.size()) + 1;  // option 0 = drop
   const double d = double(ctx.config->head_dim);
@@ -131,6 +216,7 @@ Assignment RdrPolicy::assign(const PolicyContext& ctx) {
                   ? v.obs_queries.to(at::kDouble).pow(2).sum(-1).reshape({Hkv, g * v.obs_queries.size(1)}).mean(1)
                   : at::full({Hkv}, d, at::kDouble);
     auto Dl = at::empty({Hkv, N, K}, at::kDouble);
+    if (!opt_.layer_weights.empty()) up = up * opt_.layer_weights[size_t(l)];  // KL units (sensitivity)
     Dl.select(2, 0).copy_(up * dev2);
     for (int64_t t = 0; t < K - 1; ++t) {
       auto dk = at::empty({Hkv, 1}, at::kDouble), dv = at::empty({Hkv, 1}, at::kDouble);

@@ -11,6 +11,10 @@
 // dK_t, dV_t: the tier's relative squared error |k - k^|^2 / |k|^2 measured per (layer, head)
 // by encoding and decoding the model's own calibration tokens (the prefill) in pages; the key
 // term is the first-order effect of a logit error q.e / sqrt(d) on the output.
+// Sensitivity weighting (docs/RDR_RESULTS.md): every D of layer l is multiplied by w_l, the
+// measured next-token KL per unit squared attention-output error of that layer
+// (core/metrics/layer_sensitivity.h, `skv calibrate-sensitivity`, stored as "layer_sensitivity"
+// in the model's budget profile), so the one multiplier compares layers in KL units.
 // Re-tiering is demotion-only: a token already coded may only move to a tier of no higher rate
 // (its original is gone), or be dropped.
 #include <string>
@@ -31,6 +35,11 @@ struct RdrOptions {
   std::vector<double> layer_shares;   // budget profile: per-layer share of the page budget
   std::string profile;                // or the profile to read them from (assets/profiles)
   int calibration_tokens = 512;       // per (layer, head) for the distortion measurement
+  // Per-layer sensitivity weights of D: "auto" = the "layer_sensitivity" of the assets/profiles
+  // file whose "model" is this model (none found: unweighted), "off" = unweighted, else a
+  // profile name or path that must carry them. layer_weights, when set, win over this.
+  std::string sensitivity = "auto";
+  std::vector<double> layer_weights;
 };
 
 class RdrPolicy : public RetentionPolicy {
@@ -45,6 +54,9 @@ class RdrPolicy : public RetentionPolicy {
   const std::vector<std::vector<std::vector<double>>>& key_distortion() const { return dk_; }
   const std::vector<std::vector<std::vector<double>>>& value_distortion() const { return dv_; }
   double last_lambda() const { return lambda_; }
+  // The per-layer weights in use (empty: unweighted) and where they came from (after assign).
+  const std::vector<double>& layer_weights() const { return opt_.layer_weights; }
+  const std::string& weights_source() const { return weights_source_; }
 
  private:
   void measure_distortion(const PolicyContext& ctx);
@@ -52,6 +64,8 @@ class RdrPolicy : public RetentionPolicy {
   RdrOptions opt_;
   std::vector<std::vector<std::vector<double>>> dk_, dv_;
   double lambda_ = 0;
+  bool weights_resolved_ = false;
+  std::string weights_source_;
 };
 
 // Relative squared errors (dK, dV) of a tier on tokens [n, d], encoded in position order in pages.
@@ -60,5 +74,12 @@ std::pair<double, double> measure_tier_distortion(const CacheTier& tier, const i
 
 // Reads a budget profile (assets/profiles/*.json): {"model": ..., "layer_shares": [...]}.
 std::vector<double> load_budget_profile(const std::string& name_or_path, int64_t n_layers);
+
+// Reads "layer_sensitivity" (one weight > 0 per layer) of a profile; scaled to mean 1. Throws
+// skv::Error when the file or the array is missing or the wrong length.
+std::vector<double> load_layer_sensitivity(const std::string& name_or_path, int64_t n_layers);
+// The assets/profiles/*.json whose "model" equals `model_name` and which carries n_layers
+// "layer_sensitivity" weights; "" when none does.
+std::string find_sensitivity_profile(const std::string& model_name, int64_t n_layers);
 
 }  // namespace skv

@@ -43,7 +43,7 @@ std::vector<double> BudgetProfile::layer_shares() const {
 }
 
 json budget_profile_to_json(const BudgetProfile& p) {
-  return {{"format", "skv-budget-profile"},
+  json j = {{"format", "skv-budget-profile"},
           {"format_version", kBudgetProfileFormatVersion},
           {"model", p.model},
           {"model_identity", p.model_identity},
@@ -58,6 +58,11 @@ json budget_profile_to_json(const BudgetProfile& p) {
           {"predicted_bytes_vs_uniform", p.predicted_bytes_vs_uniform},
           {"method", p.method},
           {"source", p.source}};
+  if (!p.layer_sensitivity.empty()) {
+    j["layer_sensitivity"] = p.layer_sensitivity;
+    j["sensitivity"] = p.sensitivity;
+  }
+  return j;
 }
 
 BudgetProfile budget_profile_from_json(const json& j, const std::string& what) {
@@ -82,6 +87,8 @@ BudgetProfile budget_profile_from_json(const json& j, const std::string& what) {
     p.predicted_bytes_vs_uniform = j.value("predicted_bytes_vs_uniform", 0.0);
     p.method = j.value("method", "");
     p.source = j.value("source", json::object());
+    if (j.contains("layer_sensitivity")) p.layer_sensitivity = j.at("layer_sensitivity").get<std::vector<double>>();
+    p.sensitivity = j.value("sensitivity", json::object());
   } catch (const json::exception& e) {
     throw Error(what + ": malformed budget profile (" + std::string(e.what()) + ")");
   }
@@ -90,6 +97,11 @@ BudgetProfile budget_profile_from_json(const json& j, const std::string& what) {
     if (!(p.layer_budgets[l] > 0 && p.layer_budgets[l] <= 1))
       throw Error(what + ": layer " + std::to_string(l) + " budget " + std::to_string(p.layer_budgets[l]) +
                   " is outside (0, 1]");
+  if (!p.layer_sensitivity.empty() && p.layer_sensitivity.size() != p.layer_budgets.size())
+    throw Error(what + ": " + std::to_string(p.layer_sensitivity.size()) + " layer sensitivities for " +
+                std::to_string(p.layer_budgets.size()) + " layers");
+  for (double w : p.layer_sensitivity)
+    if (!(w > 0) || !std::isfinite(w)) throw Error(what + ": layer sensitivities must be finite and > 0");
   return p;
 }
 

@@ -31,6 +31,11 @@ struct BudgetProfile {
   double predicted_bytes_vs_uniform = 0;  // profile bytes / uniform_budget bytes
   std::string method;
   nlohmann::json source = nlohmann::json::object();  // sweep dirs, tool version, git revision, time
+  // Optional (`skv calibrate-sensitivity`): per-layer next-token KL per unit squared attention-
+  // output error, RDR's default distortion weights (core/policies/rdr_policy.h), and how they were
+  // measured. Empty: none. Written as "layer_sensitivity" / "sensitivity" only when present.
+  std::vector<double> layer_sensitivity;
+  nlohmann::json sensitivity = nlohmann::json::object();
 
   // Budget of one layer; throws skv::Error for a layer the profile does not cover.
   double layer_budget(int64_t layer) const;
