@@ -245,6 +245,19 @@ __device__ __forceinline__ void score_pairs6_d128(const unsigned char* page, con
   }
 }
 
+// Both kernels' per-warp value accumulators (rotated-domain coded values, plain fp16 values).
+template <int NH, int VMODE>
+__device__ __forceinline__ void zero_accumulators(float (&acc_rot)[VMODE == 1 ? 1 : NH][8],
+                                                  float (&acc_plain)[VMODE == 0 ? 1 : NH][8]) {
+#pragma unroll
+  for (int hh = 0; hh < NH; ++hh)
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      if constexpr (VMODE != 1) acc_rot[hh][i] = 0.f;
+      if constexpr (VMODE != 0) acc_plain[hh][i] = 0.f;
+    }
+}
+
 // wraw[(t - t0w) * NH + hh] = s_t * sum_units LUT (coded keys) or q . k (fp16 keys).
 template <int D, int NH>
 __device__ __forceinline__ void score_tokens(const unsigned char* page, const TierConst& tc, bool coded,
@@ -282,16 +295,7 @@ __device__ __forceinline__ void score_tokens(const unsigned char* page, const Ti
         }
       }
       if constexpr (NH == 4) {
-        // Transposed reduction over the 8 lanes of a key: 4 shuffles instead of 12. After it,
-        // lane kq holds the full sum of head 2 (kq & 1) + ((kq >> 1) & 1).
-        const bool b0 = kq & 1, b1 = kq & 2;
-        float s0 = b0 ? acc.z : acc.x, s1 = b0 ? acc.w : acc.y;
-        const float o0 = b0 ? acc.x : acc.z, o1 = b0 ? acc.y : acc.w;
-        s0 += __shfl_xor_sync(0xffffffffu, o0, 1);
-        s1 += __shfl_xor_sync(0xffffffffu, o1, 1);
-        float r1 = b1 ? s1 : s0;
-        r1 += __shfl_xor_sync(0xffffffffu, b1 ? s0 : s1, 2);
-        r1 += __shfl_xor_sync(0xffffffffu, r1, 4);
+        const float r1 = reduce_key_lanes4(acc, kq);
         if (kq < 4 && t < t1w) wraw[(t - t0w) * 4 + 2 * (kq & 1) + (kq >> 1)] = __half2float(kscale[t]) * r1;
       } else {
         float r[NH];

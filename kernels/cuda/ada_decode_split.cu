@@ -104,13 +104,7 @@ __global__ void __launch_bounds__(kThreads, 2) decode_split_kernel(const DecodeP
 
   float acc_rot[VMODE == 1 ? 1 : NH][8];
   float acc_plain[VMODE == 0 ? 1 : NH][8];
-#pragma unroll
-  for (int hh = 0; hh < NH; ++hh)
-#pragma unroll
-    for (int i = 0; i < 8; ++i) {
-      if constexpr (VMODE != 1) acc_rot[hh][i] = 0.f;
-      if constexpr (VMODE != 0) acc_plain[hh][i] = 0.f;
-    }
+  zero_accumulators<NH, VMODE>(acc_rot, acc_plain);
   // Online-softmax state of head (lane % NH), replicated over the lanes of that head.
   float m_run = -INFINITY, l_run = 0.f;
 

@@ -105,13 +105,7 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_wpp_kernel(const Decode
 
   float acc_rot[VMODE == 1 ? 1 : NH][8];
   float acc_plain[VMODE == 0 ? 1 : NH][8];
-#pragma unroll
-  for (int hh = 0; hh < NH; ++hh)
-#pragma unroll
-    for (int i = 0; i < 8; ++i) {
-      if constexpr (VMODE != 1) acc_rot[hh][i] = 0.f;
-      if constexpr (VMODE != 0) acc_plain[hh][i] = 0.f;
-    }
+  zero_accumulators<NH, VMODE>(acc_rot, acc_plain);
   float m_run = -INFINITY, l_run = 0.f;
   for (int k = 0; k < nmine; ++k) {
     const PageInfo pg = pinfo[warp + k * kWarps];
