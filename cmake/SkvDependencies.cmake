@@ -68,14 +68,22 @@ endif()
 message(STATUS "SKV: CUDA kernels ${SKV_HAVE_CUDA}")
 
 # --- GUI ------------------------------------------------------------------------------------
+# SKV_HAVE_IMGUI: the imgui-bundle source is there, so the Studio's panels and the headless frame
+# benchmark (skv_studio_frames: ImGui + ImPlot core, no window, no GL) build. SKV_HAVE_GUI: GLFW
+# and OpenGL too, so skv-studio and its tests build. The GPU machine has the first, not the second.
 set(SKV_HAVE_GUI OFF)
+set(SKV_HAVE_IMGUI OFF)
 if(SKV_BUILD_GUI)
+  if(SKV_IMGUI_BUNDLE_DIR AND EXISTS "${SKV_IMGUI_BUNDLE_DIR}/external/imgui/imgui/imgui.cpp"
+     AND EXISTS "${SKV_IMGUI_BUNDLE_DIR}/external/implot/implot/implot.cpp")
+    set(SKV_HAVE_IMGUI ON)
+  endif()
   find_package(glfw3 3.3 QUIET)
   find_package(OpenGL QUIET)
-  if(glfw3_FOUND AND OpenGL_FOUND AND SKV_IMGUI_BUNDLE_DIR AND EXISTS "${SKV_IMGUI_BUNDLE_DIR}/external/imgui/imgui/imgui.cpp")
+  if(glfw3_FOUND AND OpenGL_FOUND AND SKV_HAVE_IMGUI)
     set(SKV_HAVE_GUI ON)
   else()
     message(WARNING "SKV: GUI disabled (need GLFW, OpenGL and SKV_IMGUI_BUNDLE_DIR from scripts/bootstrap.sh)")
   endif()
 endif()
-message(STATUS "SKV: GUI ${SKV_HAVE_GUI}")
+message(STATUS "SKV: GUI ${SKV_HAVE_GUI}, ImGui panels + headless frame benchmark ${SKV_HAVE_IMGUI}")

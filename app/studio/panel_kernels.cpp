@@ -20,7 +20,7 @@ ImU32 kernel_color(const char* name) {
   return ImGui::ColorConvertFloat4ToU32(ImVec4(r, g, b, 1));
 }
 
-void draw_timeline(KernelsState& st, const probes::ProbeSnapshot& probe) {
+void draw_timeline(KernelsState& st, const StudioSnapshot& snap, const probes::ProbeSnapshot& probe) {
   // The last `last_steps` steps present in the records.
   int64_t max_step = -1;
   for (const auto& k : probe.kernels) max_step = std::max(max_step, k.step);
@@ -37,8 +37,13 @@ void draw_timeline(KernelsState& st, const probes::ProbeSnapshot& probe) {
   }
   int lane = 0;
   for (auto& [stream, idx] : lanes) idx = lane++;
-  ImGui::Text("%zu kernels, %.3f ms, steps %lld..%lld (measured, CUPTI activity)", ks.size(), (t1 - t0) / 1e6,
-              static_cast<long long>(std::max<int64_t>(0, max_step - st.last_steps + 1)), static_cast<long long>(max_step));
+  st.shown_kernels = static_cast<int64_t>(ks.size());
+  st.shown_first_step = std::max<int64_t>(0, max_step - st.last_steps + 1);
+  st.shown_last_step = max_step;
+  st.shown_span_ms = (t1 - t0) / 1e6;
+  ImGui::Text("%zu kernels, %.3f ms, steps %lld..%lld (measured, CUPTI activity%s)", ks.size(), st.shown_span_ms,
+              static_cast<long long>(st.shown_first_step), static_cast<long long>(max_step),
+              snap.replay ? ", replayed from the session's probe/kernels" : "");
   if (ImPlot::BeginPlot("##kernels", ImVec2(-1, -1), ImPlotFlags_NoLegend)) {
     ImPlot::SetupAxes("time (ms)", "stream", ImPlotAxisFlags_None, ImPlotAxisFlags_Lock | ImPlotAxisFlags_NoTickLabels);
     ImPlot::SetupAxesLimits(0, (t1 - t0) / 1e6, -0.5, lanes.size() - 0.5, ImPlotCond_Once);
@@ -78,14 +83,20 @@ void draw_kernels_panel(KernelsState& st, const StudioSnapshot& snap, const prob
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 8);
   ImGui::SliderInt("last steps", &st.last_steps, 1, 32);
   help_tooltip("How many of the newest decode steps the timeline shows.");
+  st.shown_kernels = 0;
+  st.shown_first_step = st.shown_last_step = -1;
+  st.shown_span_ms = 0;
+  st.host_steps.clear();
+  st.host_ms.clear();
   if (!probe.kernels.empty()) {
-    draw_timeline(st, probe);
+    draw_timeline(st, snap, probe);
     ImGui::End();
     return;
   }
   std::string why = "The kernel timeline needs the 'timeline' probe level on a GPU with CUPTI.";
   for (const auto& s : probe.statuses) why += std::string("\n- ") + s.message.text;
   if (!snap.probe_level.empty()) why += "\nProbe level reached for this run: " + snap.probe_level + ".";
+  if (snap.replay) why += "\nReplay: this session's probe stream (probe/) has no kernel records.";
   empty_state("No CUPTI kernel records", why.c_str());
   // What the host saw instead: per-step wall time (CPU timer; for GPU work this is launch + sync).
   std::vector<double> xs, ys;
@@ -104,6 +115,9 @@ void draw_kernels_panel(KernelsState& st, const StudioSnapshot& snap, const prob
     xs.erase(xs.begin(), xs.end() - 64);
     ys.erase(ys.begin(), ys.end() - 64);
   }
+  st.host_steps = xs;
+  st.host_ms = ys;
+  if (snap.replay && !xs.empty()) ImGui::TextDisabled("replayed from the session's probe/cpu records (steps up to %lld)", static_cast<long long>(xs.back()));
   if (!xs.empty() && ImPlot::BeginPlot("Host time per decode step (CPU timer)", ImVec2(-1, -1), ImPlotFlags_NoLegend)) {
     ImPlot::SetupAxes("step", "ms", ImPlotAxisFlags_AutoFit, ImPlotAxisFlags_AutoFit);
     ImPlot::PlotBars("host step time", xs.data(), ys.data(), static_cast<int>(xs.size()), 0.7);

@@ -30,6 +30,54 @@ void legend(const TierMap& tm) {
 
 }  // namespace
 
+// The drill-down image of one snapshot at one width, as runs of equal bins per row (in bin and
+// row units): rebuilt when the snapshot or the width changes, not every frame (256 rows x up to
+// 8192 positions are scanned to build it).
+struct TierImageCache {
+  SnapshotKey key;
+  int px_cols = 0;
+  struct Run {
+    int row, c0, c1;
+    ImU32 col;
+  };
+  std::vector<Run> runs;
+};
+
+namespace {
+
+void build_tier_image(TierImageCache& cache, const TierMap& tm, int px_cols) {
+  cache.runs.clear();
+  const int rows = static_cast<int>(tm.history_steps.size()), cols = tm.history_cols;
+  for (int r = 0; r < rows; ++r) {
+    const uint8_t* row = tm.history.data() + static_cast<size_t>(r) * cols;
+    // Runs of equal bins become one rectangle: a software renderer (llvmpipe under Xvfb) pays per
+    // rectangle, and 256 rows x hundreds of bins per frame cost more than the rest of the UI.
+    int run_start = 0, run_sev = -2;
+    auto flush = [&](int end) {
+      if (run_sev < 0) return;
+      cache.runs.push_back({r, run_start, end, run_sev == 1000 ? kDropped : tier_color(static_cast<size_t>(run_sev))});
+    };
+    for (int c = 0; c < px_cols; ++c) {
+      // The bin shows its most severe state: dropped over coarse over fine over absent.
+      const int a = c * cols / px_cols, b = std::max(a + 1, (c + 1) * cols / px_cols);
+      int worst = -1;
+      for (int k = a; k < b; ++k) {
+        const uint8_t v = row[k];
+        const int sev = v == TierMap::kTierAbsent ? -1 : v == TierMap::kTierDropped ? 1000 : v;
+        worst = std::max(worst, sev);
+      }
+      if (worst != run_sev) {
+        flush(c);
+        run_start = c;
+        run_sev = worst;
+      }
+    }
+    flush(px_cols);
+  }
+}
+
+}  // namespace
+
 void draw_tier_map_panel(TierMapState& st, const StudioSnapshot& snap) {
   if (!ImGui::Begin(kTierMapPanel)) {
     ImGui::End();
@@ -115,33 +163,19 @@ void draw_tier_map_panel(TierMapState& st, const StudioSnapshot& snap) {
   const int px_cols = std::max(1, std::min(cols, static_cast<int>(iw)));
   const float rh = ih / static_cast<float>(rows), cw = iw / static_cast<float>(px_cols);
   dl->AddRectFilled(p0, ImVec2(p0.x + iw, p0.y + ih), kAbsent);
-  for (int r = 0; r < rows; ++r) {
-    const uint8_t* row = tm.history.data() + static_cast<size_t>(r) * cols;
-    // Runs of equal bins become one rectangle: a software renderer (llvmpipe under Xvfb) pays per
-    // rectangle, and 256 rows x hundreds of bins per frame cost more than the rest of the UI.
-    int run_start = 0, run_sev = -2;
-    auto flush = [&](int end) {
-      if (run_sev < 0) return;
-      const ImU32 col = run_sev == 1000 ? kDropped : tier_color(static_cast<size_t>(run_sev));
-      dl->AddRectFilled(ImVec2(p0.x + run_start * cw, p0.y + r * rh), ImVec2(p0.x + end * cw, p0.y + (r + 1) * rh), col);
-    };
-    for (int c = 0; c < px_cols; ++c) {
-      // The bin shows its most severe state: dropped over coarse over fine over absent.
-      const int a = c * cols / px_cols, b = std::max(a + 1, (c + 1) * cols / px_cols);
-      int worst = -1;
-      for (int k = a; k < b; ++k) {
-        const uint8_t v = row[k];
-        const int sev = v == TierMap::kTierAbsent ? -1 : v == TierMap::kTierDropped ? 1000 : v;
-        worst = std::max(worst, sev);
-      }
-      if (worst != run_sev) {
-        flush(c);
-        run_start = c;
-        run_sev = worst;
-      }
-    }
-    flush(px_cols);
+  if (!st.image) st.image = std::make_shared<TierImageCache>();
+  SnapshotKey key;
+  key.ptr = &snap;
+  key.version = snap.version;
+  key.tokens = static_cast<int64_t>(tm.history.size());
+  key.replay_step = snap.replay ? snap.replay_step : -1;
+  if (!(st.image->key == key) || st.image->px_cols != px_cols) {
+    st.image->key = key;
+    st.image->px_cols = px_cols;
+    build_tier_image(*st.image, tm, px_cols);
   }
+  for (const auto& run : st.image->runs)
+    dl->AddRectFilled(ImVec2(p0.x + run.c0 * cw, p0.y + run.row * rh), ImVec2(p0.x + run.c1 * cw, p0.y + (run.row + 1) * rh), run.col);
   ImGui::InvisibleButton("##history", ImVec2(iw, ih));
   if (ImGui::IsItemHovered()) {
     const ImVec2 m = ImGui::GetMousePos();

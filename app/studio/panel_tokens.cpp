@@ -74,9 +74,90 @@ void tier_grid(const TierMap& tm, int64_t pos) {
   ImGui::Dummy(ImVec2(cell * tm.heads, cell * tm.layers));
 }
 
+SnapshotKey key_of(const StudioSnapshot& snap) {
+  SnapshotKey k;
+  k.ptr = &snap;
+  k.version = snap.version;
+  k.tokens = static_cast<int64_t>(snap.tokens.size() + snap.prompt_tokens.size());
+  k.replay_step = snap.replay ? snap.replay_step : -1;
+  return k;
+}
+
+}  // namespace
+
+// The laid-out text of one snapshot at one width: a box per token, in window-local coordinates
+// (y grows down, rows in order), so a frame draws and hit-tests only the rows in view.
+struct TokenLayout {
+  SnapshotKey key;
+  float width = 0, font_size = 0;
+  bool show_prompt = true;
+  struct Box {
+    float x, y, w, h;
+    ImU32 bg;
+    bool prompt;
+    size_t index;  // into prompt_tokens or tokens
+    std::string text;
+    Retention ret;
+  };
+  std::vector<Box> boxes;
+  float height = 0;
+};
+
+namespace {
+
+void build_layout(TokenLayout& L, const StudioSnapshot& snap, float right) {
+  L.boxes.clear();
+  const float line_h = ImGui::GetTextLineHeightWithSpacing();
+  const float pad = 2.0f;
+  float x = 0, y = 0;
+  auto add = [&](const TokenView& t, bool prompt, size_t index) {
+    std::string text = printable(t.piece);
+    const ImVec2 sz = ImGui::CalcTextSize(text.c_str());
+    if (x + sz.x + pad > right && x > 0) {
+      x = 0;
+      y += line_h;
+    }
+    // Colour = retention: the tier share of the token's position over every (layer, KV head).
+    const Retention ret = retention_of(snap.tiers, t.position);
+    L.boxes.push_back({x, y, sz.x + pad, std::max(sz.y, 1.0f), retention_color(ret, prompt), prompt, index, std::move(text), ret});
+    x += sz.x + pad + 1.0f;
+    if (t.piece.find('\n') != std::string::npos) {
+      x = 0;
+      y += line_h;
+    }
+  };
+  if (L.show_prompt)
+    for (size_t i = 0; i < snap.prompt_tokens.size(); ++i) add(snap.prompt_tokens[i], true, i);
+  if (L.show_prompt && !snap.tokens.empty() && x > 0) {
+    x = 0;
+    y += line_h * 1.3f;
+  }
+  for (size_t i = 0; i < snap.tokens.size(); ++i) add(snap.tokens[i], false, i);
+  L.height = y + line_h;
+}
+
+void token_tooltip(const StudioSnapshot& snap, const TokenLayout::Box& b) {
+  const TokenView& t = b.prompt ? snap.prompt_tokens[b.index] : snap.tokens[b.index];
+  ImGui::BeginTooltip();
+  if (t.id < 0) ImGui::Text("prompt text \"%s\" (a session keeps the prompt's ids and text, not its pieces)", b.text.c_str());
+  else ImGui::Text("position %lld, id %d: \"%s\"", static_cast<long long>(t.position), t.id, b.text.c_str());
+  if (!b.prompt) {
+    ImGui::Text("generated #%lld, %.2f ms %s", static_cast<long long>(t.index), t.step_ms, t.index == 0 ? "(prefill + first token)" : "");
+    for (size_t i = 0; i < t.top.size(); ++i)
+      ImGui::Text("  %-16s logit %.3f", printable(i < t.top_pieces.size() ? t.top_pieces[i] : "").c_str(), t.top[i].second);
+  }
+  if (b.ret.known) {
+    ImGui::Text("%s: %.0f %%, dropped %.0f %% of (layer, KV head) slots", snap.tiers.tier_names[0].c_str(), 100 * b.ret.top, 100 * b.ret.dropped);
+    ImGui::TextDisabled("tier per head (rows: layers, columns: KV heads)");
+    tier_grid(snap.tiers, t.position);
+  }
+  ImGui::EndTooltip();
+}
+
 }  // namespace
 
 void draw_tokens_panel(TokensState& st, const StudioSnapshot& snap) {
+  st.drawn_tokens = 0;
   if (!ImGui::Begin(kTokensPanel)) {
     ImGui::End();
     return;
@@ -94,60 +175,36 @@ void draw_tokens_panel(TokensState& st, const StudioSnapshot& snap) {
     ImDrawList* dl = ImGui::GetWindowDrawList();
     const float right = ImGui::GetContentRegionAvail().x;
     const float line_h = ImGui::GetTextLineHeightWithSpacing();
-    const float pad = 2.0f;
-    float x = 0;
-    ImVec2 start = ImGui::GetCursorScreenPos();
-    float y = start.y;
-    auto draw_token = [&](const TokenView& t, bool prompt) {
-      const std::string text = printable(t.piece);
-      const ImVec2 sz = ImGui::CalcTextSize(text.c_str());
-      if (x + sz.x + pad > right && x > 0) {
-        x = 0;
-        y += line_h;
-      }
-      const ImVec2 p(start.x + x, y);
-      // Colour = retention. Dense keeps everything in tier 0 (green); when a compressed backend
-      // lands, the tier share of the token's position picks the colour.
-      const Retention ret = retention_of(snap.tiers, t.position);
-      const ImU32 bg = retention_color(ret, prompt);
-      dl->AddRectFilled(p, ImVec2(p.x + sz.x + pad, p.y + sz.y), bg, 2.0f);
-      dl->AddText(ImVec2(p.x + pad * 0.5f, p.y), prompt ? IM_COL32(200, 210, 205, 255) : IM_COL32(255, 255, 255, 255), text.c_str());
-      ImGui::SetCursorScreenPos(p);
-      ImGui::PushID(static_cast<int>(t.position));
-      ImGui::InvisibleButton("##tok", ImVec2(sz.x + pad, std::max(sz.y, 1.0f)));
-      ImGui::PopID();
-      if (ImGui::IsItemHovered()) {
-        ImGui::BeginTooltip();
-        if (t.id < 0) ImGui::Text("prompt text \"%s\" (a session keeps the prompt's ids and text, not its pieces)", text.c_str());
-        else ImGui::Text("position %lld, id %d: \"%s\"", static_cast<long long>(t.position), t.id, text.c_str());
-        if (!prompt) {
-          ImGui::Text("generated #%lld, %.2f ms %s", static_cast<long long>(t.index), t.step_ms, t.index == 0 ? "(prefill + first token)" : "");
-          for (size_t i = 0; i < t.top.size(); ++i)
-            ImGui::Text("  %-16s logit %.3f", printable(i < t.top_pieces.size() ? t.top_pieces[i] : "").c_str(), t.top[i].second);
-        }
-        if (ret.known) {
-          ImGui::Text("%s: %.0f %%, dropped %.0f %% of (layer, KV head) slots", snap.tiers.tier_names[0].c_str(), 100 * ret.top,
-                      100 * ret.dropped);
-          ImGui::TextDisabled("tier per head (rows: layers, columns: KV heads)");
-          tier_grid(snap.tiers, t.position);
-        }
-        ImGui::EndTooltip();
-      }
-      x += sz.x + pad + 1.0f;
-      if (t.piece.find('\n') != std::string::npos) {
-        x = 0;
-        y += line_h;
-      }
-    };
-    if (st.show_prompt)
-      for (const auto& t : snap.prompt_tokens) draw_token(t, true);
-    if (st.show_prompt && !snap.tokens.empty() && x > 0) {
-      x = 0;
-      y += line_h * 1.3f;
+    if (!st.layout) st.layout = std::make_shared<TokenLayout>();
+    TokenLayout& L = *st.layout;
+    const SnapshotKey key = key_of(snap);
+    if (!(L.key == key) || L.width != right || L.show_prompt != st.show_prompt || L.font_size != ImGui::GetFontSize()) {
+      L.key = key;
+      L.width = right;
+      L.show_prompt = st.show_prompt;
+      L.font_size = ImGui::GetFontSize();
+      build_layout(L, snap, right);
     }
-    for (const auto& t : snap.tokens) draw_token(t, false);
-    ImGui::SetCursorScreenPos(ImVec2(start.x, y + line_h));
-    ImGui::Dummy(ImVec2(1, 1));
+    const ImVec2 start = ImGui::GetCursorScreenPos();
+    // Only the rows in view: boxes are in row order, so two binary searches bound them.
+    const ImVec2 clip0 = dl->GetClipRectMin(), clip1 = dl->GetClipRectMax();
+    const float y0 = clip0.y - start.y - line_h, y1 = clip1.y - start.y;
+    auto first = std::lower_bound(L.boxes.begin(), L.boxes.end(), y0, [](const TokenLayout::Box& b, float y) { return b.y < y; });
+    auto last = std::upper_bound(first, L.boxes.end(), y1, [](float y, const TokenLayout::Box& b) { return y < b.y; });
+    const bool hovered_window = ImGui::IsWindowHovered();
+    const ImVec2 m = ImGui::GetMousePos();
+    const TokenLayout::Box* hovered = nullptr;
+    for (auto it = first; it != last; ++it) {
+      const TokenLayout::Box& b = *it;
+      const ImVec2 p(start.x + b.x, start.y + b.y);
+      dl->AddRectFilled(p, ImVec2(p.x + b.w, p.y + b.h), b.bg, 2.0f);
+      dl->AddText(ImVec2(p.x + 1.0f, p.y), b.prompt ? IM_COL32(200, 210, 205, 255) : IM_COL32(255, 255, 255, 255), b.text.c_str());
+      if (hovered_window && m.x >= p.x && m.x < p.x + b.w && m.y >= p.y && m.y < p.y + b.h) hovered = &b;
+    }
+    st.drawn_tokens = last - first;
+    if (hovered) token_tooltip(snap, *hovered);
+    ImGui::Dummy(ImVec2(std::max(1.0f, right), std::max(1.0f, L.height - line_h)));
+    ImGui::Dummy(ImVec2(1, line_h));  // the last row: what SetScrollHereY below brings into view
     // Follow the newest token while the user has not scrolled up.
     if (ImGui::GetScrollY() >= ImGui::GetScrollMaxY() - line_h * 2) ImGui::SetScrollHereY(1.0f);
   }

@@ -231,6 +231,116 @@ StudioSnapshot replay_snapshot(const OpenSession& os, int64_t steps) {
   return snap;
 }
 
+namespace {
+
+// A probe column as int64 (exact for CUPTI's nanosecond clock, which doubles would round).
+std::vector<int64_t> int_column(const Session& s, const std::string& name) {
+  if (!s.has(name)) return {};
+  const NpyArray& a = s.array(name);
+  if (a.type == NpyType::i64) return a.as<int64_t>();
+  std::vector<int64_t> out;
+  for (double v : a.to_double()) out.push_back(std::isfinite(v) ? static_cast<int64_t>(v) : 0);
+  return out;
+}
+std::vector<double> double_column(const Session& s, const std::string& name) { return s.has(name) ? s.values(name) : std::vector<double>{}; }
+
+std::string table_entry(const Session& s, const char* table, int64_t id) {
+  auto it = s.string_tables.find(table);
+  if (it == s.string_tables.end() || id < 0 || id >= static_cast<int64_t>(it->second.size())) return "?";
+  return it->second[static_cast<size_t>(id)];
+}
+
+// Rows of a record kind: the shortest of its columns (an autosave cut mid-write leaves them equal).
+size_t min_size(std::initializer_list<size_t> sizes) {
+  size_t n = SIZE_MAX;
+  for (size_t k : sizes) n = std::min(n, k);
+  return n == SIZE_MAX ? 0 : n;
+}
+
+}  // namespace
+
+probes::ProbeSnapshot replay_probe_snapshot(const OpenSession& os, int64_t steps) {
+  probes::ProbeSnapshot p;
+  if (!os.session) return p;
+  const Session& s = *os.session;
+  steps = std::clamp<int64_t>(steps, 0, s.steps);
+  const bool at_end = steps >= s.steps;
+  auto keep = [&](int64_t step) { return step >= 0 ? step < steps : at_end; };
+  {
+    const auto step = int_column(s, "probe/kernels/step"), name = int_column(s, "probe/kernels/name_id"),
+               t0 = int_column(s, "probe/kernels/start_ns"), t1 = int_column(s, "probe/kernels/end_ns"),
+               stream = int_column(s, "probe/kernels/stream"), corr = int_column(s, "probe/kernels/correlation_id"),
+               layer = int_column(s, "probe/kernels/layer"), gx = int_column(s, "probe/kernels/grid_x"),
+               gy = int_column(s, "probe/kernels/grid_y"), gz = int_column(s, "probe/kernels/grid_z"),
+               bx = int_column(s, "probe/kernels/block_x"), by = int_column(s, "probe/kernels/block_y"),
+               bz = int_column(s, "probe/kernels/block_z");
+    const size_t n = min_size({step.size(), name.size(), t0.size(), t1.size()});
+    auto at = [](const std::vector<int64_t>& v, size_t i, int64_t dflt) { return i < v.size() ? v[i] : dflt; };
+    for (size_t i = 0; i < n; ++i) {
+      if (!keep(step[i])) continue;
+      probes::KernelRecord k;
+      k.name.assign(table_entry(s, "probe/kernel_names", name[i]));
+      k.start_ns = static_cast<uint64_t>(t0[i]);
+      k.end_ns = static_cast<uint64_t>(t1[i]);
+      k.stream = static_cast<uint32_t>(at(stream, i, 0));
+      k.correlation_id = static_cast<uint32_t>(at(corr, i, 0));
+      k.step = step[i];
+      k.layer = static_cast<int32_t>(at(layer, i, probes::kNoLayer));
+      k.grid = {static_cast<int32_t>(at(gx, i, 0)), static_cast<int32_t>(at(gy, i, 0)), static_cast<int32_t>(at(gz, i, 0))};
+      k.block = {static_cast<int32_t>(at(bx, i, 0)), static_cast<int32_t>(at(by, i, 0)), static_cast<int32_t>(at(bz, i, 0))};
+      p.kernels.push_back(k);
+    }
+  }
+  {
+    const auto step = int_column(s, "probe/counters/step"), layer = int_column(s, "probe/counters/layer"),
+               range = int_column(s, "probe/counters/range_id"), rd = int_column(s, "probe/counters/dram_bytes_read"),
+               wr = int_column(s, "probe/counters/dram_bytes_write");
+    const auto gpu = double_column(s, "probe/counters/gpu_time_ns"), l2 = double_column(s, "probe/counters/l2_hit_rate_pct");
+    const size_t n = min_size({step.size(), layer.size(), rd.size(), gpu.size()});
+    for (size_t i = 0; i < n; ++i) {
+      if (!keep(step[i])) continue;
+      probes::CounterRecord c;
+      c.step = step[i];
+      c.layer = static_cast<int32_t>(layer[i]);
+      if (i < range.size()) c.range.assign(table_entry(s, "probe/counter_ranges", range[i]));
+      c.dram_bytes_read = probes::MeasuredBytes(static_cast<uint64_t>(rd[i]));
+      if (i < wr.size()) c.dram_bytes_write = probes::MeasuredBytes(static_cast<uint64_t>(wr[i]));
+      c.gpu_time_ns = gpu[i];
+      c.has_l2_hit_rate = i < l2.size() && std::isfinite(l2[i]);
+      if (c.has_l2_hit_rate) c.l2_hit_rate_pct = l2[i];
+      p.counters.push_back(c);
+    }
+  }
+  {
+    const auto step = int_column(s, "probe/modeled/step"), layer = int_column(s, "probe/modeled/layer"),
+               kernel = int_column(s, "probe/modeled/kernel_id"), bytes = int_column(s, "probe/modeled/bytes");
+    const size_t n = min_size({step.size(), layer.size(), bytes.size()});
+    for (size_t i = 0; i < n; ++i) {
+      if (!keep(step[i])) continue;
+      probes::ModeledBytesRecord m;
+      m.step = step[i];
+      m.layer = static_cast<int32_t>(layer[i]);
+      if (i < kernel.size()) m.kernel.assign(table_entry(s, "probe/modeled_kernels", kernel[i]));
+      m.modeled_bytes = probes::ModeledBytes(static_cast<uint64_t>(bytes[i]));
+      p.modeled.push_back(m);
+    }
+  }
+  {
+    const auto step = int_column(s, "probe/cpu/step"), what = int_column(s, "probe/cpu/what_id"), ns = int_column(s, "probe/cpu/ns");
+    const size_t n = min_size({step.size(), ns.size()});
+    for (size_t i = 0; i < n; ++i) {
+      if (!keep(step[i])) continue;
+      probes::CpuTimingRecord c;
+      c.step = step[i];
+      if (i < what.size()) c.what.assign(table_entry(s, "probe/cpu_what", what[i]));
+      c.ns = static_cast<uint64_t>(ns[i]);
+      p.cpu.push_back(c);
+    }
+  }
+  p.level = probes::Level::off;
+  return p;
+}
+
 SessionMetrics session_metrics(const OpenSession& os) {
   SessionMetrics m;
   if (!os.session) return m;

@@ -28,6 +28,12 @@ OpenSession open_session(const std::string& dir);
 // heatmap of that step (mean = mean over the steps so far) come from the session's arrays.
 StudioSnapshot replay_snapshot(const OpenSession& s, int64_t steps);
 
+// The session's stored probe stream (probe/ columns: kernels, counters, modeled bytes, CPU
+// timings) as the probe worker would have published it after `steps` decode steps: records of
+// steps 0..steps-1, plus records outside any step (step -1) once the replay reaches the end.
+// Statuses come from the session's statuses. Empty when the session has no probe/ columns.
+probes::ProbeSnapshot replay_probe_snapshot(const OpenSession& s, int64_t steps);
+
 // Headline numbers of one session (NaN where the session has no such series).
 struct SessionMetrics {
   std::string label, policy, model, device;

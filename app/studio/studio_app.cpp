@@ -1,10 +1,12 @@
 #include "app/studio/studio_app.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 #include <thread>
 
@@ -32,29 +34,30 @@ std::string glfw_error_text() {
   return text ? text : "unknown GLFW error";
 }
 
-void add_app_message(StudioUi& ui, MessageLevel level, std::string text) {
-  ui.app_messages.push_back(StudioMessage{level, std::move(text), glfwGetTime()});
-}
+using Clock = std::chrono::steady_clock;
 
-bool run_in_progress(RunPhase p) {
-  return p == RunPhase::loading || p == RunPhase::prefill || p == RunPhase::decoding || p == RunPhase::paused;
+// Set by the GLFW input callbacks (installed before ImGui's, which chain to them): a frame must be
+// drawn. One window per process.
+std::atomic<bool> g_input_seen{true};
+void mark_input() { g_input_seen.store(true, std::memory_order_relaxed); }
+void install_input_callbacks(GLFWwindow* w) {
+  glfwSetCursorPosCallback(w, [](GLFWwindow*, double, double) { mark_input(); });
+  glfwSetMouseButtonCallback(w, [](GLFWwindow*, int, int, int) { mark_input(); });
+  glfwSetScrollCallback(w, [](GLFWwindow*, double, double) { mark_input(); });
+  glfwSetKeyCallback(w, [](GLFWwindow*, int, int, int, int) { mark_input(); });
+  glfwSetCharCallback(w, [](GLFWwindow*, unsigned int) { mark_input(); });
+  glfwSetWindowFocusCallback(w, [](GLFWwindow*, int) { mark_input(); });
+  glfwSetCursorEnterCallback(w, [](GLFWwindow*, int) { mark_input(); });
+  glfwSetFramebufferSizeCallback(w, [](GLFWwindow*, int, int) { mark_input(); });
+  glfwSetWindowRefreshCallback(w, [](GLFWwindow*) { mark_input(); });
 }
+double ms_between(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); }
 
 }  // namespace
 
 StudioOptions default_options() {
   StudioOptions o;
-  o.run.model_spec = "default";
-  const auto texts = shipped_texts();
-  if (!texts.empty()) {
-    o.run.prompt_source = PromptSource::file;
-    o.run.prompt_file = texts.front();
-  } else {
-    o.run.prompt_source = PromptSource::text;
-  }
-  o.run.prompt_text = builtin_prompt();
-  o.policy.kind = kRdrInBuild ? PolicyKind::rdr : PolicyKind::dense;
-  o.policy.budget_percent = 25.0f;
+  default_run(o.run, o.policy);
   return o;
 }
 
@@ -119,6 +122,7 @@ void StudioApp::init() {
     fs::create_directories(config_dir(), ec);
     ini_path_ = (fs::path(config_dir()) / "layout.ini").string();
     io.IniFilename = ini_path_.c_str();
+    host_.saved_layout = fs::exists(ini_path_);
   } else {
     io.IniFilename = nullptr;  // screenshots and tests always start from the default layout
   }
@@ -133,8 +137,10 @@ void StudioApp::init() {
     scale = std::max(1.0f, std::max(xs, ys));
   }
   ui_.dpi_scale = scale;
-  setup_style(scale);
+  setup_studio_style(ui_, scale);
+  measure_finish_ = !options_.frame_stats_path.empty();
 
+  install_input_callbacks(window_);
   ImGui_ImplGlfw_InitForOpenGL(window_, true);
   if (!ImGui_ImplOpenGL3_Init("#version 330 core")) throw std::runtime_error("OpenGL 3.3 renderer failed to start");
   worker_ = std::make_unique<StudioWorker>();
@@ -168,23 +174,6 @@ bool StudioApp::open_session_for_replay(const std::string& dir) {
   }
 }
 
-void StudioApp::setup_style(float scale) {
-  ImGuiIO& io = ImGui::GetIO();
-  ImGui::StyleColorsDark();
-  ImGuiStyle& style = ImGui::GetStyle();
-  style.WindowRounding = 4.0f;
-  style.FrameRounding = 3.0f;
-  style.TabRounding = 3.0f;
-  style.GrabRounding = 3.0f;
-  style.ScaleAllSizes(scale);
-  style.FontScaleDpi = scale;
-  style.FontSizeBase = 15.0f;
-  const std::string font = find_dejavu_sans();
-  if (!font.empty() && io.Fonts->AddFontFromFileTTF(font.c_str(), 15.0f)) return;
-  io.Fonts->AddFontDefault();
-  add_app_message(ui_, MessageLevel::warning, "DejaVu Sans not found (install fonts-dejavu-core): using ImGui's built-in font");
-}
-
 void StudioApp::attach_test_engine(ImGuiTestEngine* engine) {
   test_engine_ = engine;
   ImGuiTestEngine_Start(engine, imgui_);
@@ -204,7 +193,7 @@ void StudioApp::apply(const StudioActions& act) {
     else worker_->start(ui_.run.edit, ui_.policy.edit, /*paused=*/true);
   }
   if (act.stop) worker_->stop();
-  if (act.reset_layout) layout_built_ = false;
+  if (act.reset_layout) host_.layout_built = false;
   SessionsState& ss = ui_.sessions;
   if (ss.open && ss.replaying) {
     const int64_t n = ss.open->session->steps;
@@ -220,154 +209,19 @@ void StudioApp::apply(const StudioActions& act) {
   if (act.replay_exit) ss.replaying = ss.playing = false;
 }
 
-void StudioApp::handle_shortcuts(StudioActions& act) {
-  const ImGuiIO& io = ImGui::GetIO();
-  if (io.WantTextInput) return;  // typing a prompt must not start runs
-  if (ui_.sessions.open && ui_.sessions.replaying) {
-    // Replaying a session: the same keys drive the replay (Esc returns to the live run).
-    if (ImGui::IsKeyPressed(ImGuiKey_Space, false)) act.replay_toggle = true;
-    if (ImGui::IsKeyPressed(ImGuiKey_S, false)) act.replay_step = true;
-    if (ImGui::IsKeyPressed(ImGuiKey_Escape, false)) act.replay_exit = true;
-    return;
-  }
-  const RunPhase phase = live_snap_->phase;
-  if (ImGui::IsKeyPressed(ImGuiKey_Space, false)) {
-    if (phase == RunPhase::paused) act.resume = true;
-    else if (run_in_progress(phase)) act.pause = true;
-    else act.start = true;
-  }
-  if (ImGui::IsKeyPressed(ImGuiKey_S, false)) act.step = true;
-  if (ImGui::IsKeyPressed(ImGuiKey_Escape, false)) act.stop = true;
-}
-
-void StudioApp::build_default_layout(unsigned int dockspace_id) {
-  ImGui::DockBuilderRemoveNode(dockspace_id);
-  ImGui::DockBuilderAddNode(dockspace_id, ImGuiDockNodeFlags_DockSpace);
-  ImGui::DockBuilderSetNodeSize(dockspace_id, ImGui::GetMainViewport()->WorkSize);
-  ImGuiID left, rest, right, center, center_bottom, right_mid, right_bottom, left_bottom;
-  ImGui::DockBuilderSplitNode(dockspace_id, ImGuiDir_Left, 0.24f, &left, &rest);
-  ImGui::DockBuilderSplitNode(rest, ImGuiDir_Right, 0.36f, &right, &center);
-  ImGui::DockBuilderSplitNode(center, ImGuiDir_Down, 0.38f, &center_bottom, &center);
-  ImGui::DockBuilderSplitNode(right, ImGuiDir_Down, 0.62f, &right_mid, &right);
-  ImGui::DockBuilderSplitNode(right_mid, ImGuiDir_Down, 0.45f, &right_bottom, &right_mid);
-  ImGui::DockBuilderSplitNode(left, ImGuiDir_Down, 0.16f, &left_bottom, &left);
-  ImGui::DockBuilderDockWindow(kRunPanel, left);
-  ImGui::DockBuilderDockWindow(kPolicyPanel, left);
-  ImGui::DockBuilderDockWindow(kMessagesPanel, left_bottom);
-  ImGui::DockBuilderDockWindow(kPlotsPanel, center);
-  ImGui::DockBuilderDockWindow(kTokensPanel, center_bottom);
-  ImGui::DockBuilderDockWindow(kTierMapPanel, right);
-  ImGui::DockBuilderDockWindow(kErrorPanel, right_mid);
-  ImGui::DockBuilderDockWindow(kKernelsPanel, right_bottom);
-  ImGui::DockBuilderDockWindow(kSessionsPanel, right_bottom);
-  ImGui::DockBuilderFinish(dockspace_id);
-}
-
-void StudioApp::draw_host_and_banner(StudioActions& act) {
-  const ImGuiViewport* vp = ImGui::GetMainViewport();
-  ImGui::SetNextWindowPos(vp->WorkPos);
-  ImGui::SetNextWindowSize(vp->WorkSize);
-  ImGui::SetNextWindowViewport(vp->ID);
-  ImGui::PushStyleVar(ImGuiStyleVar_WindowRounding, 0.0f);
-  ImGui::PushStyleVar(ImGuiStyleVar_WindowBorderSize, 0.0f);
-  ImGui::PushStyleVar(ImGuiStyleVar_WindowPadding, ImVec2(0, 0));
-  const ImGuiWindowFlags host_flags = ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoDocking | ImGuiWindowFlags_MenuBar |
-                                      ImGuiWindowFlags_NoBringToFrontOnFocus | ImGuiWindowFlags_NoNavFocus |
-                                      ImGuiWindowFlags_NoSavedSettings;
-  ImGui::Begin("##studio_host", nullptr, host_flags);
-  ImGui::PopStyleVar(3);
-
-  if (ImGui::BeginMenuBar()) {
-    if (ImGui::BeginMenu("Run")) {
-      if (ImGui::MenuItem("Run / pause", "Space")) {
-        const RunPhase p = live_snap_->phase;
-        if (p == RunPhase::paused) act.resume = true;
-        else if (run_in_progress(p)) act.pause = true;
-        else act.start = true;
-      }
-      if (ImGui::MenuItem("Single step", "S")) act.step = true;
-      if (ImGui::MenuItem("Stop", "Esc")) act.stop = true;
-      ImGui::Separator();
-      if (ImGui::MenuItem("Quit")) glfwSetWindowShouldClose(window_, GLFW_TRUE);
-      ImGui::EndMenu();
-    }
-    if (ImGui::BeginMenu("View")) {
-      if (ImGui::MenuItem("Reset layout")) act.reset_layout = true;
-      ImGui::EndMenu();
-    }
-    if (ImGui::BeginMenu("Help")) {
-      ImGui::TextUnformatted("Space: run / pause    S: single step    Esc: stop");
-      ImGui::TextUnformatted("While replaying a session: Space play / pause, S next step, Esc back to the live run.");
-      ImGui::TextUnformatted("Hover any control for what it does.");
-      ImGui::EndMenu();
-    }
-    ImGui::EndMenuBar();
-  }
-
-  // Banners: things the user must know now. Each can be dismissed; a new run brings them back.
-  struct Banner {
-    MessageLevel level;
-    std::string text;
-  };
-  std::vector<Banner> banners;
-  if (!kRdrInBuild && (snap_->policy_fallback || ui_.policy.edit.kind == PolicyKind::dense))
-    banners.push_back({MessageLevel::warning, "RDR backend not available in this build: running the dense cache (every token kept)."});
-  if (live_snap_->phase == RunPhase::failed) banners.push_back({MessageLevel::error, "Run failed: " + live_snap_->phase_detail});
-  for (const auto& m : ui_.app_messages)
-    if (m.level == MessageLevel::error) banners.push_back({m.level, m.text});
-  for (const auto& s : probe_->statuses)
-    if (s.level != probes::StatusLevel::info) banners.push_back({MessageLevel::warning, std::string("Probe: ") + s.message.text});
-  ImGui::SetCursorPosX(ImGui::GetStyle().WindowPadding.x + 6);
-  for (const auto& b : banners) {
-    if (std::find(ui_.dismissed_banners.begin(), ui_.dismissed_banners.end(), b.text) != ui_.dismissed_banners.end()) continue;
-    const ImVec4 bg = b.level == MessageLevel::error ? ImVec4(0.55f, 0.12f, 0.12f, 1) : ImVec4(0.45f, 0.35f, 0.08f, 1);
-    const ImVec2 p = ImGui::GetCursorScreenPos();
-    const float h = ImGui::GetFrameHeight();
-    ImGui::GetWindowDrawList()->AddRectFilled(ImVec2(vp->WorkPos.x, p.y), ImVec2(vp->WorkPos.x + vp->WorkSize.x, p.y + h), ImGui::GetColorU32(bg));
-    ImGui::PushID(b.text.c_str());
-    ImGui::SetCursorScreenPos(ImVec2(vp->WorkPos.x + 8, p.y));
-    if (ImGui::SmallButton("x")) ui_.dismissed_banners.push_back(b.text);
-    help_tooltip("Dismiss this banner (it comes back with the next run if still true).");
-    ImGui::SameLine();
-    ImGui::AlignTextToFramePadding();
-    ImGui::TextUnformatted(b.text.c_str());
-    ImGui::PopID();
-  }
-
-  const float status_h = ImGui::GetFrameHeight();
-  const ImGuiID dock_id = ImGui::GetID("studio_dockspace");
-  if (!layout_built_) {
-    // A saved layout wins; otherwise (and on "Reset layout") build the default one.
-    ImGuiDockNode* node = ImGui::DockBuilderGetNode(dock_id);
-    if (node == nullptr || node->IsLeafNode() || act.reset_layout || ini_path_.empty() || !fs::exists(ini_path_)) build_default_layout(dock_id);
-    layout_built_ = true;
-  }
-  ImGui::DockSpace(dock_id, ImVec2(0, -status_h), ImGuiDockNodeFlags_None);
-
-  // Status bar.
-  ImGui::SetCursorPosX(8);
-  const auto& s = *snap_;
-  const double tps = s.series.tokens_per_s.empty() ? 0.0 : s.series.tokens_per_s.back();
-  ImGui::AlignTextToFramePadding();
-  if (s.replay) {
-    ImGui::TextColored(ImVec4(0.45f, 0.8f, 1.0f, 1.0f), "REPLAY %s  step %lld / %lld  |", ui_.sessions.open ? ui_.sessions.open->label.c_str() : "",
-                       static_cast<long long>(s.replay_step), static_cast<long long>(s.replay_steps));
-    ImGui::SameLine();
-  }
-  ImGui::Text("%s  |  %s  |  %s  |  %zu tokens  |  %.1f tokens/s  |  backend %s  |  %.0f fps", phase_label(s.phase),
-              s.model.name.empty() ? s.settings.model_spec.c_str() : s.model.name.c_str(), s.device.empty() ? "-" : s.device.c_str(),
-              s.tokens.size(), tps, s.backend_name.empty() ? "-" : s.backend_name.c_str(), ui_.fps);
-  ImGui::End();
-}
-
 bool StudioApp::frame() {
+  if (host_.quit) glfwSetWindowShouldClose(window_, GLFW_TRUE);
   if (glfwWindowShouldClose(window_)) return false;
   // Block while idle (this machine is shared); poll at up to 60 fps while something changes.
   const bool active = worker_->busy() || (test_engine_ != nullptr) || capture_requested_ || ui_.sessions.playing ||
                       ui_.sessions.export_job != nullptr;
   if (active) glfwPollEvents();
   else glfwWaitEventsTimeout(0.25);
+  const bool continuous = options_.continuous || !options_.screenshot.empty() || test_engine_ != nullptr;
 
+  // Where this frame's time goes (frame_stats.h); event waits and the pacing sleep are not in it.
+  FrameStats fst;
+  const Clock::time_point t0 = Clock::now();
   live_snap_ = worker_->snapshot();
   snap_ = live_snap_;
   probe_ = worker_->probe_snapshot();
@@ -377,42 +231,70 @@ bool StudioApp::frame() {
     // The panels draw the session at the replay step; rebuilt only when the step changes.
     if (!replay_cache_ || replay_cache_src_ != ss.open.get() || replay_cache_step_ != ss.replay_step) {
       replay_cache_ = std::make_shared<const StudioSnapshot>(replay_snapshot(*ss.open, ss.replay_step));
+      replay_probe_ = std::make_shared<const probes::ProbeSnapshot>(replay_probe_snapshot(*ss.open, ss.replay_step));
       replay_cache_src_ = ss.open.get();
       replay_cache_step_ = ss.replay_step;
     }
     snap_ = replay_cache_;
-    static const auto no_probe = std::make_shared<const probes::ProbeSnapshot>();
-    probe_ = no_probe;  // the session's bytes come from its series
+    probe_ = replay_probe_;  // the session's stored probe stream, cut at the replay step
   }
+  fst.decoding = live_snap_->phase == RunPhase::decoding;
+  if (!continuous) {
+    // Draw only when the picture can differ: new snapshots, input (and 0.6 s after it, for hover
+    // delays and tooltips), a few frames after a change (ImGui settles sizes over 2-3 frames),
+    // and twice a second regardless.
+    const double now = glfwGetTime();
+    if (g_input_seen.exchange(false)) last_input_time_ = now;
+    if (live_snap_.get() != drawn_live_ || snap_.get() != drawn_snap_ || probe_.get() != drawn_probe_) settle_frames_ = 3;
+    const bool draw = settle_frames_ > 0 || now - last_input_time_ < 0.6 || now - last_draw_time_ > 0.5 || capture_requested_ ||
+                      ss.playing || ss.export_job != nullptr || !host_.layout_built;
+    if (!draw) {
+      glfwWaitEventsTimeout(1.0 / 60.0);  // input wakes the next frame at once
+      return true;
+    }
+    if (settle_frames_ > 0) --settle_frames_;
+    last_draw_time_ = now;
+  }
+  drawn_live_ = live_snap_.get();
+  drawn_snap_ = snap_.get();
+  drawn_probe_ = probe_.get();
+  ++frames_drawn_;
+  const Clock::time_point t1 = Clock::now();
+  fst.snapshot_ms = ms_between(t0, t1);
 
   ImGui_ImplOpenGL3_NewFrame();
   ImGui_ImplGlfw_NewFrame();
   ImGui::NewFrame();
+  const Clock::time_point t2 = Clock::now();
+  fst.new_frame_ms = ms_between(t1, t2);
 
   StudioActions act;
-  draw_host_and_banner(act);
-  draw_run_panel(ui_.run, *snap_, act);
-  draw_policy_panel(ui_.policy, *snap_);
-  draw_plots_panel(ui_.plots, *snap_, *probe_);
-  draw_tier_map_panel(ui_.tier_map, *snap_);
-  draw_attention_error_panel(ui_.error_map, *snap_);
-  draw_tokens_panel(ui_.tokens, *snap_);
-  draw_kernels_panel(ui_.kernels, *snap_, *probe_);
-  draw_sessions_panel(ui_.sessions, *live_snap_);
-  for (auto& [level, text] : ui_.sessions.outbox) add_app_message(ui_, level, std::move(text));
-  ui_.sessions.outbox.clear();
-  draw_messages_panel(ui_, *snap_, *probe_);
-  handle_shortcuts(act);
+  draw_studio_frame(ui_, host_, *snap_, *live_snap_, *probe_, act, &fst);
+  const Clock::time_point t3 = Clock::now();
   apply(act);
   worker_->set_focus(ui_.tier_map.layer, ui_.tier_map.head, ui_.error_map.layer, ui_.error_map.head);
+  const Clock::time_point t4 = Clock::now();
+  fst.part_ms[kFrameParts - 1] += ms_between(t3, t4);
+  fst.ui_ms = ms_between(t1, t4);
 
   ImGui::Render();
+  const Clock::time_point t5 = Clock::now();
+  fst.render_ms = ms_between(t4, t5);
+  count_draw_data(ImGui::GetDrawData(), fst);
   int w = 0, h = 0;
   glfwGetFramebufferSize(window_, &w, &h);
   glViewport(0, 0, w, h);
-  glClearColor(0.08f, 0.08f, 0.09f, 1.0f);
+  // The host window and docked panels draw no background (studio_frame.cpp): the clear colour is
+  // the window background.
+  const ImVec4 bg = ImGui::GetStyleColorVec4(ImGuiCol_WindowBg);
+  glClearColor(bg.x, bg.y, bg.z, 1.0f);
   glClear(GL_COLOR_BUFFER_BIT);
   ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
+  const Clock::time_point t6 = Clock::now();
+  fst.submit_ms = ms_between(t5, t6);
+  if (measure_finish_) glFinish();
+  const Clock::time_point t7 = Clock::now();
+  fst.finish_ms = ms_between(t6, t7);
   if (capture_requested_) {
     // Read the back buffer we just drew, before it is presented; GL's rows run bottom-up.
     captured_.assign(static_cast<size_t>(w) * h * 4, 0);
@@ -426,9 +308,15 @@ bool StudioApp::frame() {
     captured_h_ = h;
     capture_requested_ = false;
   }
+  const Clock::time_point t8 = Clock::now();
+  fst.readback_ms = ms_between(t7, t8);
   if (test_engine_) ImGuiTestEngine_PreSwap(test_engine_);
   glfwSwapBuffers(window_);
   if (test_engine_) ImGuiTestEngine_PostSwap(test_engine_);
+  const Clock::time_point t9 = Clock::now();
+  fst.swap_ms = ms_between(t8, t9);
+  fst.frame_ms = ms_between(t0, t9);
+  ui_.frame_log.add(fst);
 
   // Pace to 60 fps; measure what we got.
   const double now = glfwGetTime();
@@ -437,6 +325,60 @@ bool StudioApp::frame() {
   const double dt = glfwGetTime() - last_frame_time_;
   last_frame_time_ = glfwGetTime();
   if (dt > 0) ui_.fps = ui_.fps == 0 ? 1.0 / dt : 0.9 * ui_.fps + 0.1 / dt;
+  return true;
+}
+
+bool StudioApp::write_frame_stats(int decode_frames, double decode_s) const {
+  // What --frame-stats prints and writes: the frames drawn while the live run decoded (all frames
+  // when none did, e.g. a replay), each part's p50 / p95 / max.
+  const FrameStatsLog& log = ui_.frame_log;
+  const bool decoding_only = decode_frames > 1;
+  nlohmann::json j;
+  j["tool"] = "skv-studio --screenshot --frame-stats";
+  const auto gl_string = [](GLenum what) {
+    const auto* p = reinterpret_cast<const char*>(glGetString(what));
+    return std::string(p ? p : "");
+  };
+  j["gl_renderer"] = gl_string(GL_RENDERER);
+  j["gl_version"] = gl_string(GL_VERSION);
+  int fw = 0, fh = 0;
+  glfwGetFramebufferSize(window_, &fw, &fh);
+  j["framebuffer"] = {fw, fh};
+  j["glfinish_measured"] = measure_finish_;
+  j["model"] = snap_->model.name;
+  j["backend"] = snap_->backend_name;
+  j["device"] = snap_->device;
+  j["tokens"] = snap_->tokens.size();
+  j["prompt_tokens"] = snap_->prompt_tokens.size();
+  j["decode_frames"] = decode_frames;
+  j["decode_seconds"] = decode_s;
+  j["decode_fps"] = decode_frames > 1 && decode_s > 0 ? (decode_frames - 1) / decode_s : 0.0;
+  j["frames_counted"] = decoding_only ? "while decoding" : "all";
+  j["summary"] = log.summary(decoding_only);
+  const nlohmann::json& sm = j["summary"];
+  auto p50 = [&](const char* key) { return sm.contains(key) && sm[key].contains("p50") ? sm[key]["p50"].get<double>() : 0.0; };
+  std::fprintf(stderr, "skv-studio: frame stats over %lld frames (%s), p50 ms: UI build %.2f, ImGui::Render %.2f, GL submit %.2f, "
+               "glFinish %.2f, swap %.2f, frame %.2f; %.0f vertices, %.0f draw commands\n",
+               static_cast<long long>(sm.value("frames", int64_t{0})), decoding_only ? "while decoding" : "all", p50("ui_ms"),
+               p50("render_ms"), p50("submit_ms"), p50("finish_ms"), p50("swap_ms"), p50("frame_ms"), p50("vertices"), p50("draw_cmds"));
+  std::string parts;
+  for (int p = 0; p < kFrameParts; ++p) {
+    const auto& v = sm["parts_ms"][frame_part_name(p)];
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%s%s %.2f", p ? ", " : "", frame_part_name(p), v.contains("p50") ? v["p50"].get<double>() : 0.0);
+    parts += buf;
+  }
+  std::fprintf(stderr, "skv-studio: UI parts p50 ms: %s\n", parts.c_str());
+  std::error_code ec;
+  const fs::path out(options_.frame_stats_path);
+  if (out.has_parent_path()) fs::create_directories(out.parent_path(), ec);
+  std::ofstream f(out);
+  f << j.dump(2) << "\n";
+  if (!f) {
+    std::fprintf(stderr, "skv-studio: cannot write %s\n", options_.frame_stats_path.c_str());
+    return false;
+  }
+  std::fprintf(stderr, "skv-studio: wrote %s\n", options_.frame_stats_path.c_str());
   return true;
 }
 
@@ -493,6 +435,7 @@ int StudioApp::run() {
   if (decode_frames > 1 && decode_t1 > decode_t0)
     std::fprintf(stderr, "skv-studio: %d frames in %.1f s while decoding (%.1f fps)\n", decode_frames, decode_t1 - decode_t0,
                  (decode_frames - 1) / (decode_t1 - decode_t0));
+  if (!options_.frame_stats_path.empty() && !write_frame_stats(decode_frames, decode_t1 - decode_t0)) return 1;
   if (options_.session.empty() && snap_->phase == RunPhase::failed) {
     std::fprintf(stderr, "skv-studio: run failed: %s\n", snap_->phase_detail.c_str());
     return 2;

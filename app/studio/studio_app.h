@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "app/studio/studio_frame.h"
 #include "app/studio/studio_ui.h"
 #include "app/studio/studio_worker.h"
 
@@ -27,6 +28,13 @@ struct StudioOptions {
   float scale = 0;                  // UI scale; 0 = the monitor's content scale
   bool persist_layout = true;       // read/write the layout in the user's config folder
   double timeout_s = 600;           // screenshot mode gives up after this long
+  // Screenshot mode: write where each frame's time went (frame_stats.h) as JSON here, and print it.
+  // Also turns on glFinish after each frame's submission, so GPU/rasteriser time shows separately.
+  std::string frame_stats_path;
+  // Draw every frame (up to 60 fps) even when nothing changed. Off: a frame is drawn only when a
+  // snapshot changed, input arrived (and for 0.6 s after), or at least twice a second, so a slow
+  // run on a software renderer leaves the CPU to the decoder. Screenshot mode always draws.
+  bool continuous = false;
 };
 
 // Defaults for `skv-studio` with no arguments: default model, a shipped text (else a built-in
@@ -48,8 +56,10 @@ class StudioApp {
   // Opens the window and the GL context. Throws std::runtime_error with a one-line reason (no
   // display, no OpenGL 3).
   void init();
-  // Draws and presents one frame; false once the window was asked to close.
+  // Draws and presents one frame (or, when nothing changed, waits for input up to one frame's
+  // time and draws nothing: see StudioOptions::continuous); false once the window was asked to close.
   bool frame();
+  int64_t frames_drawn() const { return frames_drawn_; }
   // The interactive loop (or the screenshot run); returns the process exit code.
   int run();
 
@@ -73,10 +83,7 @@ class StudioApp {
   void apply(const StudioActions& act);  // what a panel button or shortcut does
 
  private:
-  void setup_style(float scale);
-  void draw_host_and_banner(StudioActions& act);
-  void build_default_layout(unsigned int dockspace_id);
-  void handle_shortcuts(StudioActions& act);
+  bool write_frame_stats(int decode_frames, double decode_s) const;
 
   StudioOptions options_;
   StudioUi ui_;
@@ -84,6 +91,7 @@ class StudioApp {
   std::shared_ptr<const StudioSnapshot> snap_;       // what the panels draw: the live run or a replayed session
   std::shared_ptr<const StudioSnapshot> live_snap_;  // the worker's latest, also while replaying
   std::shared_ptr<const StudioSnapshot> replay_cache_;
+  std::shared_ptr<const probes::ProbeSnapshot> replay_probe_;
   const void* replay_cache_src_ = nullptr;
   int64_t replay_cache_step_ = -1;
   std::shared_ptr<const probes::ProbeSnapshot> probe_;
@@ -91,11 +99,19 @@ class StudioApp {
   ImGuiContext* imgui_ = nullptr;
   ImGuiTestEngine* test_engine_ = nullptr;
   std::string ini_path_;
-  bool layout_built_ = false;
+  StudioHost host_;
+  bool measure_finish_ = false;  // glFinish after the submission (for --frame-stats)
   bool capture_requested_ = false;
   std::vector<uint8_t> captured_;
   int captured_w_ = 0, captured_h_ = 0;
   double last_frame_time_ = 0;
+  // Frame skipping: what the last drawn frame showed, and when input last arrived.
+  const void* drawn_live_ = nullptr;
+  const void* drawn_snap_ = nullptr;
+  const void* drawn_probe_ = nullptr;
+  double last_input_time_ = -1e9, last_draw_time_ = -1e9;
+  int settle_frames_ = 0;
+  int64_t frames_drawn_ = 0;
 };
 
 // Writes RGBA pixels (top row first) as PNG. Returns false and fills `error` on failure.

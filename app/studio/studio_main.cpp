@@ -26,7 +26,11 @@ int main(int argc, char** argv) {
   cli.add_option("--width", o.width, "Window width")->capture_default_str();
   cli.add_option("--height", o.height, "Window height")->capture_default_str();
   cli.add_option("--scale", o.scale, "UI scale (default: the monitor's content scale; env SKV_STUDIO_SCALE)");
+  cli.add_option("--frame-stats", o.frame_stats_path,
+                 "With --screenshot: print where each frame's time went (UI build per panel, render, GL submit, glFinish, swap, "
+                 "vertices) and write it as JSON here");
   cli.add_option("--timeout", o.timeout_s, "With --screenshot: give up after this many seconds")->capture_default_str();
+  cli.add_flag("--continuous", o.continuous, "Draw every frame (up to 60 fps) even when nothing changed");
   bool no_start = false;
   cli.add_flag("--no-start", no_start, "Open without starting a run");
   CLI11_PARSE(cli, argc, argv);

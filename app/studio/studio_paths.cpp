@@ -41,7 +41,9 @@ std::string config_dir() {
 }
 
 std::string find_dejavu_sans() {
-  // The usual places first (Debian's fonts-dejavu-core, Fedora, Arch), then fontconfig.
+  // $SKV_STUDIO_FONT (a machine without the package: the GPU machine's carried copy), the usual
+  // places (Debian's fonts-dejavu-core, Fedora, Arch), then fontconfig.
+  if (const char* f = std::getenv("SKV_STUDIO_FONT"); f && *f && std::filesystem::exists(f)) return f;
   const char* candidates[] = {"/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/dejavu/DejaVuSans.ttf",
                               "/usr/share/fonts/TTF/DejaVuSans.ttf", "/usr/share/fonts/dejavu-sans-fonts/DejaVuSans.ttf",
                               "/usr/local/share/fonts/DejaVuSans.ttf"};

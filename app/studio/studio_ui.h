@@ -2,10 +2,12 @@
 // The GUI's state: one plain struct per panel, gathered in StudioUi (the ImGui demo's habit).
 // Panels read a StudioSnapshot, edit their own struct, and ask for worker commands through
 // StudioActions; the app applies those after drawing. No panel touches the worker.
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "app/studio/frame_stats.h"
 #include "app/studio/studio_types.h"
 
 namespace skv::studio {
@@ -47,14 +49,31 @@ struct PolicyPanelState {
   int64_t context_tokens = 0;  // for the bytes readout: prompt + max new tokens
 };
 
+// Per-snapshot caches of the panels (panel_*.cpp): rebuilt only when the snapshot (or the panel's
+// width) changes, so a frame costs what is visible, not what the run has accumulated.
+struct PlotsCache;
+struct TierImageCache;
+struct TokenLayout;
+// Which snapshot a cache was built from (the pointer alone could be reused by a later one).
+struct SnapshotKey {
+  const void* ptr = nullptr;
+  uint64_t version = 0;
+  int64_t tokens = -1, replay_step = -1;
+  const void* probe = nullptr;
+  uint64_t probe_version = 0;
+  bool operator==(const SnapshotKey&) const = default;
+};
+
 struct PlotsState {
   bool follow = true;     // keep the newest steps in view
   int window_steps = 128; // steps shown while following
   double x_min = 0, x_max = 64;  // the shared step axis of every plot (linked)
+  std::shared_ptr<PlotsCache> cache;
 };
 
 struct TierMapState {
   int layer = 0, head = 0;  // drilled-into (layer, KV head)
+  std::shared_ptr<TierImageCache> image;
 };
 
 struct ErrorMapState {
@@ -65,10 +84,17 @@ struct ErrorMapState {
 
 struct TokensState {
   bool show_prompt = true;
+  std::shared_ptr<TokenLayout> layout;
+  int64_t drawn_tokens = 0;  // token boxes drawn last frame (the visible ones)
 };
 
 struct KernelsState {
   int last_steps = 4;
+  // What the panel drew last frame (for tests and the status line): kernels in the timeline, the
+  // steps they span, their time span; or the host step times plotted when there are no kernels.
+  int64_t shown_kernels = 0, shown_first_step = -1, shown_last_step = -1;
+  double shown_span_ms = 0;
+  std::vector<double> host_steps, host_ms;
 };
 
 struct OpenSession;  // session_view.h
@@ -111,6 +137,7 @@ struct StudioUi {
   std::vector<StudioMessage> app_messages;  // GUI-side problems (font, layout file, ...)
   float dpi_scale = 1.0f;
   double fps = 0;
+  FrameStatsLog frame_log{{}, 20000};  // where each frame's time went (status bar tooltip, --frame-stats)
 };
 
 // Panel names double as window titles and as Test Engine references.

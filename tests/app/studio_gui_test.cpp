@@ -616,5 +616,148 @@ TEST_F(StudioGui, HeatmapClickShowsThatHeadsAttentionDistribution) {
   EXPECT_GT(diff, 1e-4);
 }
 
+// A session's stored probe stream in the Kernels panel during a replay. The tiny run records real
+// host step times (probe/cpu); this machine has no CUPTI, so kernel records are added to the same
+// session in the columns `skv record` writes on a GPU (docs/SESSION_FORMAT.md: probe/kernels/*).
+// The panel's drawn values are compared with ones computed here from the raw arrays.
+TEST_F(StudioGui, KernelsPanelReplaysTheSessionsProbeStream) {
+  const std::string dir = record_tiny_session("probe_stream_7", tiny_rdr(30.0f), 7);
+  Session s = read_session(dir);
+  ASSERT_EQ(s.steps, 7);
+  ASSERT_TRUE(s.has("probe/cpu/ns")) << "the Studio's sessions store the probe stream";
+  const auto cpu_step = s.array("probe/cpu/step").as<int64_t>();
+  const auto cpu_ns = s.array("probe/cpu/ns").as<int64_t>();
+  ASSERT_EQ(cpu_step.size(), cpu_ns.size());
+  // Expected host bars at replay step k: every record of steps 1..k-1, in order, in ms.
+  auto host_at = [&](int64_t k) {
+    std::vector<double> xs, ys;
+    for (size_t i = 0; i < cpu_step.size(); ++i)
+      if (cpu_step[i] > 0 && cpu_step[i] < k) xs.push_back(static_cast<double>(cpu_step[i])), ys.push_back(cpu_ns[i] / 1e6);
+    return std::make_pair(xs, ys);
+  };
+  ASSERT_FALSE(host_at(7).first.empty());
+
+  int tested = 0, passed = 0;
+  std::vector<double> host5_x, host5_y, host3_x;
+  {
+    StudioOptions o = options_for_test();
+    o.autostart = false;
+    StudioApp app(o);
+    app.init();
+    run_engine(app, [&](ImGuiTestEngine* e) {
+      ImGuiTest* t = IM_REGISTER_TEST(e, "studio", "kernels_replay_cpu");
+      t->TestFunc = [&](ImGuiTestContext* ctx) {
+        ctx->WindowFocus(window_ref(kSessionsPanel).c_str());
+        ctx->SetRef(window_ref(kSessionsPanel).c_str());
+        ctx->ItemClick("open/##path");
+        ctx->KeyCharsReplace(dir.c_str());
+        ctx->ItemClick("Open");
+        ctx->Yield(3);
+        ctx->ItemInputValue("##replay_step", 5);
+        ctx->Yield(2);
+        const PanelShot shot = shoot_panel(ctx, app, kKernelsPanel, "replay_kernels_host_times.png");
+        IM_CHECK(shot.visible);
+        IM_CHECK_GT(shot.stats.non_background, 0.05);
+        host5_x = app.ui().kernels.host_steps;
+        host5_y = app.ui().kernels.host_ms;
+        ctx->WindowFocus(window_ref(kSessionsPanel).c_str());
+        ctx->ItemInputValue("##replay_step", 3);
+        ctx->WindowFocus(window_ref(kKernelsPanel).c_str());
+        ctx->Yield(3);
+        host3_x = app.ui().kernels.host_steps;
+      };
+    }, &tested, &passed);
+    EXPECT_EQ(passed, tested);
+  }
+  const auto [want5_x, want5_y] = host_at(5);
+  EXPECT_EQ(host5_x, want5_x);
+  ASSERT_EQ(host5_y.size(), want5_y.size());
+  for (size_t i = 0; i < want5_y.size(); ++i) EXPECT_DOUBLE_EQ(host5_y[i], want5_y[i]);
+  EXPECT_EQ(host3_x, host_at(3).first);
+
+  // Kernel records: per step three kernels on two streams, timed from the step's own host time.
+  std::vector<int64_t> k_step, k_t0, k_t1, k_stream, k_corr;
+  std::vector<int32_t> k_name, k_layer, k_dim;
+  const std::vector<std::string> names = {"ada_decode_split<3,4>", "rdr_retier", "gemv_f16"};
+  int64_t t = 1'700'000'000'000'000'000;  // CUPTI's clock is wall-clock nanoseconds: beyond a double's 53 bits
+  for (size_t i = 0; i < cpu_step.size(); ++i) {
+    if (cpu_step[i] < 0) continue;
+    for (int k = 0; k < 3; ++k) {
+      const int64_t d = std::max<int64_t>(1000, cpu_ns[i] / (4 + k)) + k * 7;
+      k_step.push_back(cpu_step[i]);
+      k_t0.push_back(t);
+      k_t1.push_back(t + d);
+      k_stream.push_back(k == 1 ? 14 : 7);
+      k_corr.push_back(static_cast<int64_t>(k_corr.size()) + 1);
+      k_name.push_back(k);
+      k_layer.push_back(k);
+      k_dim.push_back(32 * (k + 1));
+      t += d + 500;
+    }
+  }
+  const ArrayMeta km{"probe", "", "CUPTI kernel activity records"};
+  s.string_tables["probe/kernel_names"] = names;
+  s.put("probe/kernels/name_id", NpyArray::from(k_name), km);
+  s.put("probe/kernels/start_ns", NpyArray::from(k_t0), km);
+  s.put("probe/kernels/end_ns", NpyArray::from(k_t1), km);
+  for (const char* n : {"grid_x", "grid_y", "grid_z", "block_x", "block_y", "block_z"}) s.put(std::string("probe/kernels/") + n, NpyArray::from(k_dim), km);
+  s.put("probe/kernels/stream", NpyArray::from(k_stream), km);
+  s.put("probe/kernels/correlation_id", NpyArray::from(k_corr), km);
+  s.put("probe/kernels/step", NpyArray::from(k_step), km);
+  s.put("probe/kernels/layer", NpyArray::from(k_layer), km);
+  write_session(dir, s);
+  // Expected timeline at replay step k with the panel's default 4 last steps: steps k-4..k-1.
+  auto kernels_at = [&](int64_t k) {
+    int64_t n = 0, lo = INT64_MAX, hi = 0;
+    for (size_t i = 0; i < k_step.size(); ++i)
+      if (k_step[i] < k && k_step[i] > k - 1 - 4) ++n, lo = std::min(lo, k_t0[i]), hi = std::max(hi, k_t1[i]);
+    return std::make_pair(n, static_cast<double>(hi - lo) / 1e6);
+  };
+  struct Seen {
+    int64_t kernels, first, last;
+    double span_ms;
+  };
+  Seen at6{}, at2{};
+  {
+    StudioOptions o = options_for_test();
+    o.autostart = false;
+    StudioApp app(o);
+    app.init();
+    run_engine(app, [&](ImGuiTestEngine* e) {
+      ImGuiTest* t2 = IM_REGISTER_TEST(e, "studio", "kernels_replay_timeline");
+      t2->TestFunc = [&](ImGuiTestContext* ctx) {
+        ctx->WindowFocus(window_ref(kSessionsPanel).c_str());
+        ctx->SetRef(window_ref(kSessionsPanel).c_str());
+        ctx->ItemClick("open/##path");
+        ctx->KeyCharsReplace(dir.c_str());
+        ctx->ItemClick("Open");
+        ctx->Yield(3);
+        ctx->ItemInputValue("##replay_step", 6);
+        ctx->Yield(2);
+        const PanelShot shot = shoot_panel(ctx, app, kKernelsPanel, "replay_kernels_timeline.png");
+        IM_CHECK_GT(shot.stats.distinct_colors, 4);
+        const KernelsState& ks = app.ui().kernels;
+        at6 = {ks.shown_kernels, ks.shown_first_step, ks.shown_last_step, ks.shown_span_ms};
+        ctx->WindowFocus(window_ref(kSessionsPanel).c_str());
+        ctx->ItemInputValue("##replay_step", 2);
+        ctx->WindowFocus(window_ref(kKernelsPanel).c_str());
+        ctx->Yield(3);
+        at2 = {ks.shown_kernels, ks.shown_first_step, ks.shown_last_step, ks.shown_span_ms};
+      };
+    }, &tested, &passed);
+    EXPECT_EQ(passed, tested);
+  }
+  const auto [n6, span6] = kernels_at(6);
+  EXPECT_EQ(at6.kernels, n6);
+  EXPECT_EQ(at6.first, 2);
+  EXPECT_EQ(at6.last, 5);
+  EXPECT_NEAR(at6.span_ms, span6, 1e-6);
+  const auto [n2, span2] = kernels_at(2);
+  EXPECT_EQ(at2.kernels, n2);
+  EXPECT_EQ(at2.last, 1);
+  EXPECT_NEAR(at2.span_ms, span2, 1e-6);
+  EXPECT_GT(n6, n2);
+}
+
 }  // namespace
 }  // namespace skv::studio

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The Studio's frame cost on the GPU machine (no GLFW, no X server, no network; python3 has torch):
+# builds skv_studio_frames (app/studio/studio_frames_main.cpp: the same panels and StudioWorker as
+# skv-studio, ImGui + ImPlot core with ImGui's null backend, no GL) with CUDA, and runs it while
+# the worker decodes on the GPU. Needs .carry/ from scripts/make_gpu_carry.sh (carry: [".carry"]):
+# the Debian headers/libs, the imgui/implot source subset and DejaVu Sans. Results under $OUT.
+# Model: $SKV_MODEL_GGUF when set (the real SmolLM2-135M GGUF; 98 MB, over what a call carries),
+# else the SmolLM2-135M shape with seeded random weights (same tensors and FLOPs, other values;
+# the JSON's model_spec says which).
+set -u
+OUT=${OUT:-$PWD/gpu-studio-frames-out}
+mkdir -p "$OUT"
+START=$(date +%s)
+log() { echo "[gpu_studio_frames $(( $(date +%s) - START ))s] $*"; }
+S=$PWD/.carry/sysroot
+export PKG_CONFIG_PATH=$S/usr/lib/x86_64-linux-gnu/pkgconfig PKG_CONFIG_SYSROOT_DIR=$S
+export LD_LIBRARY_PATH=$S/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
+export SKV_STUDIO_FONT=$PWD/.carry/fonts/DejaVuSans.ttf
+B=build-gpu-studio
+log configure
+cmake -S . -B $B -G Ninja -DSKV_BUILD_GUI=ON -DSKV_BUILD_TESTS=OFF -DCMAKE_BUILD_TYPE=Release \
+  -DSKV_IMGUI_BUNDLE_DIR="$PWD/.carry/imgui-bundle" \
+  -DCMAKE_PREFIX_PATH="$S/usr" -DCMAKE_CXX_FLAGS="-isystem $S/usr/include" -DSKV_CUDA_GENCODE="-gencode=arch=compute_90a,code=sm_90a" \
+  > "$OUT/configure.log" 2>&1 || { tail -40 "$OUT/configure.log"; exit 1; }
+grep -E "SKV: (GUI|CUDA)" "$OUT/configure.log"
+log build
+cmake --build $B --target skv_studio_frames -j16 > "$OUT/build.log" 2>&1 || { grep -E "error|Error" "$OUT/build.log" | head -40; exit 1; }
+nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$OUT/device.txt"
+nproc >> "$OUT/device.txt"
+M=${SKV_MODEL_GGUF:-}
+if [ -n "$M" ] && [ -f "$M" ]; then
+  log "model: $M"
+else
+  [ -n "$M" ] && log "SKV_MODEL_GGUF=$M not found"
+  M=assets/models/smollm2-135m.json
+  log "model: $M (SmolLM2-135M shape, seeded random weights)"
+fi
+# 1) unpaced: the rate the UI thread could sustain while the decoder runs beside it on the GPU;
+# 2) paced at 60 fps like skv-studio: the UI's CPU cost and the decoder's tokens/s as a user gets them.
+log "bench unpaced"
+timeout 150 $B/bin/skv_studio_frames --model "$M" --device cuda --fps 0 --frames 3000 --max-seconds 30 \
+  --json "$OUT/frames_cuda_unpaced.json" 2>&1 | tail -12
+log "bench 60 fps"
+timeout 100 $B/bin/skv_studio_frames --model "$M" --device cuda --fps 60 --frames 1200 --max-seconds 20 \
+  --json "$OUT/frames_cuda_60fps.json" 2>&1 | tail -12
+log done
