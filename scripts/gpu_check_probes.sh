@@ -95,7 +95,7 @@ if ! wait $build_cli; then
 fi
 export LD_LIBRARY_PATH=$S/usr/lib/x86_64-linux-gnu:$LD_LIBRARY_PATH
 SKV="$CLI_BUILD/bin/skv"
-M=assets/models/smollm2-135m.json
+M=${SKV_MODEL:-assets/models/smollm2-135m.json}  # the real GGUF when scripts/device_unpack.sh joined it
 # 4000 prompt tokens: the float32 dense KV is 30 x 6.1 MB = 184 MB, over 3x the H100's 50 MB L2.
 CTX=${RECORD_CONTEXT:-4000}
 SESS=$BUILD/sessions

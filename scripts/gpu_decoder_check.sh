@@ -3,7 +3,8 @@
 # needs .carry/ from scripts/make_gpu_carry.sh (carry: [".carry"]). Builds the skv CLI with CUDA
 # and runs `skv bench decode` on the GPU (and on its CPU for comparison); results under $OUT.
 # The default model's file (98 MB) is over the 64 MiB a call can carry, so the benchmark uses the
-# SmolLM2-135M shape with seeded random weights: the same tensors and FLOPs, other values.
+# SmolLM2-135M shape with seeded random weights (the same tensors and FLOPs, other values), unless
+# SKV_MODEL names the real GGUF (scripts/device_pack.sh + device_unpack.sh bring it in two calls).
 set -u
 OUT=${OUT:-$PWD/gpu-decoder-out}
 mkdir -p "$OUT"
@@ -15,7 +16,7 @@ cmake -S . -B $B -G Ninja -DSKV_BUILD_GUI=OFF -DSKV_BUILD_TESTS=OFF -DCMAKE_BUIL
   -DCMAKE_PREFIX_PATH="$S/usr" -DCMAKE_CXX_FLAGS="-isystem $S/usr/include" -DSKV_CUDA_GENCODE="-gencode=arch=compute_90a,code=sm_90a" \
   > "$OUT/configure.log" 2>&1 || { tail -40 "$OUT/configure.log"; exit 1; }
 cmake --build $B --target skv -j16 > "$OUT/build.log" 2>&1 || { grep -E "error|Error" "$OUT/build.log" | head -40; exit 1; }
-M=assets/models/smollm2-135m.json
+M=${SKV_MODEL:-assets/models/smollm2-135m.json}  # the real GGUF when scripts/device_unpack.sh joined it
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$OUT/device.txt"
 [ "${SKIP_BENCH:-0}" = 1 ] || $B/bin/skv bench decode --model $M --context 512,4096 --decode-tokens 64 --device cuda --json "$OUT/decode_cuda.json"
 [ "${SKIP_BENCH:-0}" = 1 ] || $B/bin/skv bench decode --model $M --context 512 --decode-tokens 16 --device cpu --json "$OUT/decode_cpu16.json"
