@@ -38,9 +38,9 @@ fi
 # 1) unpaced: the rate the UI thread could sustain while the decoder runs beside it on the GPU;
 # 2) paced at 60 fps like skv-studio: the UI's CPU cost and the decoder's tokens/s as a user gets them.
 log "bench unpaced"
-timeout 150 $B/bin/skv_studio_frames --model "$M" --device cuda --fps 0 --frames 3000 --max-seconds 30 \
+timeout 150 $B/bin/skv_studio_frames --model "$M" --device cuda --fps 0 --max-seconds 25 \
   --json "$OUT/frames_cuda_unpaced.json" 2>&1 | tail -12
 log "bench 60 fps"
-timeout 100 $B/bin/skv_studio_frames --model "$M" --device cuda --fps 60 --frames 1200 --max-seconds 20 \
+timeout 100 $B/bin/skv_studio_frames --model "$M" --device cuda --fps 60 --max-seconds 25 \
   --json "$OUT/frames_cuda_60fps.json" 2>&1 | tail -12
 log done

@@ -58,14 +58,13 @@ void build_tier_image(TierImageCache& cache, const TierMap& tm, int px_cols) {
       cache.runs.push_back({r, run_start, end, run_sev == 1000 ? kDropped : tier_color(static_cast<size_t>(run_sev))});
     };
     for (int c = 0; c < px_cols; ++c) {
-      // The bin shows its most severe state: dropped over coarse over fine over absent.
+      // The bin shows its most severe state: dropped over coarse over fine over absent. v + 1
+      // (mod 256) orders them so: absent 255 -> 0, tier t -> t + 1, dropped 254 -> 255, and the
+      // max over a bin is a plain byte max the compiler vectorises (up to 256 x 8192 per rebuild).
       const int a = c * cols / px_cols, b = std::max(a + 1, (c + 1) * cols / px_cols);
-      int worst = -1;
-      for (int k = a; k < b; ++k) {
-        const uint8_t v = row[k];
-        const int sev = v == TierMap::kTierAbsent ? -1 : v == TierMap::kTierDropped ? 1000 : v;
-        worst = std::max(worst, sev);
-      }
+      uint8_t rank = 0;
+      for (int k = a; k < b; ++k) rank = std::max(rank, static_cast<uint8_t>(row[k] + 1));
+      const int worst = rank == 0 ? -1 : rank == 255 ? 1000 : rank - 1;
       if (worst != run_sev) {
         flush(c);
         run_start = c;

@@ -30,25 +30,6 @@ struct Retention {
   bool known = false;
   float top = 0, dropped = 0, mean_tier = 0;
 };
-Retention retention_of(const TierMap& tm, int64_t pos) {
-  Retention r;
-  if (!tm.available || pos < 0 || pos >= tm.positions || tm.layers * tm.heads == 0) return r;
-  r.known = true;
-  const int cells = tm.layers * tm.heads;
-  for (int c = 0; c < cells; ++c) {
-    const uint8_t v = tm.current[static_cast<size_t>(c) * tm.positions + pos];
-    if (v == TierMap::kTierDropped) r.dropped += 1;
-    else {
-      if (v == 0) r.top += 1;
-      r.mean_tier += v;
-    }
-  }
-  if (cells - r.dropped > 0) r.mean_tier /= (cells - r.dropped);
-  r.top /= cells;
-  r.dropped /= cells;
-  return r;
-}
-
 ImU32 retention_color(const Retention& r, bool prompt) {
   if (!r.known) return prompt ? IM_COL32(60, 70, 80, 255) : IM_COL32(70, 90, 110, 255);
   // Mean kept tier picks the hue; the dropped share blends towards red.
@@ -105,8 +86,35 @@ struct TokenLayout {
 
 namespace {
 
+// How every position is kept, in one sequential pass over the tier map (a token at a time would
+// stride through it: positions x cells scattered reads per rebuild).
+std::vector<Retention> retention_all(const TierMap& tm) {
+  std::vector<Retention> r(static_cast<size_t>(std::max(tm.positions, 0)));
+  const int cells = tm.layers * tm.heads;
+  if (!tm.available || cells == 0 || tm.current.size() < static_cast<size_t>(cells) * tm.positions) return r;
+  for (int c = 0; c < cells; ++c) {
+    const uint8_t* row = tm.current.data() + static_cast<size_t>(c) * tm.positions;
+    for (int p = 0; p < tm.positions; ++p) {
+      const uint8_t v = row[p];
+      if (v == TierMap::kTierDropped) r[p].dropped += 1;
+      else {
+        if (v == 0) r[p].top += 1;
+        r[p].mean_tier += v;
+      }
+    }
+  }
+  for (auto& x : r) {
+    x.known = true;
+    if (cells - x.dropped > 0) x.mean_tier /= (cells - x.dropped);
+    x.top /= cells;
+    x.dropped /= cells;
+  }
+  return r;
+}
+
 void build_layout(TokenLayout& L, const StudioSnapshot& snap, float right) {
   L.boxes.clear();
+  const std::vector<Retention> retention = retention_all(snap.tiers);
   const float line_h = ImGui::GetTextLineHeightWithSpacing();
   const float pad = 2.0f;
   float x = 0, y = 0;
@@ -118,7 +126,7 @@ void build_layout(TokenLayout& L, const StudioSnapshot& snap, float right) {
       y += line_h;
     }
     // Colour = retention: the tier share of the token's position over every (layer, KV head).
-    const Retention ret = retention_of(snap.tiers, t.position);
+    const Retention ret = t.position >= 0 && t.position < static_cast<int64_t>(retention.size()) ? retention[static_cast<size_t>(t.position)] : Retention{};
     L.boxes.push_back({x, y, sz.x + pad, std::max(sz.y, 1.0f), retention_color(ret, prompt), prompt, index, std::move(text), ret});
     x += sz.x + pad + 1.0f;
     if (t.piece.find('\n') != std::string::npos) {
