@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/attention_stream.h"
 #include "core/cache/backend_factory.h"
 #include "core/cache/tiered_kv_cache.h"
 #include "core/sessions/budget_profile.h"
@@ -17,41 +18,11 @@
 namespace skv {
 namespace {
 
+using test_inputs::call_at;
+using test_inputs::make_stream;
+using test_inputs::Stream;
+
 namespace fs = std::filesystem;
-
-ModelConfig two_layers() {
-  ModelConfig c;
-  c.name = "tiny";
-  c.n_layers = 2;
-  c.n_heads = 4;
-  c.n_kv_heads = 2;
-  c.head_dim = 64;
-  c.hidden = 256;
-  c.ffn_hidden = 512;
-  c.vocab_size = 100;
-  c.context_length = 4096;
-  return c;
-}
-
-// Keys with a shared offset (as real keys have) and per-token noise; both layers alike, so a
-// cache without a profile has no reason to favour either.
-struct Stream {
-  at::Tensor q, k, v;  // [1, H, T, d]
-};
-Stream make_stream(const ModelConfig& c, int64_t T, uint64_t seed) {
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  Stream s;
-  s.q = at::randn({1, c.n_heads, T, c.head_dim}, gen);
-  auto offset = at::randn({1, c.n_kv_heads, 1, c.head_dim}, gen) * 2.0;
-  s.k = at::randn({1, c.n_kv_heads, T, c.head_dim}, gen) + offset;
-  s.v = at::randn({1, c.n_kv_heads, T, c.head_dim}, gen);
-  return s;
-}
-
-AttentionCall call_at(const Stream& s, int64_t layer, int64_t pos, int64_t n) {
-  return AttentionCall{layer, pos, s.q.narrow(2, pos, n).contiguous(), s.k.narrow(2, pos, n).contiguous(),
-                       s.v.narrow(2, pos, n).contiguous()};
-}
 
 struct LayerBytes {
   std::vector<double> pages;  // per layer, summed over kv heads and tiers
@@ -61,7 +32,7 @@ struct LayerBytes {
 // Runs a 512-token prefill and 40 decode steps through an RDR cache with `profile` ("" = none)
 // at total budget `budget`, and returns each layer's resident page bytes.
 LayerBytes run(const std::string& profile, const std::string& budget) {
-  const ModelConfig c = two_layers();
+  const ModelConfig c = test_inputs::small_attention_config();
   const std::vector<Stream> layers = {make_stream(c, 600, 21), make_stream(c, 600, 22)};
   BackendSpec spec;
   spec.kv = "rdr";

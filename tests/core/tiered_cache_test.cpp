@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
+#include "core/attention_stream.h"
 #include "core/cache/backend_factory.h"
 #include "core/cache/tiered_kv_cache.h"
 #include "core/common/error.h"
@@ -15,37 +16,9 @@
 namespace skv {
 namespace {
 
-ModelConfig small_config() {
-  ModelConfig c;
-  c.n_layers = 2;
-  c.n_heads = 4;
-  c.n_kv_heads = 2;
-  c.head_dim = 64;
-  c.hidden = 256;
-  c.ffn_hidden = 512;
-  c.vocab_size = 100;
-  c.context_length = 4096;
-  return c;
-}
-
-// Keys with a shared offset (as real keys have) and per-token noise.
-struct Stream {
-  at::Tensor q, k, v;  // [1, H, T, d]
-};
-Stream make_stream(const ModelConfig& c, int64_t T, uint64_t seed) {
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  Stream s;
-  s.q = at::randn({1, c.n_heads, T, c.head_dim}, gen);
-  auto offset = at::randn({1, c.n_kv_heads, 1, c.head_dim}, gen) * 2.0;
-  s.k = at::randn({1, c.n_kv_heads, T, c.head_dim}, gen) + offset;
-  s.v = at::randn({1, c.n_kv_heads, T, c.head_dim}, gen);
-  return s;
-}
-
-AttentionCall call_at(const Stream& s, int64_t layer, int64_t pos, int64_t n) {
-  return AttentionCall{layer, pos, s.q.narrow(2, pos, n).contiguous(), s.k.narrow(2, pos, n).contiguous(),
-                       s.v.narrow(2, pos, n).contiguous()};
-}
+using test_inputs::call_at;
+using test_inputs::make_stream;
+using test_inputs::Stream;
 
 // Runs prefill (chunks of 64) then `steps` single-token decode steps through every layer; calls
 // check(layer, pos, output) on the decode steps.
@@ -62,7 +35,7 @@ void drive(AttentionBackend& b, const ModelConfig& c, const std::vector<Stream>&
 }
 
 TEST(TieredKvCache, Fp16OnlyTierEqualsDenseCacheAttention) {
-  const auto c = small_config();
+  const auto c = test_inputs::small_attention_config();
   std::vector<Stream> layers = {make_stream(c, 400, 1), make_stream(c, 400, 2)};
   BackendSpec spec;
   spec.kv = "ada";
@@ -84,7 +57,7 @@ TEST(TieredKvCache, Fp16OnlyTierEqualsDenseCacheAttention) {
 }
 
 TEST(TieredKvCache, CodedTierEqualsExactAttentionOverDecodedKeys) {
-  const auto c = small_config();
+  const auto c = test_inputs::small_attention_config();
   std::vector<Stream> layers = {make_stream(c, 300, 3), make_stream(c, 300, 4)};
   BackendSpec spec;
   spec.kv = "ada";
@@ -126,7 +99,7 @@ TEST(TieredKvCache, CodedTierEqualsExactAttentionOverDecodedKeys) {
 }
 
 TEST(TieredKvCache, PagesAreTierHomogeneousAndTheTableIsValid) {
-  const auto c = small_config();
+  const auto c = test_inputs::small_attention_config();
   std::vector<Stream> layers = {make_stream(c, 600, 5), make_stream(c, 600, 6)};
   BackendSpec spec;
   spec.kv = "rdr";
@@ -158,7 +131,7 @@ TEST(TieredKvCache, PagesAreTierHomogeneousAndTheTableIsValid) {
 }
 
 TEST(TieredKvCache, BudgetIsNeverExceeded) {
-  const auto c = small_config();
+  const auto c = test_inputs::small_attention_config();
   std::vector<Stream> layers = {make_stream(c, 700, 7), make_stream(c, 700, 8)};
   for (const std::string policy : {"rdr", "snapkv", "streaming", "kivi2", "h2o"}) {
     for (const std::string budget : {"0.15", "0.3"}) {
@@ -179,7 +152,7 @@ TEST(TieredKvCache, BudgetIsNeverExceeded) {
 }
 
 TEST(TieredKvCache, BudgetBelowTheHotWindowIsAnActionableError) {
-  const auto c = small_config();
+  const auto c = test_inputs::small_attention_config();
   std::vector<Stream> layers = {make_stream(c, 300, 9), make_stream(c, 300, 10)};
   BackendSpec spec;
   spec.kv = "rdr";
