@@ -15,6 +15,7 @@
 #include "core/codecs/rotation_signs.h"
 #include "core/codecs/tier_demotion.h"
 #include "core/codecs/tier_format.h"
+#include "core/direction_samples.h"
 #include "core/common/error.h"
 #include "kernels/cpu/ada_reference.h"
 
@@ -22,31 +23,8 @@ using namespace skv::codecs;
 
 namespace {
 
-std::vector<double> random_unit(std::mt19937_64& rng, int d) {
-  std::normal_distribution<double> n;
-  std::vector<double> u(d);
-  double s = 0;
-  for (auto& x : u) { x = n(rng); s += x * x; }
-  for (auto& x : u) x /= std::sqrt(s);
-  return u;
-}
-
-// E |u - u^/|u^||^2 over random unit vectors (the error left after the fp16 scale renormalises).
-double direction_mse(const DirectionCodec& c, int n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<uint32_t> codes(c.code_count());
-  std::vector<double> uh(c.dim());
-  double total = 0;
-  for (int t = 0; t < n; ++t) {
-    const auto u = random_unit(rng, c.dim());
-    c.encode(u, codes);
-    c.decode(codes, uh);
-    double nh = 0, dot = 0;
-    for (int i = 0; i < c.dim(); ++i) { nh += uh[i] * uh[i]; dot += u[i] * uh[i]; }
-    total += 2 - 2 * dot / std::sqrt(nh);
-  }
-  return total / n;
-}
+using skv::test_inputs::mean_direction_mse;
+using skv::test_inputs::random_unit;
 
 TierFormat vq_tier(int D, int bits, int value_bits, bool mean) {
   nlohmann::json j = {{"name", "vqtest"},
@@ -106,10 +84,10 @@ TEST(BlockVq, BeatsScalarLloydMaxAtEqualBits) {
   // d = 64: 2 and 3 bits per coordinate. Measured (docs/CODECS.md): block-vq(4,8) 0.0994 vs
   // coord 0.1145 (x d, per coordinate, on the law); here the renormalised direction error.
   const int d = 64;
-  const double c2 = direction_mse(CoordLloydCodec(d, 2, false), 2000, 5);
-  const double v2 = direction_mse(BlockVqCodec(d, 4, 8), 2000, 5);
-  const double c3 = direction_mse(CoordLloydCodec(d, 3, false), 2000, 6);
-  const double v3 = direction_mse(BlockVqCodec(d, 4, 12), 2000, 6);
+  const double c2 = mean_direction_mse(CoordLloydCodec(d, 2, false), 2000, 5);
+  const double v2 = mean_direction_mse(BlockVqCodec(d, 4, 8), 2000, 5);
+  const double c3 = mean_direction_mse(CoordLloydCodec(d, 3, false), 2000, 6);
+  const double v3 = mean_direction_mse(BlockVqCodec(d, 4, 12), 2000, 6);
   std::printf("direction MSE d=64: 2 b coord %.5f block-vq(4,8) %.5f; 3 b coord %.5f block-vq(4,12) %.5f\n", c2, v2, c3,
               v3);
   EXPECT_LT(v2, 0.93 * c2);

@@ -10,6 +10,7 @@
 #include "core/codecs/rotation_signs.h"
 #include "core/codecs/tier_demotion.h"
 #include "core/codecs/tier_format.h"
+#include "core/direction_samples.h"
 #include "core/common/error.h"
 #include "kernels/cpu/ada_reference.h"
 #include "kernels/cpu/fp16.h"
@@ -18,30 +19,8 @@ using namespace skv::codecs;
 
 namespace {
 
-std::vector<double> random_unit(std::mt19937_64& rng, int d) {
-  std::normal_distribution<double> n;
-  std::vector<double> u(d);
-  double s = 0;
-  for (auto& x : u) { x = n(rng); s += x * x; }
-  for (auto& x : u) x /= std::sqrt(s);
-  return u;
-}
-
-double mean_direction_mse(const DirectionCodec& c, int n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<uint32_t> codes(c.code_count());
-  std::vector<double> uh(c.dim());
-  double total = 0;
-  for (int t = 0; t < n; ++t) {
-    const auto u = random_unit(rng, c.dim());
-    c.encode(u, codes);
-    c.decode(codes, uh);
-    double nh = 0, dot = 0;
-    for (int i = 0; i < c.dim(); ++i) { nh += uh[i] * uh[i]; dot += u[i] * uh[i]; }
-    total += 2 - 2 * dot / std::sqrt(nh);  // |u - u^/|u^||^2: error after the scale renormalises
-  }
-  return total / n;
-}
+using skv::test_inputs::mean_direction_mse;
+using skv::test_inputs::random_unit;
 
 std::vector<float> random_block(int n, int d, uint64_t seed, float mean) {
   std::mt19937_64 rng(seed);
