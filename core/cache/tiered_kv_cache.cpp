@@ -260,6 +260,10 @@ at::Tensor TieredKvCache::attend_layer(LayerState& L, int64_t layer, const at::T
   auto qpos = (at::arange(T, at::kLong) + q_pos0).repeat({g});  // row r = (gi, t): t = r % T
   auto hot_pos = L.hot_pos.narrow(0, 0, L.n_hot);
   const int64_t query_pages = policy_->query_page_budget_tokens(length_);
+  L.read_subset = query_pages >= 0;
+  L.read_indptr.assign(1, 0);
+  L.read_indices.clear();
+  L.read_selection = 0;
   for (int64_t h = 0; h < Hkv; ++h) {
     HeadState& H = L.heads[size_t(h)];
     auto qh = q.narrow(0, h * g, g).reshape({g * T, d});  // [R, d]
@@ -314,8 +318,12 @@ at::Tensor TieredKvCache::attend_layer(LayerState& L, int64_t layer, const at::T
         auto tok_keep = page_keep.index_select(0, rp);
         s_seal.masked_fill_(tok_keep.logical_not().unsqueeze(0), -kInf);
         for (int64_t pi = 0; pi < np; ++pi)
-          if (page_keep[pi].item<bool>()) read_bytes_acc_ += double(tiers_[L.pages[size_t(H.pages[size_t(pi)])].tier].stored_page_bytes);
+          if (page_keep[pi].item<bool>()) {
+            read_bytes_acc_ += double(tiers_[L.pages[size_t(H.pages[size_t(pi)])].tier].stored_page_bytes);
+            L.read_indices.push_back(H.pages[size_t(pi)]);
+          }
         read_bytes_acc_ += double(np) * 4.0 * double(d);  // the min/max metadata
+        L.read_selection += double(np) * 4.0 * double(d);
         if (feat_b.defined() && H.page_s.defined() && keep < np) {
           // Skipped pages join through their feature-map summaries (read: m (d + 2) floats each).
           auto skip = page_keep.logical_not().nonzero().reshape({-1});
@@ -324,11 +332,14 @@ at::Tensor TieredKvCache::attend_layer(LayerState& L, int64_t layer, const at::T
           extra_s = H.page_s.index_select(0, skip).reshape({nu * m, d});
           extra_z = H.page_z.index_select(0, skip).reshape({nu * m});
           read_bytes_acc_ += double(nu * m) * 4.0 * double(d + 2);
+          L.read_selection += double(nu * m) * 4.0 * double(d + 2);
         }
       } else {
         for (int32_t p : H.pages) read_bytes_acc_ += double(tiers_[L.pages[size_t(p)].tier].stored_page_bytes);
+        if (L.read_subset) L.read_indices.insert(L.read_indices.end(), H.pages.begin(), H.pages.end());
       }
     }
+    L.read_indptr.push_back(int32_t(L.read_indices.size()));
     // One max over every part (log-sum-exp merge), then one normalization.
     auto mx = at::maximum(s_hot.amax(1), ns > 0 ? s_seal.amax(1) : at::full({R}, -kInf, at::kDouble));
     at::Tensor comp_log, comp_s, comp_z;
@@ -666,6 +677,18 @@ kernels::PagedKv TieredKvCache::paged_view(int64_t layer) const {
   kv.tiers = table_;
   return kv;
 }
+
+kernels::PagedKv TieredKvCache::read_view(int64_t layer) const {
+  kernels::PagedKv kv = paged_view(layer);
+  const LayerState& L = layers_.at(size_t(layer));
+  if (L.read_subset && L.read_indptr.size() == size_t(config_.n_kv_heads) + 1) {
+    kv.indptr = L.read_indptr.data();
+    kv.indices = L.read_indices.empty() ? nullptr : L.read_indices.data();
+  }
+  return kv;
+}
+
+double TieredKvCache::read_selection_bytes(int64_t layer) const { return layers_.at(size_t(layer)).read_selection; }
 
 at::Tensor TieredKvCache::sealed_keys(int64_t l, int64_t h) const { return layers_.at(size_t(l)).heads.at(size_t(h)).kdec; }
 at::Tensor TieredKvCache::sealed_values(int64_t l, int64_t h) const { return layers_.at(size_t(l)).heads.at(size_t(h)).vdec; }

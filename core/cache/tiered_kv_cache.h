@@ -86,6 +86,12 @@ class TieredKvCache : public AttentionBackend {
   at::Tensor tier_map(int64_t layer) const;
   // The paged view of a layer's sealed pages (host pointers, valid until the next re-tiering).
   kernels::PagedKv paged_view(int64_t layer) const;
+  // The pages the layer's last attention call read: paged_view() for every policy but the
+  // query-aware ones (Quest page Top-K), whose view lists only the pages selected for that query
+  // (per kv head, over the group's queries). Host pointers, valid until the layer's next call.
+  kernels::PagedKv read_view(int64_t layer) const;
+  // Bytes the layer's last call read to select its pages (page bounds, skipped pages' summaries).
+  double read_selection_bytes(int64_t layer) const;
   // Decoded sealed keys/values of (layer, head) and their positions (explicit decode, for tests).
   at::Tensor sealed_keys(int64_t layer, int64_t head) const;
   at::Tensor sealed_values(int64_t layer, int64_t head) const;
@@ -112,6 +118,11 @@ class TieredKvCache : public AttentionBackend {
     std::vector<kernels::PageInfo> pages;
     std::vector<std::vector<int64_t>> page_pos;  // positions of each page's slots
     std::vector<int32_t> indptr, indices;
+    // What the last attention call read (query-aware policies): page lists per kv head, and the
+    // bytes read to select them.
+    bool read_subset = false;
+    std::vector<int32_t> read_indptr, read_indices;
+    double read_selection = 0;
     std::vector<int8_t> signs;           // [Hkv][d]
     std::vector<HeadState> heads;
     at::Tensor tier;                     // [Hkv, capacity] int32

@@ -25,6 +25,7 @@ AttentionTraffic& AttentionTraffic::operator+=(const AttentionTraffic& o) {
   query += o.query;
   signs += o.signs;
   codebooks += o.codebooks;
+  selection += o.selection;
   output += o.output;
   workspace += o.workspace;
   pages += o.pages;
@@ -39,7 +40,7 @@ std::string AttentionTraffic::to_json() const {
     << ",\"key_codes\":" << key_codes << ",\"key_scales\":" << key_scales << ",\"values\":" << values
     << ",\"value_scales\":" << value_scales << ",\"page_mean\":" << page_mean << ",\"page_unused\":" << page_unused << ",\"hot_window\":" << hot_window
     << ",\"page_table\":" << page_table << ",\"query\":" << query << ",\"signs\":" << signs
-    << ",\"codebooks\":" << codebooks << ",\"output\":" << output << ",\"workspace\":" << workspace
+    << ",\"codebooks\":" << codebooks << ",\"selection\":" << selection << ",\"output\":" << output << ",\"workspace\":" << workspace
     << ",\"pages\":" << pages << ",\"tokens\":" << tokens << ",\"hot_tokens\":" << hot_tokens << ",\"provenance\":\"modeled\"}";
   return o.str();
 }

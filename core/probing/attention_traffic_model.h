@@ -23,6 +23,10 @@
 //     cache keeps exact beside the pages (the attention sinks and the newest tokens, the query's
 //     own token included), as contiguous [hot_tokens, d] fp16 rows per (sequence, kv head) for K
 //     and for V, each block starting on a sector: 2 * sector_bytes(hot_tokens * d * 2) per list.
+//   * selection (query-aware policies, e.g. Quest page Top-K): what the policy reads to choose its
+//     pages for the query (per-page key bounds, and with completion the skipped pages'
+//     feature-map summaries), exact bytes as the cache reports them; the pages themselves are
+//     then only the selected ones (TieredKvCache::read_view).
 //   * workspace: the split partials (m, l and one or two [d] float32 vectors per split and query
 //     row) written by the split kernel and read back by the merge. Kept apart from the totals:
 //     it is small and normally stays in L2.
@@ -60,6 +64,7 @@ struct AttentionTraffic {
   std::uint64_t query = 0;
   std::uint64_t signs = 0;
   std::uint64_t codebooks = 0;
+  std::uint64_t selection = 0;     // query-aware page selection: page bounds, skipped pages' summaries
   // Written.
   std::uint64_t output = 0;
   // Written then read back (merge); not in read_bytes()/written_bytes().
@@ -71,7 +76,9 @@ struct AttentionTraffic {
 
   std::uint64_t page_valid_bytes() const { return key_codes + key_scales + values + value_scales + page_mean; }
   std::uint64_t page_read_bytes() const { return page_valid_bytes() + page_unused; }
-  std::uint64_t read_bytes() const { return page_read_bytes() + hot_window + page_table + query + signs + codebooks; }
+  std::uint64_t read_bytes() const {
+    return page_read_bytes() + hot_window + page_table + query + signs + codebooks + selection;
+  }
   std::uint64_t written_bytes() const { return output; }
   AttentionTraffic& operator+=(const AttentionTraffic& o);
   std::string to_json() const;

@@ -38,7 +38,8 @@ TrafficModel tiered_cache_traffic(const TieredKvCache& cache, PagedTrafficOption
     if (held > 0) hot += map[0].narrow(0, 0, held).eq(kHotTier).sum().item<int64_t>();
     PagedTrafficOptions o = options;
     o.hot_tokens = hot;
-    kernels::PagedKv kv = cache.paged_view(call.layer);
+    // The pages this call read: all sealed pages, or the query-aware policy's selection.
+    kernels::PagedKv kv = cache.read_view(call.layer);
     std::vector<int32_t> empty_indptr;
     int32_t no_index = 0;
     kernels::PageInfo no_page{};
@@ -48,7 +49,9 @@ TrafficModel tiered_cache_traffic(const TieredKvCache& cache, PagedTrafficOption
       kv.indices = &no_index;
       kv.pages = &no_page;
     }
-    return model_paged_attention_traffic(kv, int(call.q.size(1)), o);
+    AttentionTraffic t = model_paged_attention_traffic(kv, int(call.q.size(1)), o);
+    t.selection = uint64_t(cache.read_selection_bytes(call.layer));
+    return t;
   };
 }
 

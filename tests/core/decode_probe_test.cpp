@@ -3,6 +3,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <string>
 #include <variant>
 #include <vector>
@@ -175,6 +176,72 @@ TEST(DecodeProbe, TieredCacheModelReadsEveryHeldTokenOnceFromPagesOrTheHotWindow
   const Drained d = drain(probe);
   ASSERT_EQ(d.modeled.size(), 6u * 2u * 2u);
   EXPECT_EQ(d.modeled[0].kernel.view(), "ada:read");
+}
+
+// Quest page Top-K reads only the pages it selects for the query (plus every page's key bounds):
+// the model must count those, not every held page. Reference: the page lists of paged_view()
+// and the policy's own per-query token budget, counted here.
+TEST(DecodeProbe, QuestModelCountsOnlyTheSelectedPagesAndTheirBounds) {
+  ModelConfig c = tiny_config();
+  c.head_dim = 64;
+  c.hidden = 256;
+  c.ffn_hidden = 256;
+  c.context_length = 512;
+  RandomWeightSource w(c, 4);
+  LlamaDecoder dec(w, at::Device(at::kCPU));
+  BackendSpec spec;
+  spec.kv = "rdr";
+  spec.policy = "quest";
+  spec.budget = "0.25";  // Quest: the share of the cache each query reads
+  spec.cache.hot_window = 8;
+  spec.cache.sink_tokens = 2;
+  spec.cache.retier_every = 4;
+  auto cache = make_tiered_cache(spec);
+  cache->reset(c, 1, 512, dec.device());
+  probes::Probe probe;
+  probe.start(probes::Level::cpu);
+  DecodeProbe dp(probe);
+  dp.set_traffic_model(tiered_cache_traffic(*cache), "quest");
+  dp.attach(dec);
+  const int64_t prompt = 300;
+  dp.begin_forward(0, 0, prompt);
+  dec.forward(at::arange(prompt, at::kLong).remainder(c.vocab_size).view({1, prompt}), 0, *cache, true);
+  dp.end_forward(0);
+  for (int64_t s = 1; s <= 3; ++s) {
+    const int64_t pos = prompt + s - 1;
+    dp.begin_forward(s, pos, 1);
+    dec.forward(at::full({1, 1}, 5, at::kLong), pos, *cache, true);
+    dp.end_forward(s);
+    const auto& t = dp.last_step();
+    uint64_t want_pages = 0, want_selection = 0, all_pages = 0;
+    // floor(0.25 * ~300) = 75 tokens: two 64-token pages per (layer, kv head) and query.
+    const int64_t keep = (cache->policy().query_page_budget_tokens(pos + 1) + 63) / 64;
+    ASSERT_EQ(keep, 2);
+    for (int64_t l = 0; l < c.n_layers; ++l) {
+      const kernels::PagedKv all = cache->paged_view(l), read = cache->read_view(l);
+      for (int64_t h = 0; h < c.n_kv_heads; ++h) {
+        const int64_t np = all.indptr[h + 1] - all.indptr[h];
+        ASSERT_GT(np, keep) << "the test needs pages to skip";
+        want_pages += uint64_t(std::min(np, keep));
+        want_selection += uint64_t(np) * 4u * uint64_t(c.head_dim);  // min/max bounds, float32
+        all_pages += uint64_t(np);
+        // The pages read are held pages of the same head.
+        for (int32_t i = read.indptr[h]; i < read.indptr[h + 1]; ++i) {
+          bool held = false;
+          for (int32_t j = all.indptr[h]; j < all.indptr[h + 1]; ++j) held |= all.indices[j] == read.indices[i];
+          EXPECT_TRUE(held) << "layer " << l << " head " << h;
+        }
+      }
+    }
+    EXPECT_EQ(t.traffic.pages, want_pages) << "step " << s;
+    EXPECT_LT(t.traffic.pages, all_pages);
+    EXPECT_EQ(t.traffic.selection, want_selection) << "step " << s;
+    // The cache's own count of the step's reads (hot window as fp16 K and V, pages as stored,
+    // bounds) and the model's agree on the selection and on the page count's share.
+    EXPECT_GT(t.traffic.page_read_bytes(), 0u);
+  }
+  DecodeProbe::detach(dec);
+  probe.stop();
 }
 
 TEST(DecodeProbe, ModelWhenOffFillsTheTotalsWithoutRecords) {
