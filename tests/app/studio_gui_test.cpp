@@ -759,5 +759,43 @@ TEST_F(StudioGui, KernelsPanelReplaysTheSessionsProbeStream) {
   EXPECT_GT(n6, n2);
 }
 
+// Outside screenshot mode and the Test Engine, a frame is drawn only when something changed: a
+// paused run's unchanged snapshots cost (almost) no frames, the next token draws again.
+TEST_F(StudioGui, UnchangedFramesAreSkippedAndANewTokenIsDrawn) {
+  StudioOptions o = options_for_test();
+  o.run.model_spec = test::tiny_model_json();
+  o.run.device = "cpu";
+  o.run.prompt_source = PromptSource::text;
+  o.run.prompt_text.clear();
+  for (int i = 0; i < 40; ++i) o.run.prompt_text += "studio " + std::to_string(i) + " ";
+  o.run.max_new_tokens = 50;
+  o.run.pause_after_steps = 3;
+  o.run.record_session = false;
+  o.policy = tiny_rdr(30.0f);
+  StudioApp app(o);
+  app.init();
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (app.last_snapshot()->phase != RunPhase::paused && std::chrono::steady_clock::now() < end) ASSERT_TRUE(app.frame());
+  ASSERT_EQ(app.last_snapshot()->phase, RunPhase::paused);
+  for (int i = 0; i < 60; ++i) app.frame();  // let input from the window's creation age out
+  const int64_t before = app.frames_drawn();
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 60; ++i) app.frame();
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const int64_t idle_drawn = app.frames_drawn() - before;
+  // Twice a second regardless (+ slack for the settle frames), not once per call.
+  EXPECT_LE(idle_drawn, static_cast<int64_t>(2 * secs) + 4) << "over " << secs << " s";
+  // A new token (single step) is a new snapshot: it is drawn.
+  StudioActions act;
+  act.step = true;
+  app.apply(act);
+  const int64_t before_step = app.frames_drawn();
+  const auto end2 = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (app.last_snapshot()->tokens.size() < 4 && std::chrono::steady_clock::now() < end2) app.frame();
+  for (int i = 0; i < 3; ++i) app.frame();
+  EXPECT_EQ(app.last_snapshot()->tokens.size(), 4u);
+  EXPECT_GE(app.frames_drawn() - before_step, 1);
+}
+
 }  // namespace
 }  // namespace skv::studio
