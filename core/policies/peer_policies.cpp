@@ -192,7 +192,9 @@ std::shared_ptr<RetentionPolicy> make_policy(const std::string& name, const Poli
   if (name == "rdr" || name == "rdr-c" || name == "rdkv") {
     RdrOptions r;
     r.tiers = o.tiers;
-    r.utility = o.utility.empty() ? "snapkv" : o.utility;
+    // Default utility: SnapKV's window attention with a 20% recency prior (docs/RDR_RESULTS.md:
+    // the window alone under-prices tokens just outside the hot window that the next queries read).
+    r.utility = o.utility.empty() ? std::string(kRdrDefaultUtility) : o.utility;
     r.utility_power = o.utility_power;
     r.layer_cap = o.layer_cap;
     r.profile = o.profile;

@@ -23,10 +23,13 @@
 
 namespace skv {
 
+// RDR's default utility estimator (rdr, rdr-c); rdkv's is "obs".
+inline constexpr const char* kRdrDefaultUtility = "snapkv*0.8+recency*0.2";
+
 struct PolicyOptions {
   std::string tier = "k3v4";         // ada: the single tier
   std::string tiers = "default_set"; // rdr / rdkv: the tier set
-  std::string utility;               // rdr: estimator ("" = snapkv)
+  std::string utility;               // rdr: estimator ("" = kRdrDefaultUtility; rdkv: obs)
   double utility_power = 1.0;
   std::string profile;               // rdr: budget profile (assets/profiles)
   double layer_cap = 0;              // rdr: per-layer cap as a fraction of the layer's fp16 bytes

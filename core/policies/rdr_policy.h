@@ -26,7 +26,7 @@ namespace skv {
 
 struct RdrOptions {
   std::string tiers = "default_set";
-  std::string utility = "snapkv";
+  std::string utility = "snapkv";     // make_policy("rdr") passes kRdrDefaultUtility
   double utility_power = 1.0;
   bool allow_drop = true;
   bool drop_only_if_needed = false;   // RDKV-style: drop only when the tiers alone cannot fit

@@ -101,6 +101,7 @@ at::Tensor single(const std::string& name, const PolicyContext& ctx, int64_t lay
     auto r = 1.0 / (double(N) - at::arange(N, at::kFloat));
     return r.unsqueeze(0).expand({Hkv, N}).clone();
   }
+  if (name == "uniform") return at::ones({Hkv, N}, at::kFloat);  // a floor for blends (normalized later)
   if (name == "sink") return at::arange(N, at::kLong).lt(4).to(at::kFloat).unsqueeze(0).expand({Hkv, N}).clone();
   std::string known;
   for (const auto& n : utility_estimator_names()) known += (known.empty() ? "" : ", ") + n;
@@ -110,7 +111,7 @@ at::Tensor single(const std::string& name, const PolicyContext& ctx, int64_t lay
 }  // namespace
 
 const std::vector<std::string>& utility_estimator_names() {
-  static const std::vector<std::string> names = {"snapkv", "obs", "h2o", "tri", "recency", "sink"};
+  static const std::vector<std::string> names = {"snapkv", "obs", "h2o", "tri", "recency", "sink", "uniform"};
   return names;
 }
 

@@ -12,6 +12,7 @@
 //              p - j (p = N + 2^i, i = 0..12), plus the off-centre query energy times |k_f|
 //   recency    1 / (N - j): a prior on the newest tokens
 //   sink       1 on the first 4 tokens: the attention-sink prior
+//   uniform    1 / (tokens cached): a floor, for blends ("snapkv*0.9+uniform*0.1")
 // Blends: "snapkv*0.8+recency*0.2" (each part normalized to mass 1 per head before weighting).
 // Every result is [Hkv, N] float32, >= 0, zero on dropped tokens, and sums to 1 per head.
 #include <string>
