@@ -78,9 +78,31 @@ void draw_attention_error_panel(ErrorMapState& st, const StudioSnapshot& snap) {
     ImGui::TextDisabled("%s", snap.replay ? ae.compressed_why_not.c_str() : "no distribution recorded yet");
   } else if (ImPlot::BeginPlot("##distribution", ImVec2(-1, -1))) {
     ImPlot::SetupAxes("position", "probability", ImPlotAxisFlags_AutoFit, ImPlotAxisFlags_AutoFit);
-    ImPlot::PlotLine("exact", ae.exact_probs.data(), static_cast<int>(ae.exact_probs.size()));
+    // Thousands of positions on a few hundred pixels: each pixel column shows the largest
+    // probability among its positions (peaks stay), a few hundred vertices instead of ~10 per position.
+    const int columns = std::max(16, static_cast<int>(ImPlot::GetPlotSize().x));
+    auto plot_peaks = [&](const char* label, const std::vector<float>& p) {
+      const int n = static_cast<int>(p.size());
+      if (n <= 2 * columns) {
+        ImPlot::PlotLine(label, p.data(), n);
+        return;
+      }
+      std::vector<float> xs, ys;
+      xs.reserve(static_cast<size_t>(columns));
+      ys.reserve(static_cast<size_t>(columns));
+      for (int c = 0; c < columns; ++c) {
+        const int a = static_cast<int>(static_cast<int64_t>(c) * n / columns), b = static_cast<int>(static_cast<int64_t>(c + 1) * n / columns);
+        int at = a;
+        for (int k = a; k < b; ++k)
+          if (p[static_cast<size_t>(k)] > p[static_cast<size_t>(at)]) at = k;
+        xs.push_back(static_cast<float>(at));
+        ys.push_back(p[static_cast<size_t>(at)]);
+      }
+      ImPlot::PlotLine(label, xs.data(), ys.data(), columns);
+    };
+    plot_peaks("exact", ae.exact_probs);
     if (!ae.compressed_probs.empty()) {
-      ImPlot::PlotLine("compressed", ae.compressed_probs.data(), static_cast<int>(ae.compressed_probs.size()));
+      plot_peaks("compressed", ae.compressed_probs);
     } else {
       const ImPlotRect r = ImPlot::GetPlotLimits();
       ImPlotSpec spec;
