@@ -93,6 +93,7 @@ struct KernelsState {
   // What the panel drew last frame (for tests and the status line): kernels in the timeline, the
   // steps they span, their time span; or the host step times plotted when there are no kernels.
   int64_t shown_kernels = 0, shown_first_step = -1, shown_last_step = -1;
+  int64_t shown_rects = 0;  // rectangles drawn: kernels closer than a pixel share one
   double shown_span_ms = 0;
   std::vector<double> host_steps, host_ms;
 };
