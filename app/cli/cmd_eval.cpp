@@ -92,7 +92,7 @@ Handler add_eval(CLI::App& app) {
   cmd->add_option("--task", o->task, "Built-in task: needle (passkey retrieval over filler text)")->excludes(text);
   cmd->add_option("--json", o->json_out, "Write every result as JSON to this file");
   cmd->add_option("--compare", o->compare, "Comma list of policies to run on the same prefill (ada:TIER for one tier; "
-                  "NAME~sens=V~util=U~power=G overrides rdr options per entry)");
+                  "NAME~sens=V~util=U~power=G~profile=P overrides rdr options per entry)");
   cmd->add_option("--max-tokens", o->max_tokens, "Tokens of the text used (prefix + compared steps)")->capture_default_str();
   cmd->add_option("--steps", o->steps, "Compared (teacher-forced decode) steps at the end of the text")->capture_default_str();
   cmd->add_option("--device", o->device, "cpu | cuda | auto")->capture_default_str();
@@ -169,7 +169,7 @@ Handler add_eval(CLI::App& app) {
     std::vector<FidelityResult> results;
     for (const auto& p : policies) {
       BackendSpec s = base;
-      // Per-entry overrides: NAME~sens=VALUE~util=ESTIMATOR~power=G (e.g. rdr~sens=off).
+      // Per-entry overrides: NAME~sens=VALUE~util=ESTIMATOR~power=G~profile=P (e.g. rdr~sens=off).
       std::string name = p;
       if (auto tilde = p.find('~'); tilde != std::string::npos) {
         name = p.substr(0, tilde);
@@ -181,7 +181,8 @@ Handler add_eval(CLI::App& app) {
           if (key == "sens") s.policy_options.sensitivity = val;
           else if (key == "util") s.policy_options.utility = val;
           else if (key == "power") s.policy_options.utility_power = std::stod(val);
-          else throw Error("policy '" + p + "': unknown override '" + key + "' (sens, util, power)");
+          else if (key == "profile") s.policy_options.profile = val == "none" ? "" : val;
+          else throw Error("policy '" + p + "': unknown override '" + key + "' (sens, util, power, profile)");
         }
       }
       if (name.rfind("ada:", 0) == 0) {
