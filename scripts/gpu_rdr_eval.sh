@@ -46,18 +46,18 @@ echo "device for the grid: $DEV"
 # rdr = the defaults (sensitivity weights of assets/profiles, utility snapkv*0.8+recency*0.2);
 # rdr~sens=off~util=snapkv = RDR as first measured (docs/RDR_RESULTS.md history).
 cells=(
-  "prose25a prose_lighthouse.txt 0.25 rdr,rdr~sens=off~util=snapkv,kivi4"
+  "prose25a prose_lighthouse.txt 0.25 rdr,rdr~sens=off~util=snapkv,kivi4,rdkv~sens=auto~util=snapkv*0.8+recency*0.2"
   "prose25b prose_lighthouse.txt 0.25 rdkv,snapkv,tri"
   "prose25c prose_lighthouse.txt 0.25 streaming,h2o,pyramidkv,kivi2,quest"
-  "code25a code_event_queue.txt 0.25 rdr,rdr~sens=off~util=snapkv,kivi4"
+  "code25a code_event_queue.txt 0.25 rdr,rdr~sens=off~util=snapkv,kivi4,rdkv~sens=auto~util=snapkv*0.8+recency*0.2"
   "code25b code_event_queue.txt 0.25 rdkv,snapkv,pyramidkv"
-  "prose12a prose_lighthouse.txt 0.125 rdr,rdr~sens=off~util=snapkv,kivi4"
+  "prose12a prose_lighthouse.txt 0.125 rdr,rdr~sens=off~util=snapkv,kivi4,rdkv~sens=auto~util=snapkv*0.8+recency*0.2"
   "prose12b prose_lighthouse.txt 0.125 rdkv,snapkv"
-  "code12a code_event_queue.txt 0.125 rdr,rdr~sens=off~util=snapkv,kivi4"
+  "code12a code_event_queue.txt 0.125 rdr,rdr~sens=off~util=snapkv,kivi4,rdkv~sens=auto~util=snapkv*0.8+recency*0.2"
   "code12b code_event_queue.txt 0.125 rdkv,snapkv"
 )
 run_cell() {
-  set -- $1
+  set -f; set -- $1
   timeout "$CELL_TIMEOUT" $SKV eval --model "$SKV_MODEL_GGUF" --device "$DEV" --text "$2" --max-tokens "$TOKENS" \
     --steps "$STEPS" --budget "$3" --compare "$4" --decoded-scoring --quiet --json "$OUT/$1.json" > "$OUT/$1.txt" 2>&1
   echo "$1: rc=$? $(( $(date +%s) - t0 )) s"
