@@ -48,7 +48,9 @@ void draw_timeline(KernelsState& st, const StudioSnapshot& snap, const probes::P
               snap.replay ? ", replayed from the session's probe/kernels" : "");
   if (ImPlot::BeginPlot("##kernels", ImVec2(-1, -1), ImPlotFlags_NoLegend)) {
     ImPlot::SetupAxes("time (ms)", "stream", ImPlotAxisFlags_None, ImPlotAxisFlags_Lock | ImPlotAxisFlags_NoTickLabels);
-    ImPlot::SetupAxesLimits(0, (t1 - t0) / 1e6, -0.5, lanes.size() - 0.5, ImPlotCond_Once);
+    // Follow: the time axis fits the shown steps every frame (they move as steps arrive); off,
+    // the user's zoom and pan are kept.
+    ImPlot::SetupAxesLimits(0, (t1 - t0) / 1e6, -0.5, lanes.size() - 0.5, st.follow ? ImPlotCond_Always : ImPlotCond_Once);
     ImDrawList* dl = ImPlot::GetPlotDrawList();
     ImPlot::PushPlotClipRect();
     const probes::KernelRecord* hovered = nullptr;
@@ -58,14 +60,20 @@ void draw_timeline(KernelsState& st, const StudioSnapshot& snap, const probes::P
     // ~130k vertices and ~8 ms of UI time a frame (skv_studio_frames on the H100 machine). Each
     // lane is drawn as merged pixel spans instead (kernel_spans.h; the colour of a run's first
     // kernel): a few rectangles per pixel column, the same picture at any zoom.
+    // Kernels outside the visible time range are skipped (a draw list does not cull: zoomed in,
+    // thousands of off-screen rectangles still cost vertices), long ones clipped to it.
+    const float px_left = ImPlot::GetPlotPos().x, px_right = px_left + ImPlot::GetPlotSize().x;
     std::vector<PixelSpan> spans;
     spans.reserve(ks.size());
     for (size_t i = 0; i < ks.size(); ++i) {
       const auto* k = ks[i];
       const double a = (k->start_ns - t0) / 1e6, b = (k->end_ns - t0) / 1e6;
       const int lane_idx = lanes[k->stream];
-      const float x0 = ImPlot::PlotToPixels(a, 0).x, x1 = ImPlot::PlotToPixels(b, 0).x;
-      spans.push_back({lane_idx, x0, std::max(x1, x0 + 1.0f), i});
+      float x0 = ImPlot::PlotToPixels(a, 0).x, x1 = std::max(ImPlot::PlotToPixels(b, 0).x, x0 + 1.0f);
+      if (x1 < px_left || x0 > px_right) continue;
+      x0 = std::max(x0, px_left - 1.0f);
+      x1 = std::min(x1, px_right + 1.0f);
+      spans.push_back({lane_idx, x0, x1, i});
       if (plot_hovered && m.x >= a && m.x <= b && std::abs(m.y - lane_idx) < 0.4) hovered = k;
     }
     const std::vector<PixelSpan> runs = merge_pixel_spans(std::move(spans));
@@ -98,6 +106,9 @@ void draw_kernels_panel(KernelsState& st, const StudioSnapshot& snap, const prob
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 8);
   ImGui::SliderInt("last steps", &st.last_steps, 1, 32);
   help_tooltip("How many of the newest decode steps the timeline shows.");
+  ImGui::SameLine();
+  ImGui::Checkbox("follow", &st.follow);
+  help_tooltip("Fit the time axis to the newest steps every frame. Off: zoom and pan stay as you leave them.");
   st.shown_kernels = st.shown_rects = 0;
   st.shown_first_step = st.shown_last_step = -1;
   st.shown_span_ms = 0;

@@ -90,6 +90,7 @@ struct TokensState {
 
 struct KernelsState {
   int last_steps = 4;
+  bool follow = true;  // the time axis fits the shown steps every frame
   // What the panel drew last frame (for tests and the status line): kernels in the timeline, the
   // steps they span, their time span; or the host step times plotted when there are no kernels.
   int64_t shown_kernels = 0, shown_first_step = -1, shown_last_step = -1;
