@@ -22,13 +22,43 @@ ImU32 kernel_color(const char* name) {
   return ImGui::ColorConvertFloat4ToU32(ImVec4(r, g, b, 1));
 }
 
-void draw_timeline(KernelsState& st, const StudioSnapshot& snap, const probes::ProbeSnapshot& probe) {
-  // The last `last_steps` steps present in the records.
+}  // namespace
+
+// The kernels of the shown steps, in ms from the first one, sorted by (lane, start): rebuilt only
+// when the probe snapshot or the step count changes, not every frame (a GPU step launches ~1000
+// kernels; filtering, lane lookups and sorting them each frame cost milliseconds).
+struct KernelTimelineCache {
+  struct Key {
+    uint64_t version = 0;
+    size_t records = 0;
+    uint64_t last_end = 0;
+    int last_steps = 0;
+    int64_t replay_step = 0;
+    bool operator==(const Key&) const = default;
+  } key;
+  bool valid = false;
+  struct Entry {
+    int lane;
+    double a, b;  // ms from t0
+    const probes::KernelRecord* k;
+  };
+  std::vector<Entry> entries;
+  int lanes = 0;
+  uint64_t t0 = 0, t1 = 0;
+  int64_t max_step = -1;
+};
+
+namespace {
+
+void rebuild(KernelTimelineCache& c, const probes::ProbeSnapshot& probe, int last_steps) {
+  c.entries.clear();
   int64_t max_step = -1;
   for (const auto& k : probe.kernels) max_step = std::max(max_step, k.step);
   std::vector<const probes::KernelRecord*> ks;
   for (const auto& k : probe.kernels)
-    if (max_step < 0 || k.step > max_step - st.last_steps) ks.push_back(&k);
+    if (max_step < 0 || k.step > max_step - last_steps) ks.push_back(&k);
+  c.max_step = max_step;
+  c.lanes = 0;
   if (ks.empty()) return;
   uint64_t t0 = UINT64_MAX, t1 = 0;
   std::map<uint32_t, int> lanes;
@@ -39,18 +69,39 @@ void draw_timeline(KernelsState& st, const StudioSnapshot& snap, const probes::P
   }
   int lane = 0;
   for (auto& [stream, idx] : lanes) idx = lane++;
-  st.shown_kernels = static_cast<int64_t>(ks.size());
+  c.lanes = lane;
+  c.t0 = t0;
+  c.t1 = t1;
+  c.entries.reserve(ks.size());
+  for (const auto* k : ks) c.entries.push_back({lanes[k->stream], (k->start_ns - t0) / 1e6, (k->end_ns - t0) / 1e6, k});
+  std::sort(c.entries.begin(), c.entries.end(), [](const auto& x, const auto& y) { return x.lane != y.lane ? x.lane < y.lane : x.a < y.a; });
+}
+
+void draw_timeline(KernelsState& st, const StudioSnapshot& snap, const probes::ProbeSnapshot& probe) {
+  if (!st.timeline) st.timeline = std::make_shared<KernelTimelineCache>();
+  KernelTimelineCache& c = *st.timeline;
+  KernelTimelineCache::Key key{probe.version, probe.kernels.size(), probe.kernels.empty() ? 0 : probe.kernels.back().end_ns,
+                               st.last_steps, snap.replay ? snap.replay_step : -1};
+  if (!c.valid || !(c.key == key)) {
+    rebuild(c, probe, st.last_steps);
+    c.key = key;
+    c.valid = true;
+  }
+  if (c.entries.empty()) return;
+  const int64_t max_step = c.max_step;
+  const uint64_t t0 = c.t0, t1 = c.t1;
+  st.shown_kernels = static_cast<int64_t>(c.entries.size());
   st.shown_first_step = std::max<int64_t>(0, max_step - st.last_steps + 1);
   st.shown_last_step = max_step;
   st.shown_span_ms = (t1 - t0) / 1e6;
-  ImGui::Text("%zu kernels, %.3f ms, steps %lld..%lld (measured, CUPTI activity%s)", ks.size(), st.shown_span_ms,
+  ImGui::Text("%zu kernels, %.3f ms, steps %lld..%lld (measured, CUPTI activity%s)", c.entries.size(), st.shown_span_ms,
               static_cast<long long>(st.shown_first_step), static_cast<long long>(max_step),
               snap.replay ? ", replayed from the session's probe/kernels" : "");
   if (ImPlot::BeginPlot("##kernels", ImVec2(-1, -1), ImPlotFlags_NoLegend)) {
     ImPlot::SetupAxes("time (ms)", "stream", ImPlotAxisFlags_None, ImPlotAxisFlags_Lock | ImPlotAxisFlags_NoTickLabels);
     // Follow: the time axis fits the shown steps every frame (they move as steps arrive); off,
     // the user's zoom and pan are kept.
-    ImPlot::SetupAxesLimits(0, (t1 - t0) / 1e6, -0.5, lanes.size() - 0.5, st.follow ? ImPlotCond_Always : ImPlotCond_Once);
+    ImPlot::SetupAxesLimits(0, (t1 - t0) / 1e6, -0.5, c.lanes - 0.5, st.follow ? ImPlotCond_Always : ImPlotCond_Once);
     ImDrawList* dl = ImPlot::GetPlotDrawList();
     ImPlot::PushPlotClipRect();
     const probes::KernelRecord* hovered = nullptr;
@@ -63,23 +114,25 @@ void draw_timeline(KernelsState& st, const StudioSnapshot& snap, const probes::P
     // Kernels outside the visible time range are skipped (a draw list does not cull: zoomed in,
     // thousands of off-screen rectangles still cost vertices), long ones clipped to it.
     const float px_left = ImPlot::GetPlotPos().x, px_right = px_left + ImPlot::GetPlotSize().x;
+    // Plot x to pixels by the axis's own linear map, computed once (no per-kernel ImPlot calls).
+    const ImPlotRect lim = ImPlot::GetPlotLimits();
+    const double xscale = (px_right - px_left) / std::max(1e-12, lim.X.Max - lim.X.Min);
     std::vector<PixelSpan> spans;
-    spans.reserve(ks.size());
-    for (size_t i = 0; i < ks.size(); ++i) {
-      const auto* k = ks[i];
-      const double a = (k->start_ns - t0) / 1e6, b = (k->end_ns - t0) / 1e6;
-      const int lane_idx = lanes[k->stream];
-      float x0 = ImPlot::PlotToPixels(a, 0).x, x1 = std::max(ImPlot::PlotToPixels(b, 0).x, x0 + 1.0f);
-      if (x1 < px_left || x0 > px_right) continue;
+    spans.reserve(c.entries.size());
+    for (size_t i = 0; i < c.entries.size(); ++i) {
+      const auto& e = c.entries[i];
+      if (e.b < lim.X.Min || e.a > lim.X.Max) continue;
+      float x0 = static_cast<float>(px_left + (e.a - lim.X.Min) * xscale);
+      float x1 = std::max(static_cast<float>(px_left + (e.b - lim.X.Min) * xscale), x0 + 1.0f);
       x0 = std::max(x0, px_left - 1.0f);
       x1 = std::min(x1, px_right + 1.0f);
-      spans.push_back({lane_idx, x0, x1, i});
-      if (plot_hovered && m.x >= a && m.x <= b && std::abs(m.y - lane_idx) < 0.4) hovered = k;
+      spans.push_back({e.lane, x0, x1, i});
+      if (plot_hovered && m.x >= e.a && m.x <= e.b && std::abs(m.y - e.lane) < 0.4) hovered = e.k;
     }
     const std::vector<PixelSpan> runs = merge_pixel_spans(std::move(spans));
     for (const PixelSpan& r : runs) {
       const float ytop = ImPlot::PlotToPixels(0, r.lane + 0.4).y, ybot = ImPlot::PlotToPixels(0, r.lane - 0.4).y;
-      dl->AddRectFilled(ImVec2(r.x0, ytop), ImVec2(r.x1, ybot), kernel_color(ks[r.first]->name.text));
+      dl->AddRectFilled(ImVec2(r.x0, ytop), ImVec2(r.x1, ybot), kernel_color(c.entries[r.first].k->name.text));
     }
     st.shown_rects = static_cast<int64_t>(runs.size());
     ImPlot::PopPlotClipRect();

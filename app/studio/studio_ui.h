@@ -53,6 +53,7 @@ struct PolicyPanelState {
 // width) changes, so a frame costs what is visible, not what the run has accumulated.
 struct PlotsCache;
 struct TierImageCache;
+struct KernelTimelineCache;  // panel_kernels.cpp
 struct TokenLayout;
 // Which snapshot a cache was built from (the pointer alone could be reused by a later one).
 struct SnapshotKey {
@@ -91,6 +92,7 @@ struct TokensState {
 struct KernelsState {
   int last_steps = 4;
   bool follow = true;  // the time axis fits the shown steps every frame
+  std::shared_ptr<KernelTimelineCache> timeline;  // the shown kernels, rebuilt when the records change
   // What the panel drew last frame (for tests and the status line): kernels in the timeline, the
   // steps they span, their time span; or the host step times plotted when there are no kernels.
   int64_t shown_kernels = 0, shown_first_step = -1, shown_last_step = -1;
