@@ -72,6 +72,30 @@ nlohmann::json to_json(const FidelityResult& r) {
   return j;
 }
 
+// Per-entry overrides of --compare: NAME~sens=VALUE~util=ESTIMATOR~power=G~profile=P (e.g.
+// rdr~sens=off) set those policy options of `s`; returns NAME. Throws on a malformed entry.
+std::string apply_overrides(const std::string& p, BackendSpec& s) {
+  const auto tilde = p.find('~');
+  if (tilde == std::string::npos) return p;
+  std::stringstream kv(p.substr(tilde + 1));
+  for (std::string item; std::getline(kv, item, '~');) {
+    const auto eq = item.find('=');
+    const std::string key = item.substr(0, eq), val = eq == std::string::npos ? "" : item.substr(eq + 1);
+    if (eq == std::string::npos || val.empty()) throw Error("policy '" + p + "': override '" + item + "' is not KEY=VALUE");
+    if (key == "sens") s.policy_options.sensitivity = val;
+    else if (key == "util") s.policy_options.utility = val;
+    else if (key == "power") {
+      try {
+        s.policy_options.utility_power = std::stod(val);
+      } catch (...) {
+        throw Error("policy '" + p + "': power '" + val + "' is not a number");
+      }
+    } else if (key == "profile") s.policy_options.profile = val == "none" ? "" : val;
+    else throw Error("policy '" + p + "': unknown override '" + key + "' (sens, util, power, profile)");
+  }
+  return p.substr(0, tilde);
+}
+
 }  // namespace
 
 Handler add_eval(CLI::App& app) {
@@ -157,6 +181,10 @@ Handler add_eval(CLI::App& app) {
     base.policy_options.profile = o->profile;
     base.policy_options.sensitivity = o->sensitivity;
     std::vector<std::string> policies = o->compare.empty() ? std::vector<std::string>{o->policy} : split(o->compare);
+    for (const auto& p : policies) {  // malformed overrides fail now, not after the prefill
+      BackendSpec check = base;
+      apply_overrides(p, check);
+    }
     FidelityOptions fo;
     fo.prefix_tokens = prefix;
     fo.steps = steps;
@@ -169,22 +197,7 @@ Handler add_eval(CLI::App& app) {
     std::vector<FidelityResult> results;
     for (const auto& p : policies) {
       BackendSpec s = base;
-      // Per-entry overrides: NAME~sens=VALUE~util=ESTIMATOR~power=G~profile=P (e.g. rdr~sens=off).
-      std::string name = p;
-      if (auto tilde = p.find('~'); tilde != std::string::npos) {
-        name = p.substr(0, tilde);
-        std::stringstream kv(p.substr(tilde + 1));
-        for (std::string item; std::getline(kv, item, '~');) {
-          const auto eq = item.find('=');
-          const std::string key = item.substr(0, eq), val = eq == std::string::npos ? "" : item.substr(eq + 1);
-          if (eq == std::string::npos || val.empty()) throw Error("policy '" + p + "': override '" + item + "' is not KEY=VALUE");
-          if (key == "sens") s.policy_options.sensitivity = val;
-          else if (key == "util") s.policy_options.utility = val;
-          else if (key == "power") s.policy_options.utility_power = std::stod(val);
-          else if (key == "profile") s.policy_options.profile = val == "none" ? "" : val;
-          else throw Error("policy '" + p + "': unknown override '" + key + "' (sens, util, power, profile)");
-        }
-      }
+      const std::string name = apply_overrides(p, s);
       if (name.rfind("ada:", 0) == 0) {
         s.kv = "ada";
         s.tier = name.substr(4);
