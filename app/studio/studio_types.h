@@ -65,7 +65,9 @@ struct PolicySettings {
   int hot_window = 32;           // newest tokens kept fp16
   int sink_tokens = 4;           // first tokens kept fp16
   int retier_every = 64;         // decode steps between re-tierings
-  std::string utility = "snapkv";// utility estimator or blend ("snapkv*0.8+recency*0.2")
+  // Utility estimator or blend; RDR's default, as core/policies/peer_policies.h kRdrDefaultUtility
+  // (not included here: it pulls in libtorch).
+  std::string utility = "snapkv*0.8+recency*0.2";
   bool completion = false;       // feature-map summary of dropped tokens (rdr-c, quest-c)
   int kivi_bits = 2;             // KIVI: 2 or 4
   // A per-layer budget profile (core/sessions' budget_profile, assets/profiles/MODEL.json): RDR
