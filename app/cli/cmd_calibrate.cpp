@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "app/cli/cli_commands.h"
+#include "app/cli/cli_inputs.h"
 #include "core/common/error.h"
 #include "core/decoder/device_choice.h"
 #include "core/metrics/layer_sensitivity.h"
@@ -16,18 +17,6 @@
 
 namespace skv::cli {
 namespace {
-
-std::string read_calibration_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-#ifdef SKV_ASSETS_DIR
-    std::ifstream alt(std::string(SKV_ASSETS_DIR) + "/texts/" + path, std::ios::binary);
-    if (alt) return std::string(std::istreambuf_iterator<char>(alt), {});
-#endif
-    throw Error("cannot open text '" + path + "' (a path, or a file name of assets/texts)");
-  }
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 }  // namespace
 
@@ -78,7 +67,7 @@ Handler add_calibrate(CLI::App& app) {
     std::stringstream ss(o->texts);
     for (std::string t; std::getline(ss, t, ',');) {
       if (t.empty()) continue;
-      auto ids = tok.encode(read_calibration_text(t));
+      auto ids = tok.encode(read_reference_text(t));
       if (int64_t(ids.size()) > o->tokens) ids.resize(size_t(o->tokens));
       if (int64_t(ids.size()) <= o->scored)
         throw Error("text '" + t + "' has " + std::to_string(ids.size()) + " tokens; need more than --scored");

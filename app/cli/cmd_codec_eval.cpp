@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/cli/cli_commands.h"
+#include "app/cli/cli_inputs.h"
 #include "core/codecs/codec_eval.h"
 #include "core/common/error.h"
 #include "core/decoder/dense_kv_cache.h"
@@ -19,14 +20,6 @@
 
 namespace skv::cli {
 namespace {
-
-std::string read_text(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw Error("cannot read text file " + path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 std::vector<float> to_vector(const at::Tensor& t) {
   auto c = t.to(at::kCPU, at::kFloat).contiguous();
@@ -109,7 +102,7 @@ Handler add_codec_eval(CLI::App& app) {
   return [o]() {
     ModelBundle model = open_model(o->model);
     const BpeTokenizer& tok = model.require_tokenizer();
-    auto ids = tok.encode(read_text(o->text));
+    auto ids = tok.encode(read_reference_text(o->text));
     if (static_cast<int64_t>(ids.size()) > o->max_tokens) ids.resize(o->max_tokens);
     if (static_cast<int64_t>(ids.size()) <= o->eval_queries)
       throw Error("text gives " + std::to_string(ids.size()) + " tokens; need more than --eval-queries (" +

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/cli/cli_commands.h"
+#include "app/cli/cli_inputs.h"
 #include "core/cache/backend_factory.h"
 #include "core/common/error.h"
 #include "core/decoder/device_choice.h"
@@ -17,27 +18,6 @@
 
 namespace skv::cli {
 namespace {
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-#ifdef SKV_ASSETS_DIR
-    std::ifstream alt(std::string(SKV_ASSETS_DIR) + "/texts/" + path, std::ios::binary);
-    if (alt) return std::string(std::istreambuf_iterator<char>(alt), {});
-#endif
-    throw Error("cannot open text '" + path + "' (a path, or a file name of assets/texts)");
-  }
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
 
 nlohmann::json to_json(const FidelityResult& r) {
   nlohmann::json j{{"policy", r.policy},
@@ -150,14 +130,14 @@ Handler add_eval(CLI::App& app) {
     int64_t prefix = 0, steps = o->steps;
     std::string source;
     if (o->task == "needle") {
-      std::string filler = read_text(o->text.empty() ? "prose_lighthouse.txt" : o->text);
+      std::string filler = read_reference_text(o->text.empty() ? "prose_lighthouse.txt" : o->text);
       NeedleTask t = make_needle_task(tok, filler, std::min(o->max_tokens, c.context_length), o->depth, o->seed);
       ids = t.ids;
       prefix = t.prompt_tokens;
       steps = t.answer_tokens;
       source = "needle(key " + t.pass_key + ", depth " + std::to_string(o->depth) + ", " + std::to_string(ids.size()) + " tokens)";
     } else {
-      ids = tok.encode(read_text(o->text));
+      ids = tok.encode(read_reference_text(o->text));
       if (int64_t(ids.size()) > o->max_tokens) ids.resize(size_t(o->max_tokens));
       if (int64_t(ids.size()) < steps + 64)
         throw Error("text has " + std::to_string(ids.size()) + " tokens; need at least --steps + 64");
@@ -180,7 +160,7 @@ Handler add_eval(CLI::App& app) {
     base.policy_options.layer_cap = o->layer_cap;
     base.policy_options.profile = o->profile;
     base.policy_options.sensitivity = o->sensitivity;
-    std::vector<std::string> policies = o->compare.empty() ? std::vector<std::string>{o->policy} : split(o->compare);
+    std::vector<std::string> policies = o->compare.empty() ? std::vector<std::string>{o->policy} : split_list(o->compare);
     for (const auto& p : policies) {  // malformed overrides fail now, not after the prefill
       BackendSpec check = base;
       apply_overrides(p, check);

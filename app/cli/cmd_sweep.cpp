@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "app/cli/cli_commands.h"
+#include "app/cli/cli_inputs.h"
 #include "core/cache/backend_factory.h"
 #include "core/common/error.h"
 #include "core/decoder/device_choice.h"
@@ -16,24 +17,6 @@
 
 namespace skv::cli {
 namespace {
-
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-#ifdef SKV_ASSETS_DIR
-  if (!in) in.open(std::string(SKV_ASSETS_DIR) + "/texts/" + path, std::ios::binary);
-#endif
-  if (!in) throw Error("cannot open text '" + path + "' (a path, or a file name of assets/texts)");
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 CellResult to_cell(const FidelityResult& r) {
   CellResult c;
@@ -96,8 +79,8 @@ Handler add_sweep(CLI::App& app) {
     const Shard shard = parse_shard(o->shard);
     SweepSpec spec;
     spec.model = o->model;
-    spec.policies = split(o->policies);
-    for (const auto& b : split(o->budgets)) {
+    spec.policies = split_list(o->policies);
+    for (const auto& b : split_list(o->budgets)) {
       try {
         spec.budgets.push_back(std::stod(b));
       } catch (...) {
@@ -140,7 +123,7 @@ Handler add_sweep(CLI::App& app) {
       if (!run) {
         const auto device = choose_device(o->device);
         decoder = std::make_unique<LlamaDecoder>(*model.weights, device);
-        auto ids = model.require_tokenizer().encode(read_text(o->text));
+        auto ids = model.require_tokenizer().encode(read_reference_text(o->text));
         if (int64_t(ids.size()) > o->max_tokens) ids.resize(size_t(o->max_tokens));
         if (int64_t(ids.size()) < o->steps + 64)
           throw Error("text has " + std::to_string(ids.size()) + " tokens; need at least --steps + 64");
