@@ -233,7 +233,11 @@ void Probe::pop_range() {
     if (gpu_->counters && gpu_->counters->ranges_pending() >= options_.counter_collect_every) {
       if (std::string err = gpu_->counters->collect(); !err.empty()) degrade_counters(err);
     }
-    if (options_.flush_every_step && gpu_->timeline) gpu_->timeline->flush();
+    const bool period_due = options_.flush_period.count() > 0 && t1 - last_flush_ >= options_.flush_period;
+    if (options_.flush_every_step || period_due) {
+      last_flush_ = t1;
+      flush();
+    }
   }
 #endif
 }

@@ -48,8 +48,13 @@ struct ProbeOptions {
   // have finished, at the end of a step, and at stop(). 1 = every step (fresh but costly).
   std::size_t counter_collect_every = 64;
   // Force a CUPTI flush at the end of every step (fresh timeline, ~0.3 ms per step on an H100).
-  // Off by default: ProbeWorker flushes from its own thread every period instead.
   bool flush_every_step = false;
+  // Flush at the end of a step once this much time has passed since the last flush (0 = never
+  // by itself). This keeps every CUPTI call on the decode thread, at a point where it launches
+  // nothing: a periodic cuptiActivityFlushAll from another thread while the decode thread
+  // launches kernels is what the Studio did until 2026-11-26, and GPU runs of it aborted with a
+  // corrupted heap (docs/STUDIO.md). Use this with ProbeWorker::start(period, /*flush=*/false).
+  std::chrono::milliseconds flush_period{0};
   // PM sampling (pm_sampling.h): a DRAM read/write throughput series (SampleRecord) while the
   // probe runs at timeline or counters. Decoded on flush() (ProbeWorker's period). Unsupported
   // -> a StatusRecord, and the level is kept.
@@ -85,7 +90,8 @@ class Probe {
   void report(StatusLevel level, std::string_view message);  // always recorded, even when off
 
   // Makes CUPTI hand over buffered kernel records (blocks until it has) and decodes PM samples.
-  // Any thread; the worker calls it periodically so the decode thread does not have to.
+  // Any thread, but best the decode thread between steps (see ProbeOptions::flush_period); call
+  // it before the decoder idles (a pause) so the last step's kernels reach the stream.
   void flush();
 
   // Consumer side.
@@ -108,6 +114,7 @@ class Probe {
   RecordStream stream_;
   std::atomic<Level> level_{Level::off};
   std::vector<OpenRange> ranges_;
+  std::chrono::steady_clock::time_point last_flush_{};  // decode thread only (flush_period)
   std::mutex gpu_mu_;  // guards the GPU backends' lifetime against flush() from another thread
   struct Gpu;
   std::unique_ptr<Gpu> gpu_;

@@ -56,15 +56,15 @@ std::size_t ProbeWorker::poll() {
   return n;
 }
 
-void ProbeWorker::start(std::chrono::milliseconds period) {
+void ProbeWorker::start(std::chrono::milliseconds period, bool flush_probe) {
   if (running_.exchange(true)) return;
-  thread_ = std::thread([this, period] {
+  thread_ = std::thread([this, period, flush_probe] {
     while (running_.load(std::memory_order_relaxed)) {
-      probe_.flush();  // CUPTI hands over kernel records here, off the decode thread
+      if (flush_probe) probe_.flush();  // CUPTI hands over kernel records here, off the decode thread
       poll();
       std::this_thread::sleep_for(period);
     }
-    probe_.flush();
+    if (flush_probe) probe_.flush();
     poll();
   });
 }

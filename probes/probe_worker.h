@@ -40,7 +40,10 @@ class ProbeWorker {
   // Drains once and publishes if anything arrived. Returns how many records were drained.
   // Call from one thread only (or use start()).
   std::size_t poll();
-  void start(std::chrono::milliseconds period = std::chrono::milliseconds(50));
+  // Drains every period on its own thread. flush_probe: also call Probe::flush() there (CUPTI
+  // calls from a second thread while the decode thread launches kernels; see
+  // ProbeOptions::flush_period for the way that keeps them on the decode thread).
+  void start(std::chrono::milliseconds period = std::chrono::milliseconds(50), bool flush_probe = true);
   void stop();
 
   std::shared_ptr<const ProbeSnapshot> snapshot() const;

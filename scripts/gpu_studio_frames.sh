@@ -35,6 +35,32 @@ else
   M=assets/models/smollm2-135m.json
   log "model: $M (SmolLM2-135M shape, seeded random weights)"
 fi
+# STRESS=1: the heap-corruption check (docs/STUDIO.md) instead of the benchmark: N runs at once
+# (N=4 each) with the CUPTI timeline flushed by the probe worker thread (the old way) and by the
+# decode thread between steps (the fix), 60 fps, 1024 prompt tokens, 2 threads each; then one
+# unpaced (--fps 0) run with every thread. Each run's exit code, any crash stack and its summary
+# line go to $OUT/stress.txt.
+if [ "${STRESS:-0}" = 1 ]; then
+  N=${N:-4}; SECS=${SECS:-40}
+  one() {  # name flush fps threads
+    local f="$B/stress_$1.log"
+    ( [ -n "$4" ] && export OMP_NUM_THREADS=$4
+      timeout 240 $B/bin/skv_studio_frames --model "$M" --device cuda --max-prompt-tokens 1024 --probe timeline \
+        --probe-flush "$2" --fps "$3" --max-seconds "$SECS" --json "$B/stress_$1.json" > "$f" 2>&1; echo "rc=$?" >> "$f" )
+  }
+  log "stress: $N runs flush=worker and $N runs flush=decode at once"
+  for i in $(seq 1 "$N"); do one "worker$i" worker 60 2 & one "decode$i" decode 60 2 & done
+  wait
+  log "stress: one unpaced run (--fps 0), flush=decode, all threads"
+  one unpaced decode 0 ""
+  log "stress done"
+  for f in $B/stress_*.log; do
+    echo "== $(basename "$f" .log): $(tail -1 "$f")"
+    grep -E "skv_studio_frames:|frames over|SIGABRT|SIGSEGV|corrupt|malloc|free\(\)|\(\+0x|\[0x" "$f" | head -40
+  done > "$OUT/stress.txt"
+  cat "$OUT/stress.txt"
+  exit 0
+fi
 # The prompt is the first shipped text, cut at 4096 tokens (the real model reads it as 3848; a
 # shape-only model tokenizes it differently).
 # 1) unpaced: the rate the UI thread could sustain while the decoder runs beside it on the GPU;

@@ -5,11 +5,14 @@
 // CPU ms per frame (p50 / p95 / max, per panel), the frame rate the UI thread could sustain, draw
 // counts and the decoder's tokens/s over the same frames. Builds where GLFW and OpenGL are absent
 // (the GPU machine); docs/STUDIO.md and docs/BENCHMARKS.md say how it is run.
+#include <execinfo.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <thread>
 
@@ -21,7 +24,31 @@
 #include "app/studio/studio_frame.h"
 #include "app/studio/studio_worker.h"
 
+namespace {
+// A crash (a heap abort, a segfault) prints the stack of the thread it hit, so a GPU run that
+// dies says where. backtrace_symbols_fd does not allocate; backtrace() is called once at start
+// so that its lazy loading of libgcc is not done inside the handler.
+void print_stack_and_die(int sig) {
+  void* frames[64];
+  const int n = backtrace(frames, 64);
+  const char* what = sig == SIGABRT ? "SIGABRT" : sig == SIGSEGV ? "SIGSEGV" : "SIGBUS";
+  (void)!write(2, "skv_studio_frames: ", 19);
+  (void)!write(2, what, std::strlen(what));
+  (void)!write(2, ", stack:\n", 9);
+  backtrace_symbols_fd(frames, n, 2);
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+void install_crash_stack_printer() {
+  void* warm[2];
+  backtrace(warm, 2);
+  for (int sig : {SIGABRT, SIGSEGV, SIGBUS}) signal(sig, print_stack_and_die);
+}
+}  // namespace
+
 int main(int argc, char** argv) {
+  install_crash_stack_printer();
   using namespace skv::studio;
   using Clock = std::chrono::steady_clock;
   auto ms_between = [](Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
@@ -48,6 +75,14 @@ int main(int argc, char** argv) {
   cli.add_option("--width", width, "Display width")->capture_default_str();
   cli.add_option("--height", height, "Display height")->capture_default_str();
   cli.add_option("--scale", scale, "UI scale")->capture_default_str();
+  cli.add_option("--probe", run.probe_level, "Probe level: auto (timeline on a GPU) | off | cpu | timeline | counters")
+      ->capture_default_str();
+  std::string probe_flush = "decode";
+  cli.add_option("--probe-flush", probe_flush,
+                 "Which thread calls CUPTI's flush: decode (between steps, the default) or worker (the probe worker "
+                 "thread every 50 ms, the Studio's way before 2026-11-26; for comparison runs)")
+      ->check(CLI::IsMember({"decode", "worker"}))
+      ->capture_default_str();
   cli.add_option("--json", json_path, "Write the results as JSON here");
   CLI11_PARSE(cli, argc, argv);
   if (!prompt_file.empty()) {
@@ -74,7 +109,7 @@ int main(int argc, char** argv) {
   ImGui_ImplNullPlatform_Init();
   ImGui_ImplNullRender_Init();  // honours texture requests (the dynamic font atlas) without a GPU
 
-  StudioWorker worker;
+  StudioWorker worker(/*probe_flush_on_worker=*/probe_flush == "worker");
   worker.start(run, policy);
   StudioHost host;
   FrameStatsLog log;
@@ -157,6 +192,8 @@ int main(int argc, char** argv) {
   j["display"] = {width, height};
   j["scale"] = scale;
   j["fps_cap"] = fps_cap;
+  j["probe_level"] = snap->probe_level;
+  j["probe_flush"] = probe_flush;
   j["frames_measured"] = log.frames.size();
   j["measured_seconds"] = seconds;
   j["tokens_decoded_while_measured"] = tokens1 - tokens0;
@@ -172,8 +209,9 @@ int main(int argc, char** argv) {
   j["ui_thread_fps_measured"] = loop_fps;
   j["vertices_per_frame"] = {{"p50", quantile(verts, 0.5)}, {"max", verts.empty() ? 0.0 : *std::max_element(verts.begin(), verts.end())}};
   j["summary"] = log.summary(false);
-  std::printf("skv_studio_frames: %s on %s, backend %s, %zu prompt tokens, display %dx%d, fps cap %.0f\n", snap->model.name.c_str(),
-              snap->device.c_str(), snap->backend_name.c_str(), snap->prompt_tokens.size(), width, height, fps_cap);
+  std::printf("skv_studio_frames: %s on %s, backend %s, %zu prompt tokens, display %dx%d, fps cap %.0f, probe %s (flush: %s)\n",
+              snap->model.name.c_str(), snap->device.c_str(), snap->backend_name.c_str(), snap->prompt_tokens.size(), width, height,
+              fps_cap, snap->probe_level.c_str(), probe_flush.c_str());
   std::printf("  %zu frames over %.1f s (%.0f frames/s) while decoding %zu tokens (%.2f tokens/s)\n", log.frames.size(), seconds, loop_fps,
               tokens1 - tokens0, tps);
   std::printf("  UI CPU per frame (NewFrame + panels + Render): p50 %.3f ms, p95 %.3f ms, max %.3f ms -> %.0f fps sustainable at p50, %.0f at p95\n",

@@ -3,6 +3,7 @@
 #include "app/studio/studio_worker.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cmath>
 #include <chrono>
 #include <deque>
@@ -116,7 +117,11 @@ struct StudioWorker::Impl {
   int recorded_layer = 0, recorded_head = 0;  // the head whose token x time tier image is recorded
   int run_counter = 0;
 
-  probes::Probe probe;
+  // CUPTI is called from the decode thread only: it flushes at the end of a step every 50 ms
+  // (ProbeOptions::flush_period) and before it pauses; the probe worker only drains the ring.
+  // probe_flush_on_worker = true is the old way (the worker thread flushes), kept to compare.
+  const bool probe_flush_on_worker;
+  probes::Probe probe{probe_options(probe_flush_on_worker)};
   probes::ProbeWorker probe_worker{probe, 20000};
   // Every probe record of the current run, drained by probe_worker's thread, waiting for the
   // recorder (the session keeps all of them; the live histories are capped).
@@ -125,12 +130,18 @@ struct StudioWorker::Impl {
   bool probe_rec_on = false;
   std::thread thread;
 
-  Impl() {
+  static probes::ProbeOptions probe_options(bool flush_on_worker) {
+    probes::ProbeOptions o;
+    if (!flush_on_worker) o.flush_period = std::chrono::milliseconds(50);
+    return o;
+  }
+
+  explicit Impl(bool flush_on_worker) : probe_flush_on_worker(flush_on_worker) {
     probe_worker.set_sink([this](const std::vector<probes::Record>& batch) {
       std::lock_guard<std::mutex> lk(probe_rec_mu);
       if (probe_rec_on) probe_rec.insert(probe_rec.end(), batch.begin(), batch.end());
     });
-    probe_worker.start(std::chrono::milliseconds(50));
+    probe_worker.start(std::chrono::milliseconds(50), /*flush_probe=*/probe_flush_on_worker);
     thread = std::thread([this] { loop(); });
   }
   ~Impl() {
@@ -210,6 +221,8 @@ struct StudioWorker::Impl {
     if (!paused || cancel || quit) return;
     state.phase = RunPhase::paused;
     lk.unlock();
+    // The last steps' kernels reach the Kernels panel (and the session) while paused.
+    probe.flush();
     // A paused session is on disk up to this step (Export reads it from there).
     if (recorder) guard_recorder([&] { recorder->flush(); });
     publish();
@@ -229,8 +242,13 @@ struct StudioWorker::Impl {
     bundle.emplace(open_model(run.model_spec));
     set_phase(RunPhase::loading, "loading weights onto " + device_description(device));
     decoder = std::make_unique<LlamaDecoder>(*bundle->weights, device);
-    // On the CPU leave one core to the GUI thread (and to Xvfb's software renderer).
-    if (!device.is_cuda()) at::set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency()) - 1));
+    // Leave one core to the GUI thread (and to Xvfb's software renderer), on a GPU too: the
+    // tiered cache and its policies run on the CPU there, and a full-width OpenMP team with the
+    // GUI thread busy on one of its cores waits on every barrier (an unpaced GUI on the GPU
+    // machine slowed decoding to a standstill). A user's OMP_NUM_THREADS wins.
+    if (!std::getenv("OMP_NUM_THREADS")) {
+      at::set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency()) - 1));
+    }
     stand_in.reset();
     if (!bundle->tokenizer) stand_in.emplace(id_stand_in_tokenizer(decoder->config().vocab_size));
     loaded_key = key;
@@ -756,7 +774,7 @@ struct StudioWorker::Impl {
   }
 };
 
-StudioWorker::StudioWorker() : impl_(std::make_unique<Impl>()) {}
+StudioWorker::StudioWorker(bool probe_flush_on_worker) : impl_(std::make_unique<Impl>(probe_flush_on_worker)) {}
 StudioWorker::~StudioWorker() = default;
 
 void StudioWorker::start(const RunSettings& run, const PolicySettings& policy, bool paused) {

@@ -17,7 +17,9 @@ namespace skv::studio {
 
 class StudioWorker {
  public:
-  StudioWorker();
+  // probe_flush_on_worker: the probe worker thread flushes CUPTI (the pre-2026-11-26 way, for
+  // comparison runs of skv_studio_frames); default: the decode thread does, between steps.
+  explicit StudioWorker(bool probe_flush_on_worker = false);
   ~StudioWorker();  // stops the run and joins (waits for at most the current forward pass)
   StudioWorker(const StudioWorker&) = delete;
   StudioWorker& operator=(const StudioWorker&) = delete;

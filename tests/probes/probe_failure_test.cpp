@@ -1,11 +1,14 @@
 // Failure paths: each missing piece becomes a StatusRecord and a lower level, never a crash.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "probes/cupti_library.h"
 #include "probes/probe.h"
+#include "probes/probe_worker.h"
 #include "probes/cupti_timeline.h"
 #include "probes/probe_overhead.h"
 
@@ -82,6 +85,7 @@ struct FakeState {
   int pushes = 0;
   int pops = 0;
   int flushes = 0;
+  std::vector<std::thread::id> flush_threads;  // who called cuptiActivityFlushAll
 };
 FakeState g_fake;
 
@@ -120,6 +124,7 @@ std::shared_ptr<const CuptiApi> fake_api() {
   api->cuptiActivityDisable = [](CUpti_ActivityKind) { return CUPTI_SUCCESS; };
   api->cuptiActivityFlushAll = [](uint32_t) {
     ++g_fake.flushes;
+    g_fake.flush_threads.push_back(std::this_thread::get_id());
     return CUPTI_SUCCESS;
   };
   api->cuptiActivityPushExternalCorrelationId = [](CUpti_ExternalCorrelationKind, uint64_t) {
@@ -166,6 +171,53 @@ TEST_F(ProbeFakeCupti, InsufficientPrivilegesDegradesCountersToTimelineWithActio
   probe.stop();
   EXPECT_GE(g_fake.flushes, 1);  // stop() hands over what CUPTI still holds
   EXPECT_EQ(probe.level(), Level::off);
+}
+
+// With flush_period the decode thread flushes at the end of a step once the period has passed,
+// and a ProbeWorker started with flush_probe = false never calls CUPTI: every flush comes from the
+// thread that runs the steps (the Studio's setup; docs/STUDIO.md says why).
+TEST_F(ProbeFakeCupti, FlushPeriodFlushesOnTheDecodeThreadOnly) {
+  ProbeOptions opt;
+  opt.api_override = fake_api();
+  opt.flush_period = std::chrono::milliseconds(20);
+  Probe probe(opt);
+  ProbeWorker worker(probe);
+  worker.start(std::chrono::milliseconds(1), /*flush_probe=*/false);
+  ASSERT_EQ(probe.start(Level::timeline), Level::timeline);
+  const auto decode_thread = std::this_thread::get_id();
+  const auto t0 = std::chrono::steady_clock::now();
+  int steps = 0;
+  while (std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(130)) {
+    probe.begin_step(steps);
+    probe.push_range("attn L0", kNoStep, 0);  // inner ranges never flush
+    probe.pop_range();
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    probe.end_step();
+    ++steps;
+  }
+  const int during_run = g_fake.flushes;
+  worker.stop();
+  probe.stop();
+  // ~130 ms of steps at a 20 ms period: at most one flush per period (130 / 20 + 1), however
+  // many steps a loaded machine fits in, and at least two.
+  EXPECT_GE(during_run, 2);
+  EXPECT_LE(during_run, 7);
+  for (const auto& id : g_fake.flush_threads) EXPECT_EQ(id, decode_thread);
+}
+
+TEST_F(ProbeFakeCupti, WorkerFlushesWhenAskedTo) {
+  ProbeOptions opt;
+  opt.api_override = fake_api();
+  Probe probe(opt);
+  ASSERT_EQ(probe.start(Level::timeline), Level::timeline);
+  ProbeWorker worker(probe);
+  worker.start(std::chrono::milliseconds(1), /*flush_probe=*/true);
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  worker.stop();
+  const std::vector<std::thread::id> threads = g_fake.flush_threads;
+  probe.stop();
+  ASSERT_GE(threads.size(), 2u);
+  for (const auto& id : threads) EXPECT_NE(id, std::this_thread::get_id());
 }
 
 TEST_F(ProbeFakeCupti, AnotherProfilerAttachedDegradesToCpu) {
