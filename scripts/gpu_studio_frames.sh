@@ -26,6 +26,7 @@ grep -E "SKV: (GUI|CUDA)" "$OUT/configure.log"
 log build
 cmake --build $B --target skv_studio_frames -j16 > "$OUT/build.log" 2>&1 || { grep -E "error|Error" "$OUT/build.log" | head -40; exit 1; }
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$OUT/device.txt"
+[ "${BUILD_ONLY:-0}" = 1 ] && { log "built (BUILD_ONLY=1)"; exit 0; }
 nproc >> "$OUT/device.txt"
 M=${SKV_MODEL_GGUF:-}
 if [ -n "$M" ] && [ -f "$M" ]; then
