@@ -18,10 +18,12 @@ bool cuda_device_available();
 
 // Which ADA decode kernel runs (docs/KERNELS.md): auto picks the warp-per-page kernel (v5) when
 // its shared memory fits the tier table, else the split kernel (v4). Forcing one is for benchmarks
-// and tests; forcing v5 where it does not fit is an error.
+// and tests; forcing v5 (or v6) where it does not fit is an error. v6 is v5 with 3-bit COORD key
+// tiers scored on the integer tensor cores from their code bits (kernels/ada_bitplane.h).
 inline constexpr int kAdaKernelAuto = 0;
 inline constexpr int kAdaKernelSplit = 1;
 inline constexpr int kAdaKernelWarpPerPage = 2;
+inline constexpr int kAdaKernelTensorCore = 3;
 
 struct DecodeArgs {
   const float* q = nullptr;        // [batch, num_q_heads, head_dim] device

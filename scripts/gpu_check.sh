@@ -57,13 +57,13 @@ else
 fi
 # ptxas resource report of the decode kernels (registers, smem, spills), from the build itself.
 grep -E "Compiling entry|registers|spill" "$OUT/build.log" | grep -A2 -E "decode_split|decode_wpp|merge_kernel|encode_kernel" |
-  sed -E 's/_ZN3skv7kernels[^ ]*decode_wpp_kernelILi([0-9]+)ELi([0-9]+)ELi([0-9])[^ ]*/decode_wpp<D=\1,NH=\2,VMODE=\3>/; s/_ZN3skv7kernels[^ ]*decode_split_kernelILi([0-9]+)ELi([0-9]+)ELb([01])ELi([0-9])[^ ]*/decode_split<D=\1,NH=\2,DENSE=\3,VMODE=\4>/; s/_ZN3skv7kernels[^ ]*merge_kernelILi([0-9]+)[^ ]*/merge<D=\1>/; s/_ZN3skv7kernels[^ ]*encode_kernelILi([0-9]+)[^ ]*/encode<D=\1>/' > "$OUT/ptxas.txt"
+  sed -E 's/_ZN3skv7kernels[^ ]*decode_wpp_kernelILi([0-9]+)ELi([0-9]+)ELi([0-9])ELb([01])[^ ]*/decode_wpp<D=\1,NH=\2,VMODE=\3,MMA=\4>/; s/_ZN3skv7kernels[^ ]*decode_split_kernelILi([0-9]+)ELi([0-9]+)ELb([01])ELi([0-9])[^ ]*/decode_split<D=\1,NH=\2,DENSE=\3,VMODE=\4>/; s/_ZN3skv7kernels[^ ]*merge_kernelILi([0-9]+)[^ ]*/merge<D=\1>/; s/_ZN3skv7kernels[^ ]*encode_kernelILi([0-9]+)[^ ]*/encode<D=\1>/' > "$OUT/ptxas.txt"
 grep -vE "ptxas info|bytes stack frame|^$" "$OUT/build.log" | tail -c 15000 > "$OUT/build.tail.log"; mv "$OUT/build.tail.log" "$OUT/build.log"
 
 TEST_RC=na; SAN_RC=na; BENCH_RC=na; SDPA_RC=na
 if [ -n "${TESTS:-}" ] && [ -x "$TESTS" ]; then
   log "tests"
-  timeout 150 "$TESTS" > "$OUT/tests.log" 2>&1; TEST_RC=$?
+  timeout 240 "$TESTS" > "$OUT/tests.log" 2>&1; TEST_RC=$?
 fi
 if [ -n "${SKV:-}" ]; then
   log "skv bench attn"
@@ -98,7 +98,7 @@ fi
 if [ -n "${TESTS:-}" ] && [ -x "$TESTS" ]; then
   log "compute-sanitizer memcheck"
   timeout 100 compute-sanitizer --tool memcheck --error-exitcode 9 "$TESTS" \
-    --gtest_filter='AdaGpu.AdaDecodeHeadWithNoPages*:AdaGpu.EncodeMatchesCpuEncode:AdaGpu.DenseFp16DecodeRejects*:AdaGpu.AdaDecodeMatchesCpuWithMixedTiers*' \
+    --gtest_filter='AdaGpu.AdaDecodeHeadWithNoPages*:AdaGpu.EncodeMatchesCpuEncode:AdaGpu.DenseFp16DecodeRejects*:AdaGpu.AdaDecodeMatchesCpuWithMixedTiers*:AdaGpu.TensorCoreKernelOnMixedTiers' \
     > "$OUT/sanitizer.log" 2>&1; SAN_RC=$?
   tail -c 20000 "$OUT/sanitizer.log" > "$OUT/san.tmp"; mv "$OUT/san.tmp" "$OUT/sanitizer.log"
 fi
@@ -114,12 +114,12 @@ b = json.load(open(sys.argv[1]))
 src = json.load(open(sys.argv[2]))["results"] if os.path.exists(sys.argv[2]) else b["results"]
 sd = {(r["ctx"], r["hq"], r["hkv"], r["d"], r["batch"]): r["sdpa_us"] for r in src if "sdpa_us" in r}
 print(f"{b['device']}  copy {b['copy_gbs']:.0f} GB/s")
-print(f"{'ctx':>7} {'heads':>6} {'d':>4} {'B':>2} | {'ada_us':>8} {'v4_us':>8} {'%copy':>6} | {'dense_us':>8} {'sdpa_us':>8} | {'x dense':>7} {'x sdpa':>7} | {'enc1_us':>7}")
+print(f"{'ctx':>7} {'heads':>6} {'d':>4} {'B':>2} | {'ada_us':>8} {'v4_us':>8} {'v6_us':>8} {'%copy':>6} | {'dense_us':>8} {'sdpa_us':>8} | {'x dense':>7} {'x sdpa':>7} | {'enc1_us':>7}")
 for r in b["results"]:
     k = (r["ctx"], r["hq"], r["hkv"], r["d"], r["batch"]); t = sd.get(k)
     xs = f"{t / r['ada_us']:7.2f}" if t else "    n/a"
     ts = f"{t:8.2f}" if t else "     n/a"
-    print(f"{r['ctx']:>7} {r['hq']:>3}/{r['hkv']:<2} {r['d']:>4} {r['batch']:>2} | {r['ada_us']:8.2f} {r.get('ada_split_v4_us', 0):8.2f} {r['ada_pct_copy']:5.1f}% | {r['dense_us']:8.2f} {ts} | {r['speedup_vs_dense']:7.2f} {xs} | {r['encode_one_token_all_heads_us']:7.2f}")
+    print(f"{r['ctx']:>7} {r['hq']:>3}/{r['hkv']:<2} {r['d']:>4} {r['batch']:>2} | {r['ada_us']:8.2f} {r.get('ada_split_v4_us', 0):8.2f} {r.get('ada_v6_us', 0):8.2f} {r['ada_pct_copy']:5.1f}% | {r['dense_us']:8.2f} {ts} | {r['speedup_vs_dense']:7.2f} {xs} | {r['encode_one_token_all_heads_us']:7.2f}")
 PY
   fi
 } >> "$OUT/summary.txt" 2>&1

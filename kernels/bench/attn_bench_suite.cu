@@ -266,6 +266,11 @@ AttnBenchResult run_attn_bench_case(const AttnBenchCase& c, int runs) {
       a.variant = kAdaKernelSplit;
       ada_decode_attention(b.kv(s), a);
     }, runs);
+    r.ada_v6_us = b.time_us([&](int s) {  // v6: the key scoring on the tensor cores
+      DecodeArgs a = b.args(s);
+      a.variant = kAdaKernelTensorCore;
+      ada_decode_attention(b.kv(s), a);
+    }, runs);
     encode_cost(b, &r.encode_one_token_us, &r.encode_page_ns_per_token);
   }
   {

@@ -150,8 +150,9 @@ Plan make_plan(const PagedKv& kv, int num_q_heads, int max_pages, bool wpp) {
   return p;
 }
 
-// Shared memory of the v5 kernel for this tier table and head chunk.
-WppPlan wpp_plan(const TierTable& tt, int d, int nh) {
+// Shared memory of the v5 kernel (mma: v6, whose 3-bit COORD tiers hold a bit-plane B table
+// instead of a LUT) for this tier table and head chunk.
+WppPlan wpp_plan(const TierTable& tt, int d, int nh, bool mma) {
   constexpr int kWarps = kWppThreads / 32;
   WppPlan p{};
   size_t lut = 0, kbytes = 16, vbytes = 16;
@@ -164,7 +165,8 @@ WppPlan wpp_plan(const TierTable& tt, int d, int nh) {
       const PageOffsets o = page_offsets(L);
       kbytes = std::max(kbytes, o.values);                                  // codes + key scales
       vbytes = std::max(vbytes, (has_page_mean(L) ? o.mean : o.total) - o.values);  // values + scales
-      lut += align16(lut_floats(L, nh) * sizeof(float)) / sizeof(float);
+      lut += (mma && bitplane_tier(L)) ? size_t(bitplane::table_bytes(d)) / sizeof(float)
+                                       : align16(lut_floats(L, nh) * sizeof(float)) / sizeof(float);
     }
   }
   const size_t red = size_t(kWarps) * size_t(nh) * size_t(d);
@@ -231,8 +233,9 @@ bool use_wpp(const PagedKv& kv, int num_q_heads, int max_pages, int variant, boo
   if (dense || variant == kAdaKernelSplit) return false;
   const int group = num_q_heads / std::max(1, kv.num_kv_heads);
   const int nh = group == 1 ? 1 : group == 2 ? 2 : 4;
-  const bool fits = wpp_plan(kv.tiers, kv.head_dim, nh).total <= size_t(smem_optin());
-  if (variant == kAdaKernelWarpPerPage) {
+  const bool mma = variant == kAdaKernelTensorCore;
+  const bool fits = wpp_plan(kv.tiers, kv.head_dim, nh, mma).total <= size_t(smem_optin());
+  if (variant == kAdaKernelWarpPerPage || mma) {
     if (!fits)
       throw KernelError("ada decode: the warp-per-page kernel needs more shared memory than the device has for these tiers");
     return true;
@@ -275,7 +278,8 @@ void run_decode(const PagedKv& kv, const DecodeArgs& a, bool dense) {
 
   const SmemPlan sp = smem_plan(kv.tiers, d, plan.nh);
   prm.plan = sp;
-  prm.wpp = wpp_plan(kv.tiers, d, plan.nh);
+  const bool mma = !dense && a.variant == kAdaKernelTensorCore;
+  prm.wpp = wpp_plan(kv.tiers, d, plan.nh, mma);
   const int optin = smem_optin();
   const size_t smem_bytes = wpp ? prm.wpp.total : sp.total;
   if (smem_bytes > size_t(optin))
@@ -285,7 +289,7 @@ void run_decode(const PagedKv& kv, const DecodeArgs& a, bool dense) {
   auto stream = static_cast<cudaStream_t>(a.stream);
   if (grid.y > 65535u) throw KernelError("ada decode: batch * kv heads * chunks above 65535");
 
-  if (wpp) launch_decode_wpp(d, plan.nh, vmode, prm, grid, smem_bytes, stream);
+  if (wpp) launch_decode_wpp(d, plan.nh, vmode, mma, prm, grid, smem_bytes, stream);
   else launch_decode_split(d, plan.nh, dense, vmode, prm, grid, smem_bytes, stream);
   const float* rot = vmode == 1 ? nullptr : prm.part_rot;
   const float* plain = vmode == 0 ? nullptr : prm.part_plain;

@@ -12,6 +12,7 @@
 #include <type_traits>
 
 #include "kernels/ada_attention.h"
+#include "kernels/ada_bitplane.h"
 #include "kernels/cuda/cuda_check.h"
 
 namespace skv::kernels::ada_detail {
@@ -70,6 +71,7 @@ struct TierConst {
                  // computed in the prologue straight from global memory)
   int wpt, vwpt, nb, upl, E, bv, coded, has_mean, vcoded;
   int pad;    // v5: the tier's LUT offset (floats) in the LUT region
+  int mma;    // v6: 1 when this tier's keys are scored on the tensor cores (3-bit COORD)
 };
 __host__ __device__ inline TierConst tier_const(const TierLayout& L) {
   TierConst c{};
@@ -609,6 +611,113 @@ __device__ __forceinline__ float q_dot_mean(const MeanWord<D>& raw, const float*
   return mine;
 }
 
+// ---- v6: 3-bit COORD keys scored on the integer tensor cores (kernels/ada_bitplane.h) -----------
+// A tier the tensor cores can score: COORD keys of 3 bits (the bit-plane algebra is for 8 levels).
+__host__ __device__ inline bool bitplane_tier(const TierLayout& L) {
+  return L.key_kind == KeyKind::kCoord && L.key_bits == 3;
+}
+
+__device__ __forceinline__ uint4 lds128u(uint32_t addr) {
+  uint4 v;
+  asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "r"(addr));
+  return v;
+}
+
+// D[16x8] += A[16x32] (u8, row) * B[32x8] (s8, col), s32 accumulate (exact): sm_80+.
+__device__ __forceinline__ void mma_u8s8(int (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3, uint32_t b0,
+                                         uint32_t b1) {
+  asm("mma.sync.aligned.m16n8k32.row.col.s32.u8.s8.s32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%0, %1, %2, %3};"
+      : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
+      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+
+// The tier's B table (ada_bitplane.h) in `region`: a 64-byte header (float cst[4] = C * sum_i q'_h,i,
+// float inv_scale[4] = 2^-E_h, int E[4], int general) then mma_steps x 32 lanes x 16 bytes. Warp 0
+// writes the header; all threads then fill the table. Every thread of the CTA must call it.
+template <int D, int NH, int THREADS>
+__device__ __forceinline__ void build_bitplane_table(const float* klev, const float* q_rot, float* region) {
+  namespace bp = bitplane;
+  const int tid = threadIdx.x, lane = tid & 31;
+  int* ihdr = reinterpret_cast<int*>(region);
+  if (tid < 32) {
+    const bp::Coefficients k = bp::coefficients(klev);
+    float kmax = 0.f;
+#pragma unroll
+    for (int S = 1; S < 8; ++S) kmax = fmaxf(kmax, fabsf(k.kappa[S]));
+#pragma unroll
+    for (int h = 0; h < 4; ++h) {
+      float qmax = 0.f, qsum = 0.f;
+      if (h < NH)
+        for (int i = lane; i < D; i += 32) {
+          const float v = q_rot[i * NH + h];
+          qmax = fmaxf(qmax, fabsf(v));
+          qsum += v;
+        }
+#pragma unroll
+      for (int o = 16; o; o >>= 1) {
+        qmax = fmaxf(qmax, __shfl_xor_sync(0xffffffffu, qmax, o));
+        qsum += __shfl_xor_sync(0xffffffffu, qsum, o);
+      }
+      if (lane == 0) {
+        const int E = bp::head_exponent(kmax * qmax);
+        region[h] = k.constant * qsum;
+        region[4 + h] = ldexpf(1.f, -E);
+        ihdr[8 + h] = E;
+      }
+    }
+    if (lane == 0) ihdr[12] = k.general ? 1 : 0;
+  }
+  __syncthreads();
+  const bp::Coefficients k = bp::coefficients(klev);
+  const int E[4] = {ihdr[8], ihdr[9], ihdr[10], ihdr[11]};
+  const int steps = bp::mma_steps(D, k.general);
+  auto* tab = reinterpret_cast<uint32_t*>(reinterpret_cast<unsigned char*>(region) + bp::kHeaderBytes);
+  for (int e = tid; e < steps * 32 * 4; e += THREADS) {
+    const int which = e & 3, ln = (e >> 2) & 31, step = e >> 7;
+    tab[e] = bp::table_word(D, NH, step, ln, which, k, q_rot, E);
+  }
+}
+
+// Logits of tokens [0, ntok) of a staged 3-bit COORD page on the tensor cores: 16-token tiles,
+// lane (g = lane / 4, tig = lane % 4) builds the plane words of tokens g and g + 8 of the tile from
+// its D/4 dims' code bits; per step one LDS.128 of B and 4 LOP + 2 MMA. wraw[t * NH + h] as
+// score_tokens writes it.
+template <int D, int NH, bool GENERAL>
+__device__ __forceinline__ void score_bitplane(const unsigned char* page, const TierConst& tc, const float* region,
+                                               int ntok, int lane, float* wraw) {
+  namespace bp = bitplane;
+  constexpr int NWORDS = bp::plane_words(D, GENERAL), WPT = 3 * D / 32;
+  const int g = lane >> 2, tig = lane & 3;
+  const auto* rows = reinterpret_cast<const uint32_t*>(page + tc.key_codes);
+  const auto* kscale = reinterpret_cast<const __half*>(page + tc.key_scales);
+  const float cst = region[tig], inv = region[4 + tig];
+  const uint32_t tab = static_cast<uint32_t>(__cvta_generic_to_shared(region)) + bp::kHeaderBytes + uint32_t(lane) * 16u;
+  for (int t0 = 0; t0 < ntok; t0 += 16) {
+    const int ta = t0 + g, tb = ta + 8;
+    uint32_t wa[NWORDS], wb[NWORDS];
+    bp::lane_plane_words<D, GENERAL>(rows + ta * WPT, tig, wa);
+    bp::lane_plane_words<D, GENERAL>(rows + tb * WPT, tig, wb);
+    int lo[4] = {0, 0, 0, 0}, hi[4] = {0, 0, 0, 0};  // digits 0, 1 and digits 2, 3
+#pragma unroll
+    for (int w = 0; w < NWORDS; ++w)
+#pragma unroll
+      for (int u = 0; u < 4; ++u) {
+        const uint4 b = lds128u(tab + uint32_t(4 * w + u) * 512u);
+        const uint32_t m0 = 0x01010101u << (2 * u), m1 = m0 << 1;
+        const uint32_t a0 = wa[w] & m0, a1 = wb[w] & m0, a2 = wa[w] & m1, a3 = wb[w] & m1;
+        mma_u8s8(lo, a0, a1, a2, a3, b.x, b.y);
+        mma_u8s8(hi, a0, a1, a2, a3, b.z, b.w);
+      }
+    if (tig < NH) {
+      const float xa = (float(lo[0]) + float(lo[1]) * 256.f) + (float(hi[0]) * 65536.f + float(hi[1]) * 16777216.f);
+      const float xb = (float(lo[2]) + float(lo[3]) * 256.f) + (float(hi[2]) * 65536.f + float(hi[3]) * 16777216.f);
+      if (ta < ntok) wraw[ta * NH + tig] = __half2float(kscale[ta]) * fmaf(xa, inv, cst);
+      if (tb < ntok) wraw[tb * NH + tig] = __half2float(kscale[tb]) * fmaf(xb, inv, cst);
+    }
+  }
+}
+
 // Opt in to the device's full shared memory once per kernel, then launch.
 template <auto Kernel, int THREADS>
 void launch_kernel(const DecodeParams& prm, dim3 grid, size_t smem, cudaStream_t stream, const char* what) {
@@ -627,6 +736,8 @@ void launch_kernel(const DecodeParams& prm, dim3 grid, size_t smem, cudaStream_t
 // Launch one split kernel (v4: D 64/128, NH 1/2/4, dense or coded, VMODE 0/1/2) or one v5 kernel.
 void launch_decode_split(int d, int nh, bool dense, int vmode, const DecodeParams& prm, dim3 grid, size_t smem,
                          cudaStream_t stream);
-void launch_decode_wpp(int d, int nh, int vmode, const DecodeParams& prm, dim3 grid, size_t smem, cudaStream_t stream);
+// mma = true: the v6 kernel (3-bit COORD tiers scored on the tensor cores, the rest as v5).
+void launch_decode_wpp(int d, int nh, int vmode, bool mma, const DecodeParams& prm, dim3 grid, size_t smem,
+                       cudaStream_t stream);
 
 }  // namespace skv::kernels::ada_detail

@@ -17,7 +17,12 @@ namespace {
 // current values are accumulated, so loads overlap compute without a second buffer. Every coded
 // tier's LUT is built once, up front. FP16-key pages are read straight from global memory; the
 // page mean (q . m_p) is loaded from global memory at the top of the page and used after scoring.
-template <int D, int NH, int VMODE>
+//
+// v6 (MMA = true, DecodeArgs::variant = kAdaKernelTensorCore): the same kernel, but 3-bit COORD
+// tiers are scored on the integer tensor cores from their code bits (ada_bitplane.h): no LUT, no
+// dense keys; their shared-memory region holds the B table (24.6 KB at d = 128) instead of the
+// 64 KB LUT. Other tiers are scored as in v5.
+template <int D, int NH, int VMODE, bool MMA>
 __global__ void __launch_bounds__(kWppThreads, 1) decode_wpp_kernel(const DecodeParams p) {
   constexpr int kWarps = kWppThreads / 32, MPL = D / 32;
   extern __shared__ __align__(16) unsigned char smem[];
@@ -30,6 +35,7 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_wpp_kernel(const Decode
     if (threadIdx.x == 32 + t && t < p.kv.tiers.count) {
       TierConst c = tier_const(p.kv.tiers.layouts[t]);
       c.pad = p.wpp.lut_off[t];
+      c.mma = MMA && bitplane_tier(p.kv.tiers.layouts[t]) ? 1 : 0;
       tcs[t] = c;
     }
   auto* pinfo = reinterpret_cast<PageInfo*>(smem + plan.pinfo);
@@ -96,8 +102,10 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_wpp_kernel(const Decode
   }
   stage_query<D, NH, true, kWppThreads>(p, b, h, chunk, p.kv.signs + size_t(h) * D, q_plain, q_rot);
   __syncthreads();
-  for (int t = 0; t < tt.count; ++t)
-    if (keys_coded(tt.layouts[t])) build_lut<NH, kWppThreads>(tt.layouts[t], klev + t * 64, q_rot, luts + tcs[t].pad);
+  for (int t = 0; t < tt.count; ++t) {
+    if (MMA && tcs[t].mma) build_bitplane_table<D, NH, kWppThreads>(klev + t * 64, q_rot, luts + tcs[t].pad);
+    else if (keys_coded(tt.layouts[t])) build_lut<NH, kWppThreads>(tt.layouts[t], klev + t * 64, q_rot, luts + tcs[t].pad);
+  }
   __syncthreads();
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.launch_dependents;");
@@ -119,7 +127,13 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_wpp_kernel(const Decode
     const unsigned char* kpage = tc.coded ? kstage : gpage;
     const unsigned char* vpage = tc.coded ? vstage - tc.values : gpage;
     const int ntok = int(pg.tokens);
-    score_tokens<D, NH>(kpage, tc, tc.coded, luts + tc.pad, q_plain, 0, ntok, lane, wraw);
+    if (MMA && tc.mma) {
+      const float* region = luts + tc.pad;
+      if (reinterpret_cast<const int*>(region)[12]) score_bitplane<D, NH, true>(kpage, tc, region, ntok, lane, wraw);
+      else score_bitplane<D, NH, false>(kpage, tc, region, ntok, lane, wraw);
+    } else {
+      score_tokens<D, NH>(kpage, tc, tc.coded, luts + tc.pad, q_plain, 0, ntok, lane, wraw);
+    }
     __syncwarp();  // keys consumed: request the next page's keys
     issue_keys(k + 1);
     const float qm = tc.has_mean ? q_dot_mean<D, NH>(mraw, q_plain, lane) : 0.f;
@@ -137,21 +151,27 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_wpp_kernel(const Decode
 
 }  // namespace
 
-template <int D, int VMODE>
+template <int D, int VMODE, bool MMA>
 void dispatch_wpp(int nh, const DecodeParams& prm, dim3 grid, size_t smem, cudaStream_t s) {
-  if (nh == 1) launch_kernel<decode_wpp_kernel<D, 1, VMODE>, kWppThreads>(prm, grid, smem, s, "decode_wpp_kernel");
-  else if (nh == 2) launch_kernel<decode_wpp_kernel<D, 2, VMODE>, kWppThreads>(prm, grid, smem, s, "decode_wpp_kernel");
-  else launch_kernel<decode_wpp_kernel<D, 4, VMODE>, kWppThreads>(prm, grid, smem, s, "decode_wpp_kernel");
+  if (nh == 1) launch_kernel<decode_wpp_kernel<D, 1, VMODE, MMA>, kWppThreads>(prm, grid, smem, s, "decode_wpp_kernel");
+  else if (nh == 2) launch_kernel<decode_wpp_kernel<D, 2, VMODE, MMA>, kWppThreads>(prm, grid, smem, s, "decode_wpp_kernel");
+  else launch_kernel<decode_wpp_kernel<D, 4, VMODE, MMA>, kWppThreads>(prm, grid, smem, s, "decode_wpp_kernel");
 }
 
-void launch_decode_wpp(int d, int nh, int vmode, const DecodeParams& prm, dim3 grid, size_t smem,
-                       cudaStream_t stream) {
-#define SKV_VM(D_)                                                     \
-  if (vmode == 0) dispatch_wpp<D_, 0>(nh, prm, grid, smem, stream);      \
-  else if (vmode == 1) dispatch_wpp<D_, 1>(nh, prm, grid, smem, stream); \
-  else dispatch_wpp<D_, 2>(nh, prm, grid, smem, stream);
+template <bool MMA>
+void launch_wpp(int d, int nh, int vmode, const DecodeParams& prm, dim3 grid, size_t smem, cudaStream_t stream) {
+#define SKV_VM(D_)                                                          \
+  if (vmode == 0) dispatch_wpp<D_, 0, MMA>(nh, prm, grid, smem, stream);      \
+  else if (vmode == 1) dispatch_wpp<D_, 1, MMA>(nh, prm, grid, smem, stream); \
+  else dispatch_wpp<D_, 2, MMA>(nh, prm, grid, smem, stream);
   if (d == 64) { SKV_VM(64) } else { SKV_VM(128) }
 #undef SKV_VM
+}
+
+void launch_decode_wpp(int d, int nh, int vmode, bool mma, const DecodeParams& prm, dim3 grid, size_t smem,
+                       cudaStream_t stream) {
+  if (mma) launch_wpp<true>(d, nh, vmode, prm, grid, smem, stream);
+  else launch_wpp<false>(d, nh, vmode, prm, grid, smem, stream);
 }
 
 }  // namespace skv::kernels::ada_detail

@@ -100,8 +100,11 @@ std::vector<int> uneven_tokens(int n_heads, int base, std::mt19937& rng) {
 }
 
 // variant: which ADA kernel (auto = warp-per-page where its shared memory fits, else split).
+// sym_keys: the 3-bit COORD tiers' key levels are made exactly symmetric about 0 (l(7-c) = -l(c),
+// as the codecs' Lloyd-Max codebooks are; the k-means test levels are not): the v6 kernel's
+// 4-plane fast path. The codes stay as encoded; the reference decodes them with the same levels.
 void check_decode(int d, int group, int batch, int hkv, const std::vector<TierLayout>& tiers, int base_tokens,
-                  bool dense, int variant = kAdaKernelAuto) {
+                  bool dense, int variant = kAdaKernelAuto, bool sym_keys = false) {
   const uint32_t seed = fresh_seed();
   SCOPED_TRACE("seed " + std::to_string(seed) + " d " + std::to_string(d) + " group " + std::to_string(group) +
                " batch " + std::to_string(batch) + " tiers " + std::to_string(tiers.size()) + " variant " +
@@ -109,8 +112,18 @@ void check_decode(int d, int group, int batch, int hkv, const std::vector<TierLa
   std::mt19937 rng(seed);
   const auto toks = uneven_tokens(batch * hkv, base_tokens, rng);
   const int nt = int(tiers.size());
-  const auto c = test::make_cache(batch, hkv, d, tiers, toks,
-                                  [nt](int b, int h, int p) { return (b * 3 + h + p / 2) % nt; }, seed);
+  auto c = test::make_cache(batch, hkv, d, tiers, toks,
+                            [nt](int b, int h, int p) { return (b * 3 + h + p / 2) % nt; }, seed);
+  if (sym_keys)
+    for (size_t t = 0; t < tiers.size(); ++t)
+      if (tiers[t].key_kind == KeyKind::kCoord && tiers[t].key_bits == 3) {
+        auto& L = c.key_levels[t];
+        for (int k = 0; k < 4; ++k) {
+          const float m = 0.5f * (L[size_t(7 - k)] - L[size_t(k)]);
+          L[size_t(k)] = -m;
+          L[size_t(7 - k)] = m;
+        }
+      }
   const int hq = hkv * group;
   const auto q = test::random_queries(batch, hq, d, seed + 1, 0.6f);
   std::vector<float> ref(q.size());
@@ -136,6 +149,31 @@ TEST_F(AdaGpu, AdaDecodeMatchesCpuAcrossShapesAndCodedTiers) {
         check_decode(d, group, batch, hkv, {coord}, 700, false, kAdaKernelWarpPerPage);
         check_decode(d, group, batch, hkv, {pair}, 700, false, kAdaKernelWarpPerPage);
       }
+}
+
+// The v6 kernel (3-bit COORD keys on the tensor cores) on every shape, with the k-means levels
+// (7 planes) and symmetric levels (4 planes), alone and next to a PAIR tier (scored from its LUT).
+TEST_F(AdaGpu, TensorCoreKernelMatchesCpuAcrossShapes) {
+  for (int d : {64, 128})
+    for (int group : {1, 3, 4, 8})
+      for (int batch : {1, 8}) {
+        const int hkv = group == 8 ? 1 : 2;
+        const TierLayout coord = test::coord_tier(d, 3, 4), pair = test::pair_tier(d, 3, 2, 4);
+        check_decode(d, group, batch, hkv, {coord}, 700, false, kAdaKernelTensorCore);
+        check_decode(d, group, batch, hkv, {coord}, 700, false, kAdaKernelTensorCore, true);
+        check_decode(d, group, batch, hkv, {coord, pair}, 700, false, kAdaKernelTensorCore, true);
+      }
+}
+
+// v6 on mixed tables with fp16 sink/hot pages, 2- and 4-bit COORD tiers (LUT-scored) and partial
+// pages; small enough for compute-sanitizer memcheck (scripts/gpu_check.sh).
+TEST_F(AdaGpu, TensorCoreKernelOnMixedTiers) {
+  for (int group : {1, 4, 8}) {
+    check_decode(64, group, 2, 2, {test::coord_tier(64, 3, 4), test::fp16_tier(64), test::coord_tier(64, 2, 2, false)},
+                 300, false, kAdaKernelTensorCore);
+    check_decode(128, group, 2, 2, {test::coord_tier(128, 3, 4), test::fp16_tier(128), test::coord_tier(128, 4, 4, true, 32)},
+                 300, false, kAdaKernelTensorCore, true);
+  }
 }
 
 TEST_F(AdaGpu, WarpPerPageKernelForcedWhereItsSharedMemoryDoesNotFitIsAnError) {
@@ -166,7 +204,7 @@ TEST_F(AdaGpu, AdaDecodeMatchesCpuWithMixedTiersIncludingFp16Pages) {
 }
 
 TEST_F(AdaGpu, AdaDecodeMatchesCpuWithManyPagesPerSplit) {
-  for (int variant : {kAdaKernelWarpPerPage, kAdaKernelSplit}) {
+  for (int variant : {kAdaKernelWarpPerPage, kAdaKernelSplit, kAdaKernelTensorCore}) {
     check_decode(128, 4, 1, 1, {test::coord_tier(128, 3, 4)}, 64 * 600, false, variant);
     check_decode(64, 3, 1, 1, {test::coord_tier(64, 3, 4), test::fp16_tier(64)}, 64 * 400, false, variant);
   }
