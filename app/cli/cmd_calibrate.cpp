@@ -12,6 +12,7 @@
 #include "core/decoder/device_choice.h"
 #include "core/metrics/layer_sensitivity.h"
 #include "core/model/model_bundle.h"
+#include "core/policies/rdr_policy.h"
 #include "core/sessions/budget_profile.h"
 #include "core/sessions/session.h"
 
@@ -103,6 +104,7 @@ Handler add_calibrate(CLI::App& app) {
       p.method = "no per-layer budgets tuned (uniform shares); file written by skv calibrate-sensitivity";
     }
     if (p.model.empty()) p.model = c.name;
+    p.model_shape = profile_model_shape(c);
     p.layer_sensitivity = s.weight;
     RunEnvironment env = capture_environment();
     const std::string how =

@@ -1,6 +1,7 @@
 // skv eval: teacher-forced fidelity of compressed KV caches against the full cache on a reference
 // text or a passkey (needle) task; prints a table, optionally one JSON file.
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -9,12 +10,14 @@
 
 #include "app/cli/cli_commands.h"
 #include "app/cli/cli_inputs.h"
+#include "app/cli/policy_entry.h"
 #include "core/cache/backend_factory.h"
 #include "core/common/error.h"
 #include "core/decoder/device_choice.h"
 #include "core/metrics/fidelity.h"
 #include "core/metrics/needle_task.h"
 #include "core/model/model_bundle.h"
+#include "core/policies/rdr_defaults.h"
 
 namespace skv::cli {
 namespace {
@@ -25,6 +28,7 @@ nlohmann::json to_json(const FidelityResult& r) {
                    {"steps", r.steps},
                    {"kl", r.kl},
                    {"kl_max", r.kl_max},
+                   {"kl_steps", r.kl_steps},
                    {"top1", r.top1},
                    {"ppl_full", r.ppl_full},
                    {"ppl", r.ppl},
@@ -52,30 +56,6 @@ nlohmann::json to_json(const FidelityResult& r) {
   return j;
 }
 
-// Per-entry overrides of --compare: NAME~sens=VALUE~util=ESTIMATOR~power=G~profile=P (e.g.
-// rdr~sens=off) set those policy options of `s`; returns NAME. Throws on a malformed entry.
-std::string apply_overrides(const std::string& p, BackendSpec& s) {
-  const auto tilde = p.find('~');
-  if (tilde == std::string::npos) return p;
-  std::stringstream kv(p.substr(tilde + 1));
-  for (std::string item; std::getline(kv, item, '~');) {
-    const auto eq = item.find('=');
-    const std::string key = item.substr(0, eq), val = eq == std::string::npos ? "" : item.substr(eq + 1);
-    if (eq == std::string::npos || val.empty()) throw Error("policy '" + p + "': override '" + item + "' is not KEY=VALUE");
-    if (key == "sens") s.policy_options.sensitivity = val;
-    else if (key == "util") s.policy_options.utility = val;
-    else if (key == "power") {
-      try {
-        s.policy_options.utility_power = std::stod(val);
-      } catch (...) {
-        throw Error("policy '" + p + "': power '" + val + "' is not a number");
-      }
-    } else if (key == "profile") s.policy_options.profile = val == "none" ? "" : val;
-    else throw Error("policy '" + p + "': unknown override '" + key + "' (sens, util, power, profile)");
-  }
-  return p.substr(0, tilde);
-}
-
 }  // namespace
 
 Handler add_eval(CLI::App& app) {
@@ -83,7 +63,7 @@ Handler add_eval(CLI::App& app) {
     std::string model = "default", policy = "rdr", budget = "0.25", text, task, json_out, compare, device = "cpu";
     std::string tiers = "default_set", tier = "k3v4", utility, profile, completion, sensitivity;
     int64_t max_tokens = 2048, steps = 128, hot = 32, sinks = 4, retier = 64, obs = 32;
-    double depth = 0.5, utility_power = 1.0, layer_cap = 0;
+    double depth = 0.5, utility_power = kRdrDefaultUtilityPower, layer_cap = 0;
     uint64_t seed = 1;
     bool decoded = false, quiet = false;
   };
@@ -96,15 +76,19 @@ Handler add_eval(CLI::App& app) {
   cmd->add_option("--task", o->task, "Built-in task: needle (passkey retrieval over filler text)")->excludes(text);
   cmd->add_option("--json", o->json_out, "Write every result as JSON to this file");
   cmd->add_option("--compare", o->compare, "Comma list of policies to run on the same prefill (ada:TIER for one tier; "
-                  "NAME~sens=V~util=U~power=G~profile=P overrides rdr options per entry)");
+                  "NAME~sens=V~util=U~power=G~profile=P overrides rdr options per entry, e.g. rdr~profile=none)");
   cmd->add_option("--max-tokens", o->max_tokens, "Tokens of the text used (prefix + compared steps)")->capture_default_str();
   cmd->add_option("--steps", o->steps, "Compared (teacher-forced decode) steps at the end of the text")->capture_default_str();
   cmd->add_option("--device", o->device, "cpu | cuda | auto")->capture_default_str();
   cmd->add_option("--tiers", o->tiers, "Tier set or list for rdr/rdkv (assets/tiers)")->capture_default_str();
   cmd->add_option("--tier", o->tier, "Tier of --policy ada")->capture_default_str();
-  cmd->add_option("--utility", o->utility, "rdr utility estimator: snapkv, obs, h2o, tri, recency, sink or a blend a*0.7+b*0.3");
-  cmd->add_option("--utility-power", o->utility_power, "rdr: exponent of the utility in D_j(t)")->capture_default_str();
-  cmd->add_option("--profile", o->profile, "rdr: per-layer budget profile (assets/profiles)");
+  cmd->add_option("--utility", o->utility, std::string("rdr utility estimator: snapkv, obs, h2o, tri, recency, sink or a "
+                  "blend a*0.7+b*0.3 (default ") + kRdrDefaultUtility + "; rdkv: " + kRdkvDefaultUtility + ")");
+  auto* power = cmd->add_option("--utility-power", o->utility_power,
+                                "rdr: exponent of the utility in D_j(t) (default for rdr; rdkv: 1)")
+                    ->capture_default_str()->check(CLI::Range(0.0, 16.0));
+  cmd->add_option("--profile", o->profile, "rdr: per-layer budget profile: auto (default: the model's own in "
+                  "assets/profiles, if one is made for it), none, or a name of assets/profiles or a path");
   cmd->add_option("--sensitivity", o->sensitivity,
                   "rdr: per-layer distortion weights: auto (the model's profile in assets/profiles if it has "
                   "layer_sensitivity; default for rdr), off (default for rdkv), or a profile name/path");
@@ -118,7 +102,7 @@ Handler add_eval(CLI::App& app) {
   cmd->add_option("--seed", o->seed, "needle: pass key seed")->capture_default_str();
   cmd->add_flag("--decoded-scoring", o->decoded, "Score sealed keys by explicit decode instead of the ADA LUT (faster, same math)");
   cmd->add_flag("--quiet", o->quiet, "No progress on stderr");
-  return [o]() {
+  return [o, power]() {
     if (o->text.empty() && o->task.empty()) throw Error("eval needs --text FILE or --task needle");
     if (!o->task.empty() && o->task != "needle") throw Error("unknown --task '" + o->task + "' (use needle)");
     auto device = choose_device(o->device);
@@ -156,14 +140,16 @@ Handler add_eval(CLI::App& app) {
     base.cache.completion = o->completion;
     base.policy_options.tiers = o->tiers;
     base.policy_options.utility = o->utility;
-    base.policy_options.utility_power = o->utility_power;
+    if (power->count() > 0) base.policy_options.utility_power = o->utility_power;
     base.policy_options.layer_cap = o->layer_cap;
     base.policy_options.profile = o->profile;
     base.policy_options.sensitivity = o->sensitivity;
     std::vector<std::string> policies = o->compare.empty() ? std::vector<std::string>{o->policy} : split_list(o->compare);
-    for (const auto& p : policies) {  // malformed overrides fail now, not after the prefill
+    std::vector<std::string> profiles;  // per entry: the budget profile it runs with
+    for (const auto& p : policies) {  // malformed overrides and bad profiles fail now, not after the prefill
       BackendSpec check = base;
-      apply_overrides(p, check);
+      apply_policy_entry(p, check);
+      profiles.push_back(check_policy_profile(check, c));
     }
     FidelityOptions fo;
     fo.prefix_tokens = prefix;
@@ -177,17 +163,9 @@ Handler add_eval(CLI::App& app) {
     std::vector<FidelityResult> results;
     for (const auto& p : policies) {
       BackendSpec s = base;
-      const std::string name = apply_overrides(p, s);
-      if (name.rfind("ada:", 0) == 0) {
-        s.kv = "ada";
-        s.tier = name.substr(4);
-      } else if (name == "ada") {
-        s.kv = "ada";
-      } else {
-        s.policy = name;
-      }
+      apply_policy_entry(p, s);
       results.push_back(run.evaluate(s));
-      if (name != p) results.back().policy = p;
+      results.back().policy = p;
       const auto& r = results.back();
       if (!o->quiet) std::fprintf(stderr, "[eval] %-10s done in %.1f s\n", r.policy.c_str(), r.seconds);
     }
@@ -207,6 +185,12 @@ Handler add_eval(CLI::App& app) {
                   r.ppl_delta, r.attention_error_mean, 100 * r.read_bytes / r.full_bytes, (long long)r.correct_targets,
                   (long long)r.steps, tiers.c_str());
     }
+    std::string profile_line;
+    for (size_t i = 0; i < results.size(); ++i)
+      if (profiles[i] != "-")
+        profile_line += (profile_line.empty() ? "" : ", ") + results[i].policy + " " +
+                        (profiles[i].empty() ? std::string("none") : std::filesystem::path(profiles[i]).filename().string());
+    if (!profile_line.empty()) std::printf("budget profiles: %s\n", profile_line.c_str());
     if (!results.empty())
       std::printf("full cache: ppl %.4f, %lld/%lld true tokens top-1\n", results[0].ppl_full,
                   (long long)results[0].correct_targets_full, (long long)steps);
@@ -216,8 +200,14 @@ Handler add_eval(CLI::App& app) {
                        {"hot_window", o->hot}, {"sinks", o->sinks}, {"retier_every", o->retier},
                        {"lut_scoring", !o->decoded},
                        {"sensitivity", o->sensitivity.empty() ? "default (rdr auto, rdkv off)" : o->sensitivity},
-                       {"utility", o->utility.empty() ? "default" : o->utility}};
-      for (const auto& r : results) j["results"].push_back(to_json(r));
+                       {"utility", o->utility.empty() ? "default" : o->utility},
+                       {"rdr_defaults", {{"utility", kRdrDefaultUtility}, {"utility_power", kRdrDefaultUtilityPower},
+                                         {"profile", kRdrDefaultProfile}, {"sensitivity", kRdrDefaultSensitivity}}}};
+      for (size_t i = 0; i < results.size(); ++i) {
+        auto r = to_json(results[i]);
+        if (profiles[i] != "-") r["profile"] = profiles[i].empty() ? "none" : std::filesystem::path(profiles[i]).filename().string();
+        j["results"].push_back(r);
+      }
       std::ofstream out(o->json_out);
       if (!out) throw Error("cannot write " + o->json_out);
       out << j.dump(2) << "\n";

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/cli/cli_commands.h"
+#include "app/cli/policy_entry.h"
 #include "core/cache/backend_factory.h"
 #include "core/common/error.h"
 #include "core/decoder/device_choice.h"
@@ -37,8 +38,9 @@ Handler add_generate(CLI::App& app) {
   cmd->add_option("--tier", o->tier, "--kv ada: the tier (assets/tiers name, or kivi2 / kivi4)")->capture_default_str();
   cmd->add_option("--policy", o->policy, "--kv rdr: retention policy (rdr, snapkv, h2o, kivi2, ...)")->capture_default_str();
   auto* budget = cmd->add_option("--budget", o->budget, "--kv rdr: budget, fraction of the fp16 cache (0.25) or bytes (64MiB)")->capture_default_str();
-  cmd->add_option("--profile", o->profile, "--kv rdr --policy rdr: per-layer budget profile (assets/profiles, skv tune); "
-                  "the budget defaults to its mean_budget");
+  cmd->add_option("--profile", o->profile, "--kv rdr --policy rdr: per-layer budget profile: auto (default: the model's "
+                  "own in assets/profiles, if one is made for it), none, or a name of assets/profiles or a path (from skv "
+                  "tune; then the budget defaults to its mean_budget)");
   cmd->add_flag("--json", o->json, "Print one JSON object: prompt_ids, ids, text, top");
   return [o, budget]() {
     auto device = choose_device(o->device);
@@ -52,11 +54,15 @@ Handler add_generate(CLI::App& app) {
     spec.tier = o->tier;
     spec.policy = o->policy;
     spec.budget = o->budget;
-    if (!o->profile.empty()) {
-      if (spec.kv != "rdr" || spec.policy != "rdr") throw Error("--profile needs --kv rdr --policy rdr");
+    if (!o->profile.empty() && o->profile != "auto" && o->profile != kRdrNoProfile) {
+      if (spec.kv != "rdr" || (spec.policy != "rdr" && spec.policy != "rdr-c"))
+        throw Error("--profile needs --kv rdr --policy rdr");
       spec.policy_options.profile = find_budget_profile(o->profile).string();
       if (budget->count() == 0) spec.budget = std::to_string(read_budget_profile(spec.policy_options.profile).mean_budget);
+    } else {
+      spec.policy_options.profile = o->profile;
     }
+    check_policy_profile(spec, decoder.config());  // a profile for another model fails before the prompt runs
     auto backend = make_backend(spec);
     AttentionBackend& cache = *backend;
     GenerationOptions opt;

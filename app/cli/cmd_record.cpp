@@ -26,6 +26,7 @@
 #endif
 
 #include "app/cli/cli_commands.h"
+#include "app/cli/policy_entry.h"
 #include "core/cache/backend_factory.h"
 #include "core/common/error.h"
 #include "core/decoder/dense_kv_cache.h"
@@ -113,8 +114,9 @@ Handler add_record(CLI::App& app) {
   cmd->add_flag("--chat", o->chat, "Wrap the prompt in the model's chat template");
   cmd->add_option("--policy", o->policy, "dense, or a retention policy of skv eval (rdr, snapkv, ..., ada:TIER)")->capture_default_str();
   auto* budget = cmd->add_option("--budget", o->budget, "Cache budget: fraction (0.25), percent or bytes")->capture_default_str();
-  cmd->add_option("--profile", o->profile, "rdr: per-layer budget profile (assets/profiles, from skv tune); the budget "
-                  "defaults to its mean_budget");
+  cmd->add_option("--profile", o->profile, "rdr: per-layer budget profile: auto (default: the model's own in "
+                  "assets/profiles, if one is made for it), none, or a name of assets/profiles or a path (from skv tune; "
+                  "then the budget defaults to its mean_budget)");
   cmd->add_option("--probe", o->probe, "off | cpu | timeline | counters")->capture_default_str();
   cmd->add_option("--probe-overhead-steps", o->overhead_steps,
                   "After the run, time N extra decode steps with the probe off and at its level (0 = skip)")
@@ -131,8 +133,8 @@ Handler add_record(CLI::App& app) {
   cmd->add_option("--autosave-steps", o->autosave_steps, "Autosave every N decode steps (0 = off)")->capture_default_str();
   cmd->add_option("--autosave-seconds", o->autosave_seconds, "Autosave every S seconds (0 = off)")->capture_default_str();
   return [o, budget]() {
-    if (!o->profile.empty()) {
-      if (o->policy != "rdr") throw Error("--profile needs --policy rdr");
+    if (!o->profile.empty() && o->profile != "auto" && o->profile != kRdrNoProfile) {
+      if (o->policy != "rdr" && o->policy != "rdr-c") throw Error("--profile needs --policy rdr");
       o->profile = find_budget_profile(o->profile).string();
       if (budget->count() == 0) o->budget = std::to_string(read_budget_profile(o->profile).mean_budget);
     }
@@ -142,6 +144,14 @@ Handler add_record(CLI::App& app) {
     ModelBundle model = open_model(o->model);
     LlamaDecoder decoder(*model.weights, device);
     const ModelConfig& c = decoder.config();
+    std::string profile_used = "-";  // the budget profile an RD policy runs with (checked before the prefill)
+    if (o->policy != "dense" && o->policy.rfind("ada:", 0) != 0) {
+      BackendSpec check;
+      check.kv = "rdr";
+      check.policy = o->policy;
+      check.policy_options.profile = o->profile;
+      profile_used = check_policy_profile(check, c);
+    }
 
     // Prompt ids (and a byte stand-in tokenizer for models that carry none).
     std::optional<BpeTokenizer> fallback;
@@ -212,7 +222,8 @@ Handler add_record(CLI::App& app) {
     header.config = {{"policy", o->policy}, {"budget", o->policy == "dense" ? "" : o->budget}, {"probe", o->probe},
                      {"max_new_tokens", o->max_new}, {"temperature", o->temperature}, {"top_p", o->top_p},
                      {"chat", o->chat}, {"prompt_source", o->prompt_tokens > 0 ? "random ids" : o->text.empty() ? "--prompt" : o->text},
-                     {"profile", o->profile}, {"backend", backend->name()}, {"reference", reference != nullptr},
+                     {"profile", profile_used == "-" ? std::string() : profile_used.empty() ? std::string(kRdrNoProfile) : profile_used},
+                     {"backend", backend->name()}, {"reference", reference != nullptr},
                      {"probe_overhead_steps", overhead_steps}, {"pm_sampling", o->pm_sampling}};
     header.model.spec = o->model;
     header.model.name = c.name;

@@ -1,16 +1,19 @@
 // skv sweep: the policies x budgets grid of teacher-forced fidelity runs (skv eval's FidelityRun),
 // one JSON per cell under DIR/cells, resumable and shardable; skv merge joins shards.
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "app/cli/cli_commands.h"
 #include "app/cli/cli_inputs.h"
+#include "app/cli/policy_entry.h"
 #include "core/cache/backend_factory.h"
 #include "core/common/error.h"
 #include "core/decoder/device_choice.h"
 #include "core/metrics/fidelity.h"
 #include "core/model/model_bundle.h"
+#include "core/policies/peer_policies.h"
 #include "core/sessions/budget_profile.h"
 #include "core/sessions/number_text.h"
 #include "core/sessions/sweep.h"
@@ -52,14 +55,15 @@ CellResult to_cell(const FidelityResult& r) {
 Handler add_sweep(CLI::App& app) {
   struct Opts {
     std::string model = "default", policies = "rdr", budgets = "0.5,0.25,0.125", text, out, shard = "0/1", device = "auto";
-    std::string tiers = "default_set";
+    std::string tiers = "default_set", profile;
     int64_t max_tokens = 2048, steps = 128, hot = 32, sinks = 4, retier = 64;
     bool quiet = false, layer_uniform = false;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("sweep", "Run the policies x budgets grid (resumable, shardable)");
   cmd->add_option("--model", o->model, "default | model.gguf | HF checkpoint dir")->capture_default_str();
-  cmd->add_option("--policies", o->policies, "Comma list of policies (skv eval --policy names, ada:TIER)")->capture_default_str();
+  cmd->add_option("--policies", o->policies, "Comma list of policies (skv eval --policy names, ada:TIER; per-entry "
+                  "overrides as in skv eval --compare, e.g. rdr~profile=none)")->capture_default_str();
   cmd->add_option("--budgets", o->budgets, "Comma list of budgets, fractions of the fp16 cache")->capture_default_str();
   cmd->add_option("--text", o->text, "Reference text: a path or a file name of assets/texts")->required();
   cmd->add_option("--out", o->out, "Sweep directory (cells/*.json; an existing one is resumed)")->required();
@@ -72,9 +76,11 @@ Handler add_sweep(CLI::App& app) {
   cmd->add_option("--retier-every", o->retier, "Re-tiering period in decode steps")->capture_default_str();
   cmd->add_option("--device", o->device, "cpu | cuda | auto")->capture_default_str();
   cmd->add_flag("--quiet", o->quiet, "No progress bar");
+  auto* profile = cmd->add_option("--profile", o->profile, "rdr: per-layer budget profile: auto (default: the model's own "
+                                  "in assets/profiles, if one is made for it), none, or a name of assets/profiles or a path");
   cmd->add_flag("--layer-uniform", o->layer_uniform,
                 "rdr: hold every layer at the cell's budget (equal shares of the page budget) instead of one global "
-                "allocation across layers; the per-layer model of skv tune assumes this");
+                "allocation across layers; the per-layer model of skv tune assumes this")->excludes(profile);
   return [o]() {
     const Shard shard = parse_shard(o->shard);
     SweepSpec spec;
@@ -106,6 +112,7 @@ Handler add_sweep(CLI::App& app) {
     base.cache.sink_tokens = o->sinks;
     base.cache.retier_every = o->retier;
     base.policy_options.tiers = o->tiers;
+    base.policy_options.profile = o->profile;
     if (o->layer_uniform) {
       // Equal layer budgets as a budget profile in the sweep directory (the RDR policy reads its
       // layer_shares: each layer gets 1/L of the page budget).
@@ -119,6 +126,20 @@ Handler add_sweep(CLI::App& app) {
       save_budget_profile(f, u);
       base.policy_options.profile = f.string();
     }
+    // RDR's settings are part of the sweep's identity: a sweep run under other RDR defaults (before
+    // rdr_defaults.h) or another profile does not resume into this one. Bad entries fail here.
+    nlohmann::json rdr_entries = nlohmann::json::object();
+    for (const auto& p : spec.policies) {
+      BackendSpec check = base;
+      apply_policy_entry(p, check);
+      const std::string prof = check_policy_profile(check, model.weights->config());
+      if (prof != "-" && check.policy != "rdkv") {
+        const RdrOptions r = rdr_options(check.policy, check.policy_options);
+        rdr_entries[p] = {{"utility", r.utility}, {"utility_power", r.utility_power}, {"sensitivity", r.sensitivity},
+                          {"profile", prof.empty() ? std::string("none") : std::filesystem::path(prof).filename().string()}};
+      }
+    }
+    if (!rdr_entries.empty()) spec.options["rdr"] = rdr_entries;
     CellRunner runner = [&](const SweepCell& cell) {
       if (!run) {
         const auto device = choose_device(o->device);
@@ -136,12 +157,7 @@ Handler add_sweep(CLI::App& app) {
       }
       BackendSpec s = base;
       s.budget = shortest(cell.budget);
-      if (cell.policy.rfind("ada:", 0) == 0) {
-        s.kv = "ada";
-        s.tier = cell.policy.substr(4);
-      } else {
-        s.policy = cell.policy;
-      }
+      apply_policy_entry(cell.policy, s);
       return to_cell(run->evaluate(s));
     };
     auto stats = run_sweep(o->out, spec, shard, runner, [&](const SweepProgress& p) {

@@ -39,6 +39,7 @@ Handler add_tune(CLI::App& app) {
           p.layer_sensitivity = old.layer_sensitivity;
           p.sensitivity = old.sensitivity;
         }
+        if (old.model == p.model) p.model_shape = old.model_shape;
       } catch (const Error&) {
         // not a readable profile: overwritten as before
       }

@@ -101,6 +101,7 @@ FidelityResult FidelityRun::evaluate(const BackendSpec& spec, const std::functio
     const StepComparison sc = compare_logits(ref_logits_[i], logits, target);
     kl += sc.kl;
     r.kl_max = std::max(r.kl_max, sc.kl);
+    r.kl_steps.push_back(sc.kl);
     agree += sc.top1_agree;
     nll_f += sc.nll_full;
     nll += sc.nll;

@@ -38,6 +38,7 @@ struct FidelityResult {
   int64_t steps = 0;
   double kl = 0;               // mean over steps
   double kl_max = 0;
+  std::vector<double> kl_steps;  // per step (the mean hides single catastrophic steps)
   double top1 = 0;             // fraction of steps where the argmax agrees
   double ppl_full = 0, ppl = 0, ppl_delta = 0;
   double resident_bytes = 0;   // mean over steps

@@ -177,6 +177,23 @@ const std::vector<std::string>& policy_names() {
   return names;
 }
 
+RdrOptions rdr_options(const std::string& name, const PolicyOptions& o) {
+  if (name != "rdr" && name != "rdr-c" && name != "rdkv") throw Error("'" + name + "' is not an RD policy (rdr, rdr-c, rdkv)");
+  const bool rdkv = name == "rdkv";
+  RdrOptions r;
+  r.tiers = o.tiers;
+  // RDR's defaults (rdr_defaults.h, measured in docs/RDR_RESULTS.md round 3); RDKV keeps the
+  // peer's own: un-pooled window attention, power 1, no profile, unweighted.
+  r.utility = !o.utility.empty() ? o.utility : rdkv ? kRdkvDefaultUtility : kRdrDefaultUtility;
+  r.utility_power = o.utility_power ? *o.utility_power : rdkv ? kRdkvDefaultUtilityPower : kRdrDefaultUtilityPower;
+  r.profile = !o.profile.empty() ? o.profile : rdkv ? kRdrNoProfile : kRdrDefaultProfile;
+  r.layer_cap = o.layer_cap;
+  r.sensitivity = !o.sensitivity.empty() ? o.sensitivity : rdkv ? "off" : kRdrDefaultSensitivity;
+  if (name == "rdr-c") r.completion = "prf";
+  if (rdkv) r.drop_only_if_needed = true;
+  return r;
+}
+
 std::shared_ptr<RetentionPolicy> make_policy(const std::string& name, const PolicyOptions& o) {
   if (name == "full") return std::make_shared<AllTierPolicy>("full", "fp16");
   if (name == "ada") return std::make_shared<AllTierPolicy>("ada(" + o.tier + ")", o.tier);
@@ -189,23 +206,7 @@ std::shared_ptr<RetentionPolicy> make_policy(const std::string& name, const Poli
     return std::make_shared<KiviPolicy>(std::stoi(name.substr(4)));
   if (name == "quest" || name == "quest-c")
     return std::make_shared<QuestPolicy>(name, o.read_fraction, name == "quest-c" ? "prf" : "");
-  if (name == "rdr" || name == "rdr-c" || name == "rdkv") {
-    RdrOptions r;
-    r.tiers = o.tiers;
-    // Default utility: SnapKV's window attention with a 20% recency prior (docs/RDR_RESULTS.md:
-    // the window alone under-prices tokens just outside the hot window that the next queries read).
-    r.utility = o.utility.empty() ? std::string(kRdrDefaultUtility) : o.utility;
-    r.utility_power = o.utility_power;
-    r.layer_cap = o.layer_cap;
-    r.profile = o.profile;
-    r.sensitivity = o.sensitivity.empty() ? (name == "rdkv" ? "off" : "auto") : o.sensitivity;
-    if (name == "rdr-c") r.completion = "prf";
-    if (name == "rdkv") {
-      r.drop_only_if_needed = true;
-      r.utility = o.utility.empty() ? "obs" : o.utility;
-    }
-    return std::make_shared<RdrPolicy>(name, r);
-  }
+  if (name == "rdr" || name == "rdr-c" || name == "rdkv") return std::make_shared<RdrPolicy>(name, rdr_options(name, o));
   std::string known;
   for (const auto& n : policy_names()) known += (known.empty() ? "" : ", ") + n;
   throw Error("unknown policy '" + name + "' (known: " + known + ")");

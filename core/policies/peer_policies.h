@@ -16,22 +16,25 @@
 //   rdr         RD retention: {drop, tiers} by one Lagrange multiplier (rdr_policy.h)
 //   rdr-c       rdr + positive-random-feature completion of dropped tokens
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "core/policies/rdr_defaults.h"
+#include "core/policies/rdr_policy.h"
 #include "core/policies/retention_policy.h"
 
 namespace skv {
 
-// RDR's default utility estimator (rdr, rdr-c); rdkv's is "obs".
-inline constexpr const char* kRdrDefaultUtility = "snapkv*0.8+recency*0.2";
-
+// Options a command passes to make_policy. Empty / unset RDR fields take the policy's own default
+// (rdr_defaults.h: rdr and rdr-c get RDR's, rdkv the RDKV peer's), so every entry point that leaves
+// them alone runs the same RDR.
 struct PolicyOptions {
   std::string tier = "k3v4";         // ada: the single tier
   std::string tiers = "default_set"; // rdr / rdkv: the tier set
   std::string utility;               // rdr: estimator ("" = kRdrDefaultUtility; rdkv: obs)
-  double utility_power = 1.0;
-  std::string profile;               // rdr: budget profile (assets/profiles)
+  std::optional<double> utility_power;  // rdr: gamma (unset = kRdrDefaultUtilityPower; rdkv: 1)
+  std::string profile;               // rdr: budget profile: auto | none | NAME | PATH ("" = auto; rdkv: none)
   double layer_cap = 0;              // rdr: per-layer cap as a fraction of the layer's fp16 bytes
   std::string sensitivity;           // rdr: auto | off | profile ("" = auto for rdr/rdr-c, off for rdkv)
   double pyramid_beta = 20;          // pyramidkv: top layer gets 2/beta of the mean budget
@@ -39,6 +42,8 @@ struct PolicyOptions {
 };
 
 std::shared_ptr<RetentionPolicy> make_policy(const std::string& name, const PolicyOptions& options = {});
+// The RdrOptions make_policy gives rdr, rdr-c or rdkv for these options (their defaults filled in).
+RdrOptions rdr_options(const std::string& name, const PolicyOptions& options = {});
 const std::vector<std::string>& policy_names();
 
 // Keeps, per (layer, head), the `keep[l]` allocatable tokens of highest score in `tier`; the rest

@@ -143,6 +143,54 @@ std::string find_sensitivity_profile(const std::string& model_name, int64_t n_la
   return "";
 }
 
+namespace {
+
+// Every key of a profile's model_shape must equal the model's (a key the model does not have fails).
+bool shape_matches(const nlohmann::json& shape, const ModelConfig& c) {
+  if (!shape.is_object()) return false;
+  const nlohmann::json mine = profile_model_shape(c);
+  for (const auto& [key, value] : shape.items())
+    if (!mine.contains(key) || mine[key] != value) return false;
+  return true;
+}
+
+}  // namespace
+
+nlohmann::json profile_model_shape(const ModelConfig& c) {
+  return {{"architecture", c.architecture}, {"n_layers", c.n_layers}, {"n_heads", c.n_heads},
+          {"n_kv_heads", c.n_kv_heads},     {"head_dim", c.head_dim}, {"hidden", c.hidden},
+          {"vocab_size", c.vocab_size}};
+}
+
+std::string find_model_profile(const ModelConfig& config) {
+#ifdef SKV_ASSETS_DIR
+  std::error_code ec;
+  std::vector<std::filesystem::path> files;
+  for (std::filesystem::directory_iterator it(std::filesystem::path(SKV_ASSETS_DIR) / "profiles", ec), end;
+       !ec && it != end; it.increment(ec))
+    if (it->path().extension() == ".json") files.push_back(it->path());
+  std::sort(files.begin(), files.end());
+  for (const auto& f : files) {
+    std::ifstream in(f);
+    nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || j.value("model", "") != config.name) continue;
+    if (j.contains("model_shape") && !shape_matches(j["model_shape"], config)) continue;
+    if (j.contains("layer_shares") && j["layer_shares"].is_array() && int64_t(j["layer_shares"].size()) == config.n_layers)
+      return f.string();
+  }
+#else
+  (void)config;
+#endif
+  return "";
+}
+
+std::string resolve_rdr_profile(const std::string& profile, const ModelConfig& config) {
+  if (profile.empty() || profile == kRdrNoProfile) return "";
+  if (profile == "auto") return find_model_profile(config);
+  load_budget_profile(profile, config.n_layers);  // throws for a bad file or another model's layer count
+  return resolve_profile_path(profile).string();
+}
+
 void RdrPolicy::measure_distortion(const PolicyContext& ctx) {
   const auto& tiers = *ctx.tiers;
   const int64_t L = ctx.n_layers(), d = ctx.config->head_dim;
@@ -171,8 +219,24 @@ void RdrPolicy::measure_distortion(const PolicyContext& ctx) {
 
 Assignment RdrPolicy::assign(const PolicyContext& ctx) {
   if (dk_.empty()) measure_distortion(ctx);
-  if (!opt_.profile.empty() && opt_.layer_shares.empty())
-    opt_.layer_shares = load_budget_profile(opt_.profile, ctx.n_layers());
+  if (!shares_resolved_) {
+    shares_resolved_ = true;
+    if (!opt_.layer_shares.empty()) {
+      profile_source_ = "given";
+    } else if (opt_.profile == "auto") {
+      // The model's own profile, unless per-layer caps were asked for instead.
+      if (opt_.layer_cap <= 0) profile_source_ = find_model_profile(*ctx.config);
+    } else if (!opt_.profile.empty() && opt_.profile != kRdrNoProfile) {
+      if (opt_.layer_cap > 0)
+        throw Error("rdr: a budget profile (" + opt_.profile + ") and a layer cap exclude each other; pass profile none");
+      profile_source_ = opt_.profile;
+    }
+    if (opt_.layer_shares.empty() && !profile_source_.empty())
+      opt_.layer_shares = load_budget_profile(profile_source_, ctx.n_layers());
+    if (!opt_.layer_shares.empty() && int64_t(opt_.layer_shares.size()) != ctx.n_layers())
+      throw Error("rdr: " + std::to_string(opt_.layer_shares.size()) + " layer shares for " + std::to_string(ctx.n_layers()) +
+                  " layers");
+  }
   if (!weights_resolved_) {
     weights_resolved_ = true;
     if (!opt_.layer_weights.empty()) {

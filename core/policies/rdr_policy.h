@@ -20,20 +20,26 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
+#include "core/policies/rdr_defaults.h"
 #include "core/policies/retention_policy.h"
 
 namespace skv {
 
-struct RdrOptions {
+struct RdrOptions {  // defaults: rdr_defaults.h (make_policy("rdkv") sets the RDKV peer's)
   std::string tiers = "default_set";
-  std::string utility = "snapkv";     // make_policy("rdr") passes kRdrDefaultUtility
-  double utility_power = 1.0;
+  std::string utility = kRdrDefaultUtility;
+  double utility_power = kRdrDefaultUtilityPower;
   bool allow_drop = true;
   bool drop_only_if_needed = false;   // RDKV-style: drop only when the tiers alone cannot fit
   std::string completion;             // "" or "prf"
   double layer_cap = 0;               // > 0: no layer's pages above this fraction of its fp16 size
   std::vector<double> layer_shares;   // budget profile: per-layer share of the page budget
-  std::string profile;                // or the profile to read them from (assets/profiles)
+  // Or the profile to read them from: "auto" = the model's own (find_model_profile; none found:
+  // one multiplier across layers; also none when layer_cap is set), "none" or "" = none, else a
+  // name of assets/profiles or a path (validated against the model's layer count).
+  std::string profile = kRdrDefaultProfile;
   int calibration_tokens = 512;       // per (layer, head) for the distortion measurement
   // Per-layer sensitivity weights of D: "auto" = the "layer_sensitivity" of the assets/profiles
   // file whose "model" is this model (none found: unweighted), "off" = unweighted, else a
@@ -57,6 +63,8 @@ class RdrPolicy : public RetentionPolicy {
   // The per-layer weights in use (empty: unweighted) and where they came from (after assign).
   const std::vector<double>& layer_weights() const { return opt_.layer_weights; }
   const std::string& weights_source() const { return weights_source_; }
+  // The budget profile whose layer shares are in use ("" = none; after assign).
+  const std::string& profile_source() const { return profile_source_; }
 
  private:
   void measure_distortion(const PolicyContext& ctx);
@@ -64,8 +72,8 @@ class RdrPolicy : public RetentionPolicy {
   RdrOptions opt_;
   std::vector<std::vector<std::vector<double>>> dk_, dv_;
   double lambda_ = 0;
-  bool weights_resolved_ = false;
-  std::string weights_source_;
+  bool weights_resolved_ = false, shares_resolved_ = false;
+  std::string weights_source_, profile_source_;
 };
 
 // Relative squared errors (dK, dV) of a tier on tokens [n, d], encoded in position order in pages.
@@ -73,7 +81,20 @@ std::pair<double, double> measure_tier_distortion(const CacheTier& tier, const i
                                                   const at::Tensor& values);
 
 // Reads a budget profile (assets/profiles/*.json): {"model": ..., "layer_shares": [...]}.
+// Throws skv::Error (one line) for a missing or malformed file or a layer count not n_layers.
 std::vector<double> load_budget_profile(const std::string& name_or_path, int64_t n_layers);
+// The shipped budget profile (assets/profiles/*.json) made for this model, "" when none is: its
+// "model" equals the model's name (ModelConfig::name: a GGUF's file name without the quant tag,
+// an HF checkpoint's folder, a shape config's "name"), its "model_shape" (when present: architecture,
+// layers, heads, kv heads, head dim, width, vocabulary) equals the model's, and it has one
+// layer share per layer. A shape-only config or any other model gets none.
+std::string find_model_profile(const ModelConfig& config);
+// The "model_shape" a profile for this model carries (skv calibrate-sensitivity writes it).
+nlohmann::json profile_model_shape(const ModelConfig& config);
+// What an RDR profile option means for this model: "" (none) for "none" / "", the matching
+// profile's path (or "") for "auto", else the named profile's path after checking that it loads
+// for this model (throws skv::Error otherwise). Lets a command fail before its prefill.
+std::string resolve_rdr_profile(const std::string& profile, const ModelConfig& config);
 
 // Reads "layer_sensitivity" (one weight > 0 per layer) of a profile; scaled to mean 1. Throws
 // skv::Error when the file or the array is missing or the wrong length.

@@ -58,6 +58,7 @@ json budget_profile_to_json(const BudgetProfile& p) {
           {"predicted_bytes_vs_uniform", p.predicted_bytes_vs_uniform},
           {"method", p.method},
           {"source", p.source}};
+  if (!p.model_shape.is_null()) j["model_shape"] = p.model_shape;
   if (!p.layer_sensitivity.empty()) {
     j["layer_sensitivity"] = p.layer_sensitivity;
     j["sensitivity"] = p.sensitivity;
@@ -78,6 +79,7 @@ BudgetProfile budget_profile_from_json(const json& j, const std::string& what) {
       throw Error(what + ": budget_kind '" + j["budget_kind"].get<std::string>() + "' is not supported");
     p.model = j.value("model", "");
     p.model_identity = j.value("model_identity", "");
+    if (j.contains("model_shape")) p.model_shape = j["model_shape"];
     p.policy = j.value("policy", "");
     p.target_kl = j.value("target_kl", 0.0);
     p.predicted_kl = j.value("predicted_kl", 0.0);

@@ -19,6 +19,9 @@ inline constexpr int kBudgetProfileFormatVersion = 1;
 struct BudgetProfile {
   std::string model;           // ModelConfig::name
   std::string model_identity;  // of the sweep it was tuned on
+  // Architecture and shape of the model it is for (core/policies' profile_model_shape); RDR loads
+  // a shipped profile by default only for a model of this name and shape. Null: not recorded.
+  nlohmann::json model_shape;
   std::string policy;          // the policy whose sweep cells it was tuned from
   double target_kl = 0;        // nats per token, mean over the reference text
   double predicted_kl = 0;     // the method's estimate for this profile

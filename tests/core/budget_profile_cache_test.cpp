@@ -29,7 +29,7 @@ struct LayerBytes {
   double total = 0, budget = 0;
 };
 
-// Runs a 512-token prefill and 40 decode steps through an RDR cache with `profile` ("" = none)
+// Runs a 512-token prefill and 40 decode steps through an RDR cache with `profile` ("none" = none)
 // at total budget `budget`, and returns each layer's resident page bytes.
 LayerBytes run(const std::string& profile, const std::string& budget) {
   const ModelConfig c = test_inputs::small_attention_config();
@@ -41,9 +41,10 @@ LayerBytes run(const std::string& profile, const std::string& budget) {
   spec.cache.retier_every = 16;
   spec.cache.lut_scoring = false;
   spec.policy_options.profile = profile;
-  // The profile plumbing, not the utility, is under test: pinned to the estimator the 5% fill
-  // tolerance below was set with (RDR's default is now snapkv*0.8+recency*0.2).
+  // The profile plumbing, not the utility, is under test: pinned to the estimator and power the 5%
+  // fill tolerance below was set with (RDR's defaults, rdr_defaults.h, are snapkv and power 0.5).
   spec.policy_options.utility = "snapkv";
+  spec.policy_options.utility_power = 1.0;
   auto cache = make_tiered_cache(spec);
   cache->reset(c, 1, 600, at::kCPU);
   for (int64_t p = 0; p < 512; p += 64)
@@ -86,7 +87,7 @@ TEST(BudgetProfileCache, LoadedProfileSetsEachLayersPageBytesAsWritten) {
   const fs::path b = write_profile("b", {0.1, 0.4});
   const BudgetProfile pa = read_budget_profile(a);
   ASSERT_DOUBLE_EQ(pa.mean_budget, 0.25);
-  const LayerBytes none = run("", "0.25"), with_a = run(a.string(), "0.25"), with_b = run(b.string(), "0.25");
+  const LayerBytes none = run("none", "0.25"), with_a = run(a.string(), "0.25"), with_b = run(b.string(), "0.25");
   auto share0 = [](const LayerBytes& x) { return x.pages[0] / (x.pages[0] + x.pages[1]); };
   // The cache honours the shares (within a few pages of rounding) and the total budget.
   EXPECT_NEAR(share0(with_a), 0.8, 0.03);

@@ -232,63 +232,70 @@ double layer_bytes(const Fixture& f, const Assignment& a, int64_t l) {
   return b;
 }
 
+// At the design's utility power 1 and at RDR's default 0.5 (rdr_defaults.h): D scales u_j^gamma,
+// while the mean value o stays weighted by u_j itself.
 TEST(RdrSensitivity, EveryTokenTakesItsWeightedLagrangianArgmin) {
-  auto f = make(420, 3, 9);
-  RdrOptions o;
-  o.tiers = "fp16,k4v4,k2v2";
-  o.layer_weights = {4.0, 1.0, 0.25};
-  RdrPolicy p("rdr", o);
-  auto a = p.assign(f.ctx);
-  ASSERT_LE(assignment_page_bytes(f.ctx, a), f.ctx.page_budget_bytes);
-  const double lambda = p.last_lambda(), d = 64;
-  ASSERT_GT(lambda, 0);
-  int64_t checked = 0, mismatches = 0;
-  for (int64_t l = 0; l < 3; ++l) {
-    // Float64 loops over the design's formula (rdr_policy.h), times the layer's weight.
-    auto u = estimate_utility("snapkv", f.ctx, l).to(at::kDouble).contiguous();
-    auto K = f.ctx.layers[size_t(l)].keys.to(at::kDouble).contiguous();
-    auto V = f.ctx.layers[size_t(l)].values.to(at::kDouble).contiguous();
-    auto Q = f.ctx.layers[size_t(l)].obs_queries.to(at::kDouble).contiguous();
-    const int64_t N = f.ctx.n_tokens;
-    const double* up = u.data_ptr<double>();
-    const double* kp = K.data_ptr<double>();
-    const double* vp = V.data_ptr<double>();
-    std::vector<double> obar(64, 0.0);
-    double us = 0;
-    for (int64_t j = 0; j < N; ++j) {
-      us += up[j];
-      for (int i = 0; i < 64; ++i) obar[size_t(i)] += up[j] * vp[j * 64 + i];
-    }
-    for (double& x : obar) x /= us;
-    double q2 = 0;
-    for (int64_t i = 0; i < Q.numel(); ++i) q2 += Q.data_ptr<double>()[i] * Q.data_ptr<double>()[i];
-    q2 /= double(Q.size(0) * Q.size(1));
-    for (int64_t j = 0; j < N; ++j) {
-      if (f.ctx.forced[j].item<bool>()) continue;
-      double dev2 = 0, k2 = 0, v2 = 0;
-      for (int i = 0; i < 64; ++i) {
-        dev2 += (vp[j * 64 + i] - obar[size_t(i)]) * (vp[j * 64 + i] - obar[size_t(i)]);
-        k2 += kp[j * 64 + i] * kp[j * 64 + i];
-        v2 += vp[j * 64 + i] * vp[j * 64 + i];
+  for (const double gamma : {1.0, kRdrDefaultUtilityPower}) {
+    SCOPED_TRACE(gamma);
+    auto f = make(420, 3, 9);
+    RdrOptions o;
+    o.tiers = "fp16,k4v4,k2v2";
+    o.utility = "snapkv";
+    o.utility_power = gamma;
+    o.layer_weights = {4.0, 1.0, 0.25};
+    RdrPolicy p("rdr", o);
+    auto a = p.assign(f.ctx);
+    ASSERT_LE(assignment_page_bytes(f.ctx, a), f.ctx.page_budget_bytes);
+    const double lambda = p.last_lambda(), d = 64;
+    ASSERT_GT(lambda, 0);
+    int64_t checked = 0, mismatches = 0;
+    for (int64_t l = 0; l < 3; ++l) {
+      // Float64 loops over the design's formula (rdr_policy.h), times the layer's weight.
+      auto u = estimate_utility("snapkv", f.ctx, l).to(at::kDouble).contiguous();
+      auto K = f.ctx.layers[size_t(l)].keys.to(at::kDouble).contiguous();
+      auto V = f.ctx.layers[size_t(l)].values.to(at::kDouble).contiguous();
+      auto Q = f.ctx.layers[size_t(l)].obs_queries.to(at::kDouble).contiguous();
+      const int64_t N = f.ctx.n_tokens;
+      const double* up = u.data_ptr<double>();
+      const double* kp = K.data_ptr<double>();
+      const double* vp = V.data_ptr<double>();
+      std::vector<double> obar(64, 0.0);
+      double us = 0;
+      for (int64_t j = 0; j < N; ++j) {
+        us += up[j];
+        for (int i = 0; i < 64; ++i) obar[size_t(i)] += up[j] * vp[j * 64 + i];
       }
-      const double w = o.layer_weights[size_t(l)];
-      double best = w * up[j] * dev2;  // drop, rate 0
-      int32_t arg = kDropTier;
-      for (size_t t = 0; t < f.tiers.size(); ++t) {
-        const double D = w * up[j] * (p.key_distortion()[size_t(l)][0][t] * k2 * q2 / (d * d) * dev2 +
-                                      p.value_distortion()[size_t(l)][0][t] * v2);
-        const double cost = D + lambda * f.tiers[t].bytes_per_token();
-        if (cost < best) {
-          best = cost;
-          arg = int32_t(t);
+      for (double& x : obar) x /= us;
+      double q2 = 0;
+      for (int64_t i = 0; i < Q.numel(); ++i) q2 += Q.data_ptr<double>()[i] * Q.data_ptr<double>()[i];
+      q2 /= double(Q.size(0) * Q.size(1));
+      for (int64_t j = 0; j < N; ++j) {
+        if (f.ctx.forced[j].item<bool>()) continue;
+        double dev2 = 0, k2 = 0, v2 = 0;
+        for (int i = 0; i < 64; ++i) {
+          dev2 += (vp[j * 64 + i] - obar[size_t(i)]) * (vp[j * 64 + i] - obar[size_t(i)]);
+          k2 += kp[j * 64 + i] * kp[j * 64 + i];
+          v2 += vp[j * 64 + i] * vp[j * 64 + i];
         }
+        const double w = o.layer_weights[size_t(l)], ug = std::pow(up[j], gamma);
+        double best = w * ug * dev2;  // drop, rate 0
+        int32_t arg = kDropTier;
+        for (size_t t = 0; t < f.tiers.size(); ++t) {
+          const double D = w * ug * (p.key_distortion()[size_t(l)][0][t] * k2 * q2 / (d * d) * dev2 +
+                                        p.value_distortion()[size_t(l)][0][t] * v2);
+          const double cost = D + lambda * f.tiers[t].bytes_per_token();
+          if (cost < best) {
+            best = cost;
+            arg = int32_t(t);
+          }
+        }
+        ++checked;
+        if (a[size_t(l)][0][j].item<int32_t>() != arg) ++mismatches;
       }
-      ++checked;
-      if (a[size_t(l)][0][j].item<int32_t>() != arg) ++mismatches;
     }
+    EXPECT_EQ(checked, 3 * (420 - 36));
+    EXPECT_LE(mismatches, 1) << "of " << checked;  // a float tie at most
   }
-  EXPECT_EQ(checked, 3 * (420 - 36));
-  EXPECT_LE(mismatches, 1) << "of " << checked;  // a float tie at most
 }
 
 TEST(RdrSensitivity, WeightsMoveBytesTowardTheSensitiveLayerAndConstantWeightsChangeNothing) {
@@ -296,6 +303,7 @@ TEST(RdrSensitivity, WeightsMoveBytesTowardTheSensitiveLayerAndConstantWeightsCh
   RdrOptions off;
   off.tiers = "fp16,k4v4,k2v2";
   off.sensitivity = "off";
+  off.utility_power = 1.0;  // the power the byte shifts below were pinned at (RDR's default is 0.5)
   auto a0 = RdrPolicy("rdr", off).assign(f.ctx);
   RdrOptions flat = off;
   flat.layer_weights = {3.0, 3.0, 3.0};
