@@ -81,6 +81,7 @@ nlohmann::json to_json(const PolicySettings& p, const std::string& model) {
   j["sink_tokens"] = p.sink_tokens;
   j["retier_every"] = p.retier_every;
   j["utility"] = p.utility;
+  j["utility_power"] = p.utility_power;
   j["completion"] = p.completion;
   j["kivi_bits"] = p.kivi_bits;
   j["profile"] = p.profile;
@@ -104,9 +105,13 @@ PolicySettings from_json(const nlohmann::json& j) {
   p.retier_every = j.at("retier_every").get<int>();
   if (p.hot_window < 0 || p.sink_tokens < 0 || p.retier_every < 1) throw std::runtime_error("hot_window, sink_tokens, retier_every out of range");
   p.utility = j.at("utility").get<std::string>();
+  p.utility_power = j.value("utility_power", kRdrDefaultUtilityPower);
+  if (!(p.utility_power >= 0)) throw std::runtime_error("utility_power must be >= 0");
   p.completion = j.at("completion").get<bool>();
   p.kivi_bits = j.value("kivi_bits", 2);
-  p.profile = j.value("profile", std::string());
+  // Settings saved before "auto" existed wrote "" for "no profile".
+  p.profile = j.value("profile", std::string(kRdrDefaultProfile));
+  if (p.profile.empty()) p.profile = kRdrNoProfile;
   return p;
 }
 
@@ -174,15 +179,26 @@ void draw_profile_section(PolicyPanelState& st, const StudioSnapshot& snap) {
   if (!st.profiles_scanned) scan_profiles(st);
   PolicySettings& p = st.edit;
   const std::string model = snap.model.name;
-  const std::string current = p.profile.empty() ? "uniform (no profile)" : fs::path(p.profile).filename().string();
+  const bool is_auto = p.profile == "auto", is_none = p.profile.empty() || p.profile == kRdrNoProfile;
+  const std::string current =
+      is_auto ? "auto (the model's own)" : is_none ? "none (one allocation)" : fs::path(p.profile).filename().string();
   ImGui::SetNextItemWidth(-ImGui::GetFontSize() * 4);
   if (ImGui::BeginCombo("##profile", current.c_str())) {
-    if (ImGui::Selectable("uniform (no profile)", p.profile.empty())) {
-      p.profile.clear();
+    if (ImGui::Selectable("auto (the model's own)", is_auto)) {
+      p.profile = "auto";
       st.layer_budgets.clear();
       st.profile_summary.clear();
+      st.profile_status.clear();
     }
-    help_tooltip("Every layer gets the same share of the budget.");
+    help_tooltip("The default (as in skv eval): RDR uses the shipped profile of assets/profiles made for the loaded model "
+                 "(same name and shape), if there is one, at the budget set above; other models get none.");
+    if (ImGui::Selectable("none (one allocation)", is_none)) {
+      p.profile = kRdrNoProfile;
+      st.layer_budgets.clear();
+      st.profile_summary.clear();
+      st.profile_status.clear();
+    }
+    help_tooltip("No profile (skv eval --profile none): one Lagrange multiplier across all layers decides every layer's share.");
     for (const auto& path : st.profiles)
       if (ImGui::Selectable(fs::path(path).filename().string().c_str(), path == p.profile)) {
         try {
@@ -344,8 +360,13 @@ void draw_policy_panel(PolicyPanelState& st, const StudioSnapshot& snap) {
       if (ImGui::Selectable(u, p.utility == u)) p.utility = u;
     ImGui::EndCombo();
   }
-  help_tooltip("How RDR estimates a token's future attention mass: snapkv (observation window, pooled), obs (unpooled), "
-               "h2o (accumulated attention), tri (TriAttention pre-RoPE score), recency, sink priors, or a blend.");
+  help_tooltip("How RDR estimates a token's future attention mass: snapkv (observation window, pooled; the default), obs "
+               "(unpooled), h2o (accumulated attention), tri (TriAttention pre-RoPE score), recency, sink priors, or a blend.");
+  ImGui::SetNextItemWidth(ImGui::GetFontSize() * 7);
+  ImGui::InputDouble("utility power", &p.utility_power, 0.25, 0.5, "%.2f");
+  p.utility_power = std::clamp(p.utility_power, 0.0, 4.0);
+  help_tooltip("RDR's gamma in D = u^gamma (...): below 1 flattens the utilities, so fewer tokens are dropped (default 0.5, "
+               "as skv eval).");
   ImGui::Checkbox("completion", &p.completion);
   help_tooltip("RDR and Quest: keep a positive-random-feature summary of the tokens they drop or skip and add it to the "
                "softmax (retrieval completion).");

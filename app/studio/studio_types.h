@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/policies/rdr_defaults.h"
 #include "probes/probe_worker.h"
 
 namespace skv::studio {
@@ -65,14 +66,16 @@ struct PolicySettings {
   int hot_window = 32;           // newest tokens kept fp16
   int sink_tokens = 4;           // first tokens kept fp16
   int retier_every = 64;         // decode steps between re-tierings
-  // Utility estimator or blend; RDR's default, as core/policies/peer_policies.h kRdrDefaultUtility
-  // (not included here: it pulls in libtorch).
-  std::string utility = "snapkv*0.8+recency*0.2";
+  // RDR's knobs default to core/policies/rdr_defaults.h (the CLI's): utility estimator or blend,
+  // its power gamma, and the budget profile.
+  std::string utility = kRdrDefaultUtility;
+  double utility_power = kRdrDefaultUtilityPower;
   bool completion = false;       // feature-map summary of dropped tokens (rdr-c, quest-c)
   int kivi_bits = 2;             // KIVI: 2 or 4
   // A per-layer budget profile (core/sessions' budget_profile, assets/profiles/MODEL.json): RDR
-  // splits the budget over layers by its layer_shares. Empty = uniform.
-  std::string profile;
+  // splits the budget over layers by its layer_shares. "auto" = the loaded model's own profile
+  // (none if it has none), "none" = one allocation across layers, else a file.
+  std::string profile = kRdrDefaultProfile;
 };
 
 // ---- What the worker publishes -----------------------------------------------------------

@@ -22,6 +22,7 @@
 #endif
 
 #include "app/studio/attention_error_meter.h"
+#include "app/studio/studio_backend_spec.h"
 #include "core/cache/backend_factory.h"
 #include "core/common/error.h"
 #include "core/decoder/dense_kv_cache.h"
@@ -438,19 +439,12 @@ struct StudioWorker::Impl {
       owned = std::make_unique<DenseKvCache>(at::kFloat);
       state.backend_name = "dense (fp32)";
     } else {
-      BackendSpec spec;
-      spec.kv = "rdr";
-      spec.policy = core_policy_name(job.policy);
-      spec.budget = std::to_string(job.policy.budget_percent / 100.0);  // a fraction of the full fp16 cache
-      std::string tiers;
-      for (const auto& t : job.policy.tiers) tiers += (tiers.empty() ? "" : ",") + t;
-      spec.cache.tiers = tiers;
-      spec.cache.hot_window = job.policy.hot_window;
-      spec.cache.sink_tokens = job.policy.sink_tokens;
-      spec.cache.retier_every = job.policy.retier_every;
-      spec.policy_options.tiers = tiers;
-      spec.policy_options.utility = job.policy.utility;
-      spec.policy_options.profile = job.policy.profile;
+      BackendSpec spec = studio_backend_spec(job.policy);
+      if (job.policy.kind == PolicyKind::rdr) {  // a profile for another model fails here, with its reason
+        const std::string used = resolve_rdr_profile(rdr_options(spec.policy, spec.policy_options).profile, c);
+        message(MessageLevel::info, "RDR budget profile: " +
+                                        (used.empty() ? std::string("none (one allocation across layers)") : used));
+      }
       auto t = make_tiered_cache(spec);
       tiered = t.get();
       owned = std::move(t);
