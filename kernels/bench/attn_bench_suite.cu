@@ -133,8 +133,14 @@ struct Bench {
     SKV_CUDA_CHECK_LAUNCH("fill_floats");
     klev = dalloc<float>(256);
     vlev = dalloc<float>(256);
-    fill_floats<<<1, 256>>>(klev, 256, 5, 0.2f);
     fill_floats<<<1, 256>>>(vlev, 256, 6, 0.2f);
+    {  // the 3-bit key levels of the sphere-coordinate Lloyd-Max codebook at d = 128 (as the codecs
+       // build it: symmetric about 0; v6 scores a symmetric 3-bit codebook with 4 bit planes, not 7)
+      std::vector<float> kl(256, 0.f);
+      const float half[4] = {0.02003825f, 0.06151833f, 0.1115148f, 0.1834157f};
+      for (int c = 0; c < 4; ++c) { kl[size_t(4 + c)] = half[c]; kl[size_t(3 - c)] = -half[c]; }
+      SKV_CUDA_CHECK(cudaMemcpy(klev, kl.data(), kl.size() * sizeof(float), cudaMemcpyHostToDevice));
+    }
     tt.codebooks[0] = {klev, vlev};
     ws_bytes = ada_decode_workspace_bytes(kv(0), cfg.hq, pph);
     ws = dalloc<uint8_t>(ws_bytes);
