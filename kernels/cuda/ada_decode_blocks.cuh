@@ -680,40 +680,53 @@ __device__ __forceinline__ void build_bitplane_table(const float* klev, const fl
 }
 
 // Logits of tokens [0, ntok) of a staged 3-bit COORD page on the tensor cores: 16-token tiles,
-// lane (g = lane / 4, tig = lane % 4) builds the plane words of tokens g and g + 8 of the tile from
-// its D/4 dims' code bits; per step one LDS.128 of B and 4 LOP + 2 MMA. wraw[t * NH + h] as
-// score_tokens writes it.
+// lane (g = lane / 4, tig = lane % 4) builds the plane words of tokens g and g + 8 of a tile from
+// its D/4 dims' code bits; per step one LDS.128 of B, 4 LOP and 2 MMA per tile. The symmetric
+// (4-plane) case runs two tiles per B load (half the B-table reads); the general case one.
+// wraw[t * NH + h] as score_tokens writes it.
 template <int D, int NH, bool GENERAL>
 __device__ __forceinline__ void score_bitplane(const unsigned char* page, const TierConst& tc, const float* region,
                                                int ntok, int lane, float* wraw) {
   namespace bp = bitplane;
-  constexpr int NWORDS = bp::plane_words(D, GENERAL), WPT = 3 * D / 32;
+  constexpr int NWORDS = bp::plane_words(D, GENERAL), WPT = 3 * D / 32, TILES = GENERAL ? 1 : 2;
   const int g = lane >> 2, tig = lane & 3;
   const auto* rows = reinterpret_cast<const uint32_t*>(page + tc.key_codes);
   const auto* kscale = reinterpret_cast<const __half*>(page + tc.key_scales);
   const float cst = region[tig], inv = region[4 + tig];
   const uint32_t tab = static_cast<uint32_t>(__cvta_generic_to_shared(region)) + bp::kHeaderBytes + uint32_t(lane) * 16u;
-  for (int t0 = 0; t0 < ntok; t0 += 16) {
-    const int ta = t0 + g, tb = ta + 8;
-    uint32_t wa[NWORDS], wb[NWORDS];
-    bp::lane_plane_words<D, GENERAL>(rows + ta * WPT, tig, wa);
-    bp::lane_plane_words<D, GENERAL>(rows + tb * WPT, tig, wb);
-    int lo[4] = {0, 0, 0, 0}, hi[4] = {0, 0, 0, 0};  // digits 0, 1 and digits 2, 3
+  // Token slots up to t0 + 16 TILES - 1 exist (P is a multiple of 32); those >= ntok are not stored.
+  for (int t0 = 0; t0 < ntok; t0 += 16 * TILES) {
+    uint32_t w[2 * TILES][NWORDS];  // row r: token t0 + 8 r + g (tile r / 2, rows g and g + 8)
 #pragma unroll
-    for (int w = 0; w < NWORDS; ++w)
+    for (int r = 0; r < 2 * TILES; ++r) bp::lane_plane_words<D, GENERAL>(rows + (t0 + 8 * r + g) * WPT, tig, w[r]);
+    int lo[TILES][4], hi[TILES][4];  // digits 0, 1 and digits 2, 3
+#pragma unroll
+    for (int i = 0; i < TILES; ++i)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) lo[i][e] = hi[i][e] = 0;
+#pragma unroll
+    for (int v = 0; v < NWORDS; ++v)
 #pragma unroll
       for (int u = 0; u < 4; ++u) {
-        const uint4 b = lds128u(tab + uint32_t(4 * w + u) * 512u);
+        const uint4 b = lds128u(tab + uint32_t(4 * v + u) * 512u);
         const uint32_t m0 = 0x01010101u << (2 * u), m1 = m0 << 1;
-        const uint32_t a0 = wa[w] & m0, a1 = wb[w] & m0, a2 = wa[w] & m1, a3 = wb[w] & m1;
-        mma_u8s8(lo, a0, a1, a2, a3, b.x, b.y);
-        mma_u8s8(hi, a0, a1, a2, a3, b.z, b.w);
+#pragma unroll
+        for (int i = 0; i < TILES; ++i) {
+          const uint32_t a0 = w[2 * i][v] & m0, a1 = w[2 * i + 1][v] & m0, a2 = w[2 * i][v] & m1,
+                         a3 = w[2 * i + 1][v] & m1;
+          mma_u8s8(lo[i], a0, a1, a2, a3, b.x, b.y);
+          mma_u8s8(hi[i], a0, a1, a2, a3, b.z, b.w);
+        }
       }
     if (tig < NH) {
-      const float xa = (float(lo[0]) + float(lo[1]) * 256.f) + (float(hi[0]) * 65536.f + float(hi[1]) * 16777216.f);
-      const float xb = (float(lo[2]) + float(lo[3]) * 256.f) + (float(hi[2]) * 65536.f + float(hi[3]) * 16777216.f);
-      if (ta < ntok) wraw[ta * NH + tig] = __half2float(kscale[ta]) * fmaf(xa, inv, cst);
-      if (tb < ntok) wraw[tb * NH + tig] = __half2float(kscale[tb]) * fmaf(xb, inv, cst);
+#pragma unroll
+      for (int i = 0; i < TILES; ++i) {
+        const int ta = t0 + 16 * i + g, tb = ta + 8;
+        const float xa = (float(lo[i][0]) + float(lo[i][1]) * 256.f) + (float(hi[i][0]) * 65536.f + float(hi[i][1]) * 16777216.f);
+        const float xb = (float(lo[i][2]) + float(lo[i][3]) * 256.f) + (float(hi[i][2]) * 65536.f + float(hi[i][3]) * 16777216.f);
+        if (ta < ntok) wraw[ta * NH + tig] = __half2float(kscale[ta]) * fmaf(xa, inv, cst);
+        if (tb < ntok) wraw[tb * NH + tig] = __half2float(kscale[tb]) * fmaf(xb, inv, cst);
+      }
     }
   }
 }
