@@ -109,6 +109,10 @@ void StudioApp::init() {
   if (!window_) throw std::runtime_error("cannot create an OpenGL 3.3 window: " + glfw_error_text());
   glfwMakeContextCurrent(window_);
   glfwSwapInterval(0);  // we pace frames ourselves (Xvfb has no vsync)
+  // Which GL drew the frames (NVIDIA vs Mesa llvmpipe under Xvfb: scripts/gpu_studio_gl.sh reads it).
+  const auto* gl_renderer = reinterpret_cast<const char*>(glGetString(GL_RENDERER));
+  const auto* gl_version = reinterpret_cast<const char*>(glGetString(GL_VERSION));
+  std::fprintf(stderr, "skv-studio: GL_RENDERER %s, GL_VERSION %s\n", gl_renderer ? gl_renderer : "?", gl_version ? gl_version : "?");
 
   IMGUI_CHECKVERSION();
   imgui_ = ImGui::CreateContext();
