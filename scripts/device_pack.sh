@@ -7,7 +7,8 @@
 # Calls to make (the machine keeps ignored folders between calls while it stays warm):
 #   1. carry [".carry", ".carry-src", ".carry-m1"]: bash .carry-src/... or any script that first runs
 #      `bash scripts/device_unpack.sh` (from the working tree copy) to build/run from /tmp/skv-src
-#   2. carry [".carry-m2"]: the model is complete from here on (/tmp/skv-model.gguf)
+#   2. carry [".carry-m2"]: the model is complete from here on (/tmp/skv-model/<file name>; pass
+#      that path: the model name, and RDR's automatic profile, come from the file name)
 # .carry comes from scripts/make_gpu_carry.sh.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,4 +24,7 @@ if [ "$(cat .carry-m1/model.sha256 2>/dev/null)" != "$sum" ]; then
   tail -c +38000001 "$gguf" > .carry-m2/part.2
   echo "$sum" > .carry-m1/model.sha256
 fi
+# The file's own name travels too: the model's name (and so its budget profile in
+# assets/profiles, matched by name) comes from the file name.
+basename "$gguf" > .carry-m1/model.name
 du -sh .carry .carry-src .carry-m1 .carry-m2 2>/dev/null || true
