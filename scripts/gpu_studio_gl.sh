@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # skv-studio in a real GLFW + OpenGL window on the GPU machine (no display, no X server, no GLFW,
 # no network): from the source root, with the folders of scripts/make_gpu_gl_carry.sh beside it
-# (.carry-gl: GL/X11/GLFW debs, Xvfb, xkb, the imgui GL backends + Test Engine, .carry compressed;
-# .carry-mesa: Mesa swrast + LLVM, which Xvfb's GLX extension loads). Steps, each logged:
-#   1. unpack the debs with dpkg -x into $G (default /tmp/skv-gl; never into /), once per folder,
-#      so a later call that carries only a model part or .carry-mesa finds the earlier ones
+# (.carry-gl: GL/X11/GLFW, Xvfb, xkb from Debian packages, the imgui GL backends + Test Engine,
+# .carry compressed; .carry-mesa: Mesa swrast + LLVM, which Xvfb's GLX extension loads). Steps:
+#   1. unpack the tarballs into $G (default /tmp/skv-gl; never into /), once each, so a later
+#      call that carries only a model part finds the earlier ones
 #   2. build skv-studio (GUI ON, CUDA ON) in build-gpu-gl against .carry/sysroot and $G
 #   3. start the carried Xvfb (+extension GLX, carried xkb data and xkbcomp) on a free display
 #   4. run skv-studio --device cuda --run $STEPS --screenshot --frame-stats with NVIDIA's GLX
@@ -13,7 +13,7 @@
 #      which GL drew. Summary (renderer, fps while decoding, frame p50/p95, tokens/s) in summary.txt.
 # Env: OUT (results, <= 8 files), SKV_MODEL_GGUF (else /tmp/skv-model.gguf from
 # scripts/device_unpack.sh, else the SmolLM2-135M shape with seeded random weights), DEVICE (cuda),
-# STEPS (200), BUILD_ONLY=1, VENDORS ("nvidia mesa"), G, SKV_STUDIO_BIN (skip the build). Local
+# STEPS (200), DEADLINE (540 s), BUILD_ONLY=1, VENDORS ("nvidia mesa"), G, SKV_STUDIO_BIN (skip the build). Local
 # check without CUDA, every carried lib in front of the system's:
 #   SKV_STUDIO_BIN=build-gui/bin/skv-studio CARRIED_ONLY=1 DEVICE=cpu STEPS=5 VENDORS=mesa bash scripts/gpu_studio_gl.sh
 set -u
@@ -22,6 +22,7 @@ OUT=${OUT:-$ROOT/gpu-studio-gl-out}
 G=${G:-/tmp/skv-gl}
 DEVICE=${DEVICE:-cuda}
 STEPS=${STEPS:-200}
+DEADLINE=${DEADLINE:-540}   # seconds after start: each run's --timeout fits what is left
 VENDORS=${VENDORS:-nvidia mesa}
 mkdir -p "$OUT" "$G/root"
 START=$(date +%s)
@@ -31,19 +32,16 @@ R=$G/root                      # the unpacked packages
 L=$R/usr/lib/x86_64-linux-gnu
 
 # --- 1. unpack -----------------------------------------------------------------------------------
-unpack() {  # folder marker
-  [ -d "$1/debs" ] || return 0
-  local sum; sum=$(ls -l "$1/debs" | md5sum | cut -c1-32)
+unpack() {  # tarball marker: once per tarball (a later call may carry only a model part)
+  [ -f "$1" ] || return 0
+  local sum; sum=$(ls -l "$1" | md5sum | cut -c1-32)
   [ "$(cat "$G/.$2" 2>/dev/null)" = "$sum" ] && return 0
-  log "unpack $1 ($(ls "$1"/debs/*.deb | wc -l) debs) into $R"
-  for f in "$1"/debs/*.deb; do
-    if command -v dpkg >/dev/null; then dpkg -x "$f" "$R"
-    else (cd "$G" && ar x "$f" data.tar.xz && tar -xJf data.tar.xz -C "$R" && rm -f data.tar.xz); fi
-  done
+  log "unpack $1 into $R"
+  tar -xJf "$1" -C "$R" || { log "cannot unpack $1"; exit 1; }
   echo "$sum" > "$G/.$2"
 }
-unpack .carry-gl gl
-unpack .carry-mesa mesa
+unpack .carry-gl/gl.tar.xz gl
+unpack .carry-mesa/mesa.tar.xz mesa
 if [ ! -d .carry/sysroot ] && [ -f .carry-gl/carry.tar.xz ]; then log "unpack .carry-gl/carry.tar.xz"; tar -xJf .carry-gl/carry.tar.xz; fi
 if [ -f .carry-gl/imgui-gl.tar.xz ] && [ ! -f "$G/imgui-bundle/.done" ]; then
   rm -rf "$G/imgui-bundle" && cp -r .carry/imgui-bundle "$G/imgui-bundle" &&
@@ -103,29 +101,32 @@ DRI=$L/dri
 log "start Xvfb (GLX provider: $([ -f "$DRI/swrast_dri.so" ] && echo "carried Mesa swrast" || echo "none carried: no GLX unless the machine has one"))"
 exec 5> "$G/display"
 LD_LIBRARY_PATH=$RUNLIB LIBGL_DRIVERS_PATH=$DRI "$G/Xvfb" -displayfd 5 -screen 0 1920x1080x24 +extension GLX -nolisten tcp \
-  -xkbdir "$R/usr/share/X11/xkb" -fp built-ins > "$OUT/xvfb.log" 2>&1 &
+  -xkbdir "$R/usr/share/X11/xkb" -fp built-ins > "$G/xvfb.log" 2>&1 &
 XPID=$!
 exec 5>&-
-trap 'kill $XPID 2>/dev/null' EXIT
+trap 'kill $XPID 2>/dev/null; { echo "--- Xvfb log"; tail -20 "$G/xvfb.log"; } >> "$OUT/summary.txt"' EXIT
 for _ in $(seq 50); do [ -s "$G/display" ] && break; kill -0 $XPID 2>/dev/null || break; sleep 0.2; done
-[ -s "$G/display" ] || { tail -20 "$OUT/xvfb.log"; log "Xvfb did not start"; exit 1; }
+[ -s "$G/display" ] || { tail -20 "$G/xvfb.log"; log "Xvfb did not start"; exit 1; }
 export DISPLAY=:$(head -1 "$G/display")
-log "Xvfb on $DISPLAY (pid $XPID); $(grep -i -E 'glx|swrast|dri' "$OUT/xvfb.log" | head -3 | tr '\n' ' ')"
+log "Xvfb on $DISPLAY (pid $XPID); $(grep -i -E 'glx|swrast|dri' "$G/xvfb.log" | head -3 | tr '\n' ' ')"
 
 # --- 4. runs -------------------------------------------------------------------------------------
 M=${SKV_MODEL_GGUF:-}
 [ -z "$M" ] && [ -f /tmp/skv-model.gguf ] && M=/tmp/skv-model.gguf
 if [ -n "$M" ] && [ -f "$M" ]; then log "model: $M"
 else [ -n "$M" ] && log "model $M not found"; M=assets/models/smollm2-135m.json; log "model: $M (SmolLM2-135M shape, seeded random weights)"; fi
-export XDG_CONFIG_HOME=$G/config SKV_STUDIO_FONT=$ROOT/.carry/fonts/DejaVuSans.ttf
+export XDG_CONFIG_HOME=$G/config XDG_DATA_HOME=$G/data SKV_STUDIO_FONT=$ROOT/.carry/fonts/DejaVuSans.ttf
 [ -f "$SKV_STUDIO_FONT" ] || unset SKV_STUDIO_FONT
 ok=0
 for v in $VENDORS; do
   [ "$v" = mesa ] && [ ! -f "$DRI/swrast_dri.so" ] && [ ! -f /usr/lib/x86_64-linux-gnu/dri/swrast_dri.so ] && { log "mesa: not carried (.carry-mesa)"; continue; }
-  log "run: GLX vendor $v, --device $DEVICE, --run $STEPS"
+  left=$(( DEADLINE - ($(date +%s) - START) - 20 ))
+  [ $left -lt 45 ] && { log "run $v: skipped, ${left}s left before DEADLINE"; continue; }
+  [ $left -gt 240 ] && left=240
+  log "run: GLX vendor $v, --device $DEVICE, --run $STEPS, --timeout $left"
   ( export LD_LIBRARY_PATH=$RUNLIB:$S/usr/lib/x86_64-linux-gnu __GLX_VENDOR_LIBRARY_NAME=$v
     [ "$v" = mesa ] && export LIBGL_ALWAYS_SOFTWARE=1 LIBGL_DRIVERS_PATH=$DRI
-    timeout 300 "$BIN" --model "$M" --device "$DEVICE" --run "$STEPS" --timeout 240 \
+    timeout $(( left + 30 )) "$BIN" --model "$M" --device "$DEVICE" --run "$STEPS" --timeout "$left" \
       --screenshot "$OUT/gl_$v.png" --frame-stats "$OUT/gl_frames_$v.json" ) > "$OUT/run_$v.log" 2>&1
   rc=$?
   grep -E "skv-studio:" "$OUT/run_$v.log" | grep -v "UI parts" | tail -8 | tee -a "$OUT/summary.txt"
