@@ -52,7 +52,7 @@ fi
 rm -rf "$G/lib" && mkdir -p "$G/lib"
 have() { [ "${CARRIED_ONLY:-0}" = 1 ] && return 1  # local check: every carried lib, none of the system's
          ldconfig -p 2>/dev/null | grep -q "^[[:space:]]$1 " && return 0
-         local d; for d in ${LD_LIBRARY_PATH//:/ }; do [ -e "$d/$1" ] && return 0; done; return 1; }
+         local d p=${LD_LIBRARY_PATH:-}; for d in ${p//:/ }; do [ -e "$d/$1" ] && return 0; done; return 1; }
 for f in "$L"/*.so.[0-9]* "$R"/lib/x86_64-linux-gnu/*.so.[0-9]*; do [ -e "$f" ] || continue; b=$(basename "$f"); have "$b" || ln -sf "$f" "$G/lib/$b"; done
 NV=""
 for d in /usr/local/nvidia/lib64 /usr/local/nvidia/lib; do [ -d "$d" ] && NV="$NV:$d"; done
