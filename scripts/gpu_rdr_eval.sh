@@ -88,9 +88,11 @@ echo "skv: $SKV; decoder on $DEV; $STEPS steps of $TOKENS tokens; $JOBS processe
 # Jobs: one line "TEXT BUDGET POLICY" each, every cell's heavy policies before any light one.
 jobs_file=$WORK/jobs.txt
 : > "$jobs_file"
+set -f  # entries like util=snapkv*0.8+recency*0.2 are not file patterns
 for p in $POLICIES $EXTRA; do
   for t in $TEXTS; do for b in $BUDGETS; do echo "$t $b $p" >> "$jobs_file"; done; done
 done
+set +f
 
 run_job() {
   set -f
