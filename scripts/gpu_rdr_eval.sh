@@ -16,7 +16,8 @@
 # Inputs (environment):
 #   SKV_MODEL_GGUF  the SmolLM2-135M-Instruct GGUF (default: the CLI's default model)
 #   SKV             a built skv binary (default: build it here into build-gpu-rdr from .carry/,
-#                   scripts/make_gpu_carry.sh; an existing build-gpu-rdr/bin/skv is reused)
+#                   scripts/make_gpu_carry.sh; an existing build-gpu-rdr/bin/skv is reused;
+#                   BUILD_ONLY=1 stops after the build, for a device call of its own)
 #   STEPS=128 TOKENS=2048 JOBS=16 THREADS=1 DEV=auto|cuda|cpu
 #   DEADLINE_S=480 (counted from the grid's start, after any build: lower it when this call builds)
 #   TEXTS="prose_lighthouse.txt code_event_queue.txt" BUDGETS="0.25 0.125"
@@ -64,6 +65,7 @@ if [ -z "${SKV:-}" ]; then
   fi
   SKV=$PWD/$B/bin/skv
 fi
+[ "${BUILD_ONLY:-0}" = 1 ] && { echo "built $SKV"; exit 0; }
 [ -x "$SKV" ] || { echo "gpu_rdr_eval: $SKV is not an executable" >&2; exit 1; }
 { nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null || echo "no nvidia-smi"; nproc; } > "$OUT/device.txt"
 export OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS
