@@ -13,7 +13,8 @@
 #      which GL drew. Summary (renderer, fps while decoding, frame p50/p95, tokens/s) in summary.txt.
 # Env: OUT (results, <= 8 files), SKV_MODEL_GGUF (else /tmp/skv-model.gguf from
 # scripts/device_unpack.sh, else the SmolLM2-135M shape with seeded random weights), DEVICE (cuda),
-# STEPS (200), DEADLINE (540 s), BUILD_ONLY=1, VENDORS ("nvidia mesa"), G, SKV_STUDIO_BIN (skip the build). Local
+# STEPS (200), DEADLINE (540 s), BUILD_ONLY=1, VENDORS ("nvidia mesa"), G, SKV_STUDIO_BIN (skip the build).
+# PROMPT_FILE (the prompt; default the Studio's shipped text). Local
 # check without CUDA, every carried lib in front of the system's:
 #   SKV_STUDIO_BIN=build-gui/bin/skv-studio CARRIED_ONLY=1 DEVICE=cpu STEPS=5 VENDORS=mesa bash scripts/gpu_studio_gl.sh
 set -u
@@ -127,7 +128,7 @@ for v in $VENDORS; do
   ( export LD_LIBRARY_PATH=$RUNLIB:$S/usr/lib/x86_64-linux-gnu __GLX_VENDOR_LIBRARY_NAME=$v
     [ "$v" = mesa ] && export LIBGL_ALWAYS_SOFTWARE=1 LIBGL_DRIVERS_PATH=$DRI
     timeout $(( left + 30 )) "$BIN" --model "$M" --device "$DEVICE" --run "$STEPS" --timeout "$left" \
-      --screenshot "$OUT/gl_$v.png" --frame-stats "$OUT/gl_frames_$v.json" ) > "$OUT/run_$v.log" 2>&1
+      --screenshot "$OUT/gl_$v.png" --frame-stats "$OUT/gl_frames_$v.json" ${PROMPT_FILE:+--prompt-file "$PROMPT_FILE"} ) > "$OUT/run_$v.log" 2>&1
   rc=$?
   grep -E "skv-studio:" "$OUT/run_$v.log" | grep -v "UI parts" | tail -8 | tee -a "$OUT/summary.txt"
   log "run $v: exit $rc"

@@ -153,7 +153,7 @@ void draw_run_panel(RunPanelState& st, const StudioSnapshot& snap, StudioActions
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 7);
   if (ImGui::DragInt("max prompt tokens", &max_prompt, 1.0f, -1, 131072, max_prompt < 0 ? "auto" : max_prompt == 0 ? "all" : "%d"))
     st.edit.max_prompt_tokens = max_prompt;
-  help_tooltip("Keep only the prompt's first N tokens. auto (-1): 512 on a CPU (enough for RDR at 25 % with the default hot window), all on a GPU; 0: all.");
+  help_tooltip("Keep only the prompt's first N tokens. auto (-1): 512 on a CPU (enough for RDR at 25 % with the default hot window), on a GPU all that fits the context with room for the new tokens; 0: all.");
   float temp = static_cast<float>(st.edit.temperature);
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 7);
   if (ImGui::SliderFloat("temperature", &temp, 0.0f, 2.0f, "%.2f")) st.edit.temperature = temp;

@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
   cli.add_option("--model", run.model_spec, "default | model.gguf | HF checkpoint dir | shape-only .json")->capture_default_str();
   cli.add_option("--device", run.device, "auto | cpu | cuda")->capture_default_str();
   cli.add_option("--prompt-file", prompt_file, "Prompt text file (default: the first shipped text)");
-  cli.add_option("--max-prompt-tokens", run.max_prompt_tokens, "Prompt tokens kept: -1 auto (512 on a CPU, all on a GPU), 0 all")
+  cli.add_option("--max-prompt-tokens", run.max_prompt_tokens, "Prompt tokens kept: -1 auto (512 on a CPU; on a GPU all that fits the context), 0 all")
       ->capture_default_str();
   cli.add_option("--max-new-tokens", run.max_new_tokens, "Tokens the run may generate")->capture_default_str();
   cli.add_option("--budget", policy.budget_percent, "RDR budget in % of the fp16 cache")->capture_default_str();

@@ -1,5 +1,7 @@
 #include "app/studio/studio_types.h"
 
+#include <algorithm>
+
 namespace skv::studio {
 
 const std::vector<PolicyInfo>& policy_catalog() {
@@ -38,6 +40,11 @@ std::string core_policy_name(const PolicySettings& p) {
     case PolicyKind::rdkv: return "rdkv";
   }
   return "full";
+}
+
+int64_t auto_prompt_tokens(bool gpu, int64_t context_length, int64_t max_new_tokens) {
+  if (!gpu) return 512;
+  return std::max<int64_t>(context_length - std::max<int64_t>(max_new_tokens, 0), context_length / 2);
 }
 
 const char* phase_label(RunPhase p) {

@@ -24,7 +24,7 @@ struct RunSettings {
   std::string prompt_file;             // PromptSource::file
   std::string device = "auto";         // auto | cpu | cuda
   int64_t max_new_tokens = 256;
-  // Prompt tokens kept (the first ones): -1 = auto (512 on a CPU, all on a GPU), 0 = all.
+  // Prompt tokens kept (the first ones): -1 = auto (auto_prompt_tokens), 0 = all.
   int64_t max_prompt_tokens = -1;
   double temperature = 0.0;            // 0 = greedy
   double top_p = 1.0;
@@ -82,6 +82,10 @@ struct PolicySettings {
 
 enum class RunPhase { idle, loading, prefill, decoding, paused, finished, stopped, failed };
 const char* phase_label(RunPhase p);
+
+// max_prompt_tokens = auto: 512 on a CPU (the shipped ~4k-token texts take many minutes there);
+// on a GPU all that fits the context with room for max_new_tokens (at least half the context).
+int64_t auto_prompt_tokens(bool gpu, int64_t context_length, int64_t max_new_tokens);
 
 enum class MessageLevel { info, warning, error };
 struct StudioMessage {

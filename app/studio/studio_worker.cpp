@@ -415,8 +415,11 @@ struct StudioWorker::Impl {
     state.device = device_description(decoder->device());
     const BpeTokenizer& tok = bundle->tokenizer ? *bundle->tokenizer : *stand_in;
     auto ids = prompt_ids(job.run, tok, bundle->tokenizer.has_value());
-    // The shipped texts are ~4k tokens: seconds on a GPU, many minutes on a shared CPU.
-    const int64_t keep = job.run.max_prompt_tokens < 0 ? (decoder->device().is_cuda() ? 0 : 512) : job.run.max_prompt_tokens;
+    // auto: 512 on a CPU; on a GPU what fits the context (a shape-only model reads the text's
+    // bytes as ids: ~12k of them, over SmolLM2's 8192, and the run used to fail on it).
+    const int64_t keep = job.run.max_prompt_tokens < 0
+                             ? auto_prompt_tokens(decoder->device().is_cuda(), c.context_length, job.run.max_new_tokens)
+                             : job.run.max_prompt_tokens;
     if (keep > 0 && static_cast<int64_t>(ids.size()) > keep) {
       message(MessageLevel::info, "prompt cut to its first " + std::to_string(keep) + " of " + std::to_string(ids.size()) +
                                       " tokens (Run panel: max prompt tokens)");

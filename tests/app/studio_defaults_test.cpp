@@ -54,5 +54,16 @@ TEST(StudioDefaults, UntouchedPanelRunsTheCliRdrAndRdkv) {
   }
 }
 
+// max prompt tokens = auto: the CPU cut, and on a GPU the longest prompt that leaves room for the
+// tokens to generate (SmolLM2: 8192 - 256), never under half the context.
+TEST(StudioDefaults, AutoPromptTokensFitTheContextOnAGpu) {
+  EXPECT_EQ(auto_prompt_tokens(false, 8192, 256), 512);
+  EXPECT_EQ(auto_prompt_tokens(true, 8192, 256), 8192 - 256);
+  EXPECT_EQ(auto_prompt_tokens(true, 8192, 8000), 4096);
+  EXPECT_EQ(auto_prompt_tokens(true, 8192, -1), 8192);
+  RunSettings run;
+  EXPECT_EQ(run.max_prompt_tokens, -1);  // auto is what a fresh Run panel has
+}
+
 }  // namespace
 }  // namespace skv::studio
