@@ -176,8 +176,8 @@ GgufWeightSource::GgufWeightSource(const std::string& path) : file_(GgufFile::op
                   ggml_supported_types_list());
     }
   }
-  identity_ = "gguf:" + std::filesystem::absolute(path).lexically_normal().string() + "#" +
-              hex64(sampled_hash(*file_));
+  config_.checkpoint = hex64(sampled_hash(*file_));
+  identity_ = "gguf:" + std::filesystem::absolute(path).lexically_normal().string() + "#" + config_.checkpoint;
 }
 
 bool GgufWeightSource::has(const std::string& name) const { return file_->find_tensor(name) != nullptr; }

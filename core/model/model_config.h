@@ -15,6 +15,9 @@ enum class RopeStyle { Interleaved, Half };
 
 struct ModelConfig {
   std::string name = "unnamed";  // e.g. "SmolLM2-135M-Instruct"
+  // Content fingerprint of the checkpoint (GGUF: the sampled hash of WeightSource::identity, hex);
+  // empty where none is computed. Survives a renamed file, unlike name.
+  std::string checkpoint;
   std::string architecture = "llama";
   int64_t n_layers = 0;
   int64_t n_heads = 0;     // query heads

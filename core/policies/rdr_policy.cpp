@@ -173,7 +173,14 @@ std::string find_model_profile(const ModelConfig& config) {
   for (const auto& f : files) {
     std::ifstream in(f);
     nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
-    if (j.is_discarded() || !j.is_object() || j.value("model", "") != config.name) continue;
+    if (j.is_discarded() || !j.is_object()) continue;
+    // The model's name (its file name), or the same checkpoint under another file name: the
+    // profile's model_identity ends in the content fingerprint of the file it was made with.
+    const std::string identity = j.value("model_identity", "");
+    const bool same_checkpoint = !config.checkpoint.empty() && identity.size() > config.checkpoint.size() &&
+                                 identity.compare(identity.size() - config.checkpoint.size() - 1, std::string::npos,
+                                                  "#" + config.checkpoint) == 0;
+    if (j.value("model", "") != config.name && !same_checkpoint) continue;
     if (j.contains("model_shape") && !shape_matches(j["model_shape"], config)) continue;
     if (j.contains("layer_shares") && j["layer_shares"].is_array() && int64_t(j["layer_shares"].size()) == config.n_layers)
       return f.string();

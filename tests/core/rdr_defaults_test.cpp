@@ -91,6 +91,18 @@ TEST(RdrDefaults, ShippedProfileIsFoundForTheRealSmolLM2Gguf) {
   EXPECT_EQ(resolve_rdr_profile("none", c), "");
   EXPECT_EQ(resolve_rdr_profile("", c), "");
   EXPECT_EQ(fs::canonical(resolve_rdr_profile("smollm2-135m", c)), fs::canonical(kShipped));
+  // The profile records the fingerprint of the file it was made with: this file's.
+  const std::string identity = j["model_identity"].get<std::string>();
+  EXPECT_EQ(identity.substr(identity.rfind('#') + 1), c.checkpoint);
+  // Renamed (a link under another name): another model name, the same checkpoint, the same profile.
+  const fs::path dir = fs::path(SKV_TEST_TMP) / "rdr_defaults_rename";
+  fs::create_directories(dir);
+  const fs::path link = dir / "renamed-model.gguf";
+  fs::remove(link);
+  fs::create_symlink(fs::absolute(default_model_path()), link);
+  const ModelConfig renamed = GgufWeightSource(link.string()).config();
+  EXPECT_EQ(renamed.name, "renamed-model");
+  EXPECT_EQ(fs::canonical(find_model_profile(renamed)), fs::canonical(kShipped));
 }
 
 TEST(RdrDefaults, ShapeOnlyAndOtherModelsGetNoProfile) {
@@ -114,6 +126,15 @@ TEST(RdrDefaults, ShapeOnlyAndOtherModelsGetNoProfile) {
   EXPECT_EQ(find_model_profile(other), "");
   other = c;
   other.name = "SmolLM2-360M-Instruct";
+  EXPECT_EQ(find_model_profile(other), "");
+  // Another name with the checkpoint fingerprint the profile was made from (a renamed file) finds
+  // it; another fingerprint under another name does not.
+  const std::string identity = nlohmann::json::parse(std::ifstream(kShipped))["model_identity"].get<std::string>();
+  other = c;
+  other.name = "renamed-copy";
+  other.checkpoint = identity.substr(identity.rfind('#') + 1);
+  EXPECT_FALSE(find_model_profile(other).empty()) << identity;
+  other.checkpoint = "0123456789abcdef";
   EXPECT_EQ(find_model_profile(other), "");
 }
 
