@@ -15,9 +15,6 @@ enum class RopeStyle { Interleaved, Half };
 
 struct ModelConfig {
   std::string name = "unnamed";  // e.g. "SmolLM2-135M-Instruct"
-  // Content fingerprint of the checkpoint (GGUF: the sampled hash of WeightSource::identity, hex);
-  // empty where none is computed. Survives a renamed file, unlike name.
-  std::string checkpoint;
   std::string architecture = "llama";
   int64_t n_layers = 0;
   int64_t n_heads = 0;     // query heads
@@ -31,6 +28,10 @@ struct ModelConfig {
   double rms_eps = 1e-5;
   bool tied_embeddings = true;
   RopeStyle rope_style = RopeStyle::Interleaved;
+  // Content fingerprint of the checkpoint (GGUF: the sampled hash of WeightSource::identity, hex);
+  // empty where none is computed. Survives a renamed file, unlike name. Last, so positional
+  // initialisation of the fields above is unchanged.
+  std::string checkpoint;
 
   // Throws skv::Error naming the first inconsistent field.
   void validate() const;
