@@ -120,29 +120,6 @@ std::vector<double> load_layer_sensitivity(const std::string& name_or_path, int6
   return w;
 }
 
-std::string find_sensitivity_profile(const std::string& model_name, int64_t n_layers) {
-#ifdef SKV_ASSETS_DIR
-  std::error_code ec;
-  std::vector<std::filesystem::path> files;
-  for (std::filesystem::directory_iterator it(std::filesystem::path(SKV_ASSETS_DIR) / "profiles", ec), end;
-       !ec && it != end; it.increment(ec))
-    if (it->path().extension() == ".json") files.push_back(it->path());
-  std::sort(files.begin(), files.end());
-  for (const auto& f : files) {
-    std::ifstream in(f);
-    nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
-    if (j.is_discarded() || !j.is_object() || j.value("model", "") != model_name) continue;
-    if (j.contains("layer_sensitivity") && j["layer_sensitivity"].is_array() &&
-        int64_t(j["layer_sensitivity"].size()) == n_layers)
-      return f.string();
-  }
-#else
-  (void)model_name;
-  (void)n_layers;
-#endif
-  return "";
-}
-
 namespace {
 
 // Every key of a profile's model_shape must equal the model's (a key the model does not have fails).
@@ -154,15 +131,21 @@ bool shape_matches(const nlohmann::json& shape, const ModelConfig& c) {
   return true;
 }
 
-}  // namespace
-
-nlohmann::json profile_model_shape(const ModelConfig& c) {
-  return {{"architecture", c.architecture}, {"n_layers", c.n_layers}, {"n_heads", c.n_heads},
-          {"n_kv_heads", c.n_kv_heads},     {"head_dim", c.head_dim}, {"hidden", c.hidden},
-          {"vocab_size", c.vocab_size}};
+// Whether a profile was made for this model: its "model" is the model's name (the file name), or
+// its model_identity ends in the model's checkpoint fingerprint (the same file under another
+// name); and its model_shape, where it has one, is the model's.
+bool profile_is_for(const nlohmann::json& j, const ModelConfig& c) {
+  const std::string identity = j.value("model_identity", "");
+  const bool same_checkpoint = !c.checkpoint.empty() && identity.size() > c.checkpoint.size() &&
+                               identity.compare(identity.size() - c.checkpoint.size() - 1, std::string::npos,
+                                                "#" + c.checkpoint) == 0;
+  if (j.value("model", "") != c.name && !same_checkpoint) return false;
+  return !j.contains("model_shape") || shape_matches(j["model_shape"], c);
 }
 
-std::string find_model_profile(const ModelConfig& config) {
+// The first shipped profile (assets/profiles/*.json, in name order) made for this model whose
+// array `key` has one entry per layer; "" when none.
+std::string find_shipped_profile(const ModelConfig& c, const char* key) {
 #ifdef SKV_ASSETS_DIR
   std::error_code ec;
   std::vector<std::filesystem::path> files;
@@ -172,24 +155,28 @@ std::string find_model_profile(const ModelConfig& config) {
   std::sort(files.begin(), files.end());
   for (const auto& f : files) {
     std::ifstream in(f);
-    nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) continue;
-    // The model's name (its file name), or the same checkpoint under another file name: the
-    // profile's model_identity ends in the content fingerprint of the file it was made with.
-    const std::string identity = j.value("model_identity", "");
-    const bool same_checkpoint = !config.checkpoint.empty() && identity.size() > config.checkpoint.size() &&
-                                 identity.compare(identity.size() - config.checkpoint.size() - 1, std::string::npos,
-                                                  "#" + config.checkpoint) == 0;
-    if (j.value("model", "") != config.name && !same_checkpoint) continue;
-    if (j.contains("model_shape") && !shape_matches(j["model_shape"], config)) continue;
-    if (j.contains("layer_shares") && j["layer_shares"].is_array() && int64_t(j["layer_shares"].size()) == config.n_layers)
-      return f.string();
+    const nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !profile_is_for(j, c)) continue;
+    if (j.contains(key) && j[key].is_array() && int64_t(j[key].size()) == c.n_layers) return f.string();
   }
 #else
-  (void)config;
+  (void)c;
+  (void)key;
 #endif
   return "";
 }
+
+}  // namespace
+
+std::string find_sensitivity_profile(const ModelConfig& config) { return find_shipped_profile(config, "layer_sensitivity"); }
+
+nlohmann::json profile_model_shape(const ModelConfig& c) {
+  return {{"architecture", c.architecture}, {"n_layers", c.n_layers}, {"n_heads", c.n_heads},
+          {"n_kv_heads", c.n_kv_heads},     {"head_dim", c.head_dim}, {"hidden", c.hidden},
+          {"vocab_size", c.vocab_size}};
+}
+
+std::string find_model_profile(const ModelConfig& config) { return find_shipped_profile(config, "layer_shares"); }
 
 std::string resolve_rdr_profile(const std::string& profile, const ModelConfig& config) {
   if (profile.empty() || profile == kRdrNoProfile) return "";
@@ -252,7 +239,7 @@ Assignment RdrPolicy::assign(const PolicyContext& ctx) {
                     std::to_string(ctx.n_layers()) + " layers");
       weights_source_ = "given";
     } else if (opt_.sensitivity == "auto") {
-      const std::string f = find_sensitivity_profile(ctx.config->name, ctx.n_layers());
+      const std::string f = find_sensitivity_profile(*ctx.config);
       if (!f.empty()) {
         opt_.layer_weights = load_layer_sensitivity(f, ctx.n_layers());
         weights_source_ = f;

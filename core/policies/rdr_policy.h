@@ -85,7 +85,8 @@ std::pair<double, double> measure_tier_distortion(const CacheTier& tier, const i
 std::vector<double> load_budget_profile(const std::string& name_or_path, int64_t n_layers);
 // The shipped budget profile (assets/profiles/*.json) made for this model, "" when none is: its
 // "model" equals the model's name (ModelConfig::name: a GGUF's file name without the quant tag,
-// an HF checkpoint's folder, a shape config's "name"), its "model_shape" (when present: architecture,
+// an HF checkpoint's folder, a shape config's "name") or its "model_identity" ends in the model's
+// checkpoint fingerprint (ModelConfig::checkpoint: a renamed GGUF), its "model_shape" (when present: architecture,
 // layers, heads, kv heads, head dim, width, vocabulary) equals the model's, and it has one
 // layer share per layer. A shape-only config or any other model gets none.
 std::string find_model_profile(const ModelConfig& config);
@@ -99,8 +100,8 @@ std::string resolve_rdr_profile(const std::string& profile, const ModelConfig& c
 // Reads "layer_sensitivity" (one weight > 0 per layer) of a profile; scaled to mean 1. Throws
 // skv::Error when the file or the array is missing or the wrong length.
 std::vector<double> load_layer_sensitivity(const std::string& name_or_path, int64_t n_layers);
-// The assets/profiles/*.json whose "model" equals `model_name` and which carries n_layers
-// "layer_sensitivity" weights; "" when none does.
-std::string find_sensitivity_profile(const std::string& model_name, int64_t n_layers);
+// The assets/profiles/*.json made for this model (as find_model_profile matches it) that carries
+// one "layer_sensitivity" weight per layer; "" when none does.
+std::string find_sensitivity_profile(const ModelConfig& config);
 
 }  // namespace skv

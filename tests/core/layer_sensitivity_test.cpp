@@ -344,7 +344,9 @@ TEST(RdrSensitivity, ProfileWeightsAreValidatedAndNormalized) {
   RdrPolicy q("rdr", au);
   q.assign(f.ctx);
   EXPECT_TRUE(q.layer_weights().empty());
-  EXPECT_EQ(find_sensitivity_profile("no-such-model", 2), "");
+  ModelConfig other = *f.ctx.config;
+  other.name = "no-such-model";
+  EXPECT_EQ(find_sensitivity_profile(other), "");
 }
 
 TEST(RdrSensitivity, BudgetProfileRoundTripsTheWeights) {
