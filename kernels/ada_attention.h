@@ -24,6 +24,10 @@ inline constexpr int kAdaKernelAuto = 0;
 inline constexpr int kAdaKernelSplit = 1;
 inline constexpr int kAdaKernelWarpPerPage = 2;
 inline constexpr int kAdaKernelTensorCore = 3;
+// v7: keys as v6 and the values on the fp16 tensor cores (value levels rounded to fp16), for
+// tables whose every tier is 3-bit COORD keys + 4-bit COORD values in 64-token pages; auto runs
+// it there.
+inline constexpr int kAdaKernelMmaValues = 4;
 
 struct DecodeArgs {
   const float* q = nullptr;        // [batch, num_q_heads, head_dim] device

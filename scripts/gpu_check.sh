@@ -98,7 +98,7 @@ fi
 if [ -n "${TESTS:-}" ] && [ -x "$TESTS" ]; then
   log "compute-sanitizer memcheck"
   timeout 100 compute-sanitizer --tool memcheck --error-exitcode 9 "$TESTS" \
-    --gtest_filter='AdaGpu.AdaDecodeHeadWithNoPages*:AdaGpu.EncodeMatchesCpuEncode:AdaGpu.DenseFp16DecodeRejects*:AdaGpu.AdaDecodeMatchesCpuWithMixedTiers*:AdaGpu.TensorCoreKernelOnMixedTiers' \
+    --gtest_filter='AdaGpu.AdaDecodeHeadWithNoPages*:AdaGpu.EncodeMatchesCpuEncode:AdaGpu.DenseFp16DecodeRejects*:AdaGpu.AdaDecodeMatchesCpuWithMixedTiers*:AdaGpu.TensorCoreKernelOnMixedTiers:AdaGpu.MmaValuesKernelOnPartialPages' \
     > "$OUT/sanitizer.log" 2>&1; SAN_RC=$?
   tail -c 20000 "$OUT/sanitizer.log" > "$OUT/san.tmp"; mv "$OUT/san.tmp" "$OUT/sanitizer.log"
 fi
@@ -114,12 +114,12 @@ b = json.load(open(sys.argv[1]))
 src = json.load(open(sys.argv[2]))["results"] if os.path.exists(sys.argv[2]) else b["results"]
 sd = {(r["ctx"], r["hq"], r["hkv"], r["d"], r["batch"]): r["sdpa_us"] for r in src if "sdpa_us" in r}
 print(f"{b['device']}  copy {b['copy_gbs']:.0f} GB/s")
-print(f"{'ctx':>7} {'heads':>6} {'d':>4} {'B':>2} | {'ada_us':>8} {'v4_us':>8} {'v6_us':>8} {'%copy':>6} | {'dense_us':>8} {'sdpa_us':>8} | {'x dense':>7} {'x sdpa':>7} | {'enc1_us':>7}")
+print(f"{'ctx':>7} {'heads':>6} {'d':>4} {'B':>2} | {'ada_us':>8} {'v4_us':>8} {'v5_us':>8} {'v6_us':>8} {'%copy':>6} | {'dense_us':>8} {'sdpa_us':>8} | {'x dense':>7} {'x sdpa':>7} | {'enc1_us':>7}")
 for r in b["results"]:
     k = (r["ctx"], r["hq"], r["hkv"], r["d"], r["batch"]); t = sd.get(k)
     xs = f"{t / r['ada_us']:7.2f}" if t else "    n/a"
     ts = f"{t:8.2f}" if t else "     n/a"
-    print(f"{r['ctx']:>7} {r['hq']:>3}/{r['hkv']:<2} {r['d']:>4} {r['batch']:>2} | {r['ada_us']:8.2f} {r.get('ada_split_v4_us', 0):8.2f} {r.get('ada_v6_us', 0):8.2f} {r['ada_pct_copy']:5.1f}% | {r['dense_us']:8.2f} {ts} | {r['speedup_vs_dense']:7.2f} {xs} | {r['encode_one_token_all_heads_us']:7.2f}")
+    print(f"{r['ctx']:>7} {r['hq']:>3}/{r['hkv']:<2} {r['d']:>4} {r['batch']:>2} | {r['ada_us']:8.2f} {r.get('ada_split_v4_us', 0):8.2f} {r.get('ada_v5_us', 0):8.2f} {r.get('ada_v6_us', 0):8.2f} {r['ada_pct_copy']:5.1f}% | {r['dense_us']:8.2f} {ts} | {r['speedup_vs_dense']:7.2f} {xs} | {r['encode_one_token_all_heads_us']:7.2f}")
 PY
   fi
 } >> "$OUT/summary.txt" 2>&1

@@ -272,6 +272,11 @@ AttnBenchResult run_attn_bench_case(const AttnBenchCase& c, int runs) {
       a.variant = kAdaKernelSplit;
       ada_decode_attention(b.kv(s), a);
     }, runs);
+    r.ada_v5_us = b.time_us([&](int s) {  // v5: what auto ran before v7
+      DecodeArgs a = b.args(s);
+      a.variant = kAdaKernelWarpPerPage;
+      ada_decode_attention(b.kv(s), a);
+    }, runs);
     r.ada_v6_us = b.time_us([&](int s) {  // v6: the key scoring on the tensor cores
       DecodeArgs a = b.args(s);
       a.variant = kAdaKernelTensorCore;

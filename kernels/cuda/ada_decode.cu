@@ -152,7 +152,9 @@ Plan make_plan(const PagedKv& kv, int num_q_heads, int max_pages, bool wpp) {
 
 // Shared memory of the v5 kernel (mma: v6, whose 3-bit COORD tiers hold a bit-plane B table
 // instead of a LUT) for this tier table and head chunk.
-WppPlan wpp_plan(const TierTable& tt, int d, int nh, bool mma) {
+// v7 (mma_values): every tier has a B table, 32 bytes of value byte tables, and the warps only their
+// page buffers (scores and weights stay in registers; the end-of-split reduction reuses the buffers).
+WppPlan wpp_plan(const TierTable& tt, int d, int nh, bool mma, bool mma_values = false) {
   constexpr int kWarps = kWppThreads / 32;
   WppPlan p{};
   size_t lut = 0, kbytes = 16, vbytes = 16;
@@ -165,11 +167,11 @@ WppPlan wpp_plan(const TierTable& tt, int d, int nh, bool mma) {
       const PageOffsets o = page_offsets(L);
       kbytes = std::max(kbytes, o.values);                                  // codes + key scales
       vbytes = std::max(vbytes, (has_page_mean(L) ? o.mean : o.total) - o.values);  // values + scales
-      lut += (mma && bitplane_tier(L)) ? size_t(bitplane::table_bytes(d)) / sizeof(float)
+      lut += ((mma || mma_values) && bitplane_tier(L)) ? size_t(bitplane::table_bytes(d)) / sizeof(float)
                                        : align16(lut_floats(L, nh) * sizeof(float)) / sizeof(float);
     }
   }
-  const size_t red = size_t(kWarps) * size_t(nh) * size_t(d);
+  const size_t red = mma_values ? 0 : size_t(kWarps) * size_t(nh) * size_t(d);
   const size_t ntiers = size_t(std::max(tt.count, 1));
   size_t at = 0;
 #define SKV_TAKE(field, bytes) p.field = at; at += align16(bytes)
@@ -185,12 +187,14 @@ WppPlan wpp_plan(const TierTable& tt, int d, int nh, bool mma) {
   p.key_bytes = int(align16(kbytes));
   p.stage_bytes = align16(kbytes) + align16(vbytes);
   size_t w = 0;
-  p.wraw = w; w += align16(sizeof(float) * size_t(max_tokens) * nh);
-  p.wwt = w; w += align16(sizeof(float) * size_t(max_tokens) * nh);
-  p.walpha = w; w += 16;
+  if (!mma_values) {
+    p.wraw = w; w += align16(sizeof(float) * size_t(max_tokens) * nh);
+    p.wwt = w; w += align16(sizeof(float) * size_t(max_tokens) * nh);
+    p.walpha = w; w += 16;
+  }
   p.stage = w; w += p.stage_bytes;
   p.warp_bytes = w;
-  SKV_TAKE(warps, w * kWarps);
+  SKV_TAKE(warps, std::max(w * kWarps, size_t(kWarps) * 4 * size_t(d) * sizeof(float)));
 #undef SKV_TAKE
   p.total = at;
   return p;
@@ -225,31 +229,46 @@ int smem_optin() {
   return optin;
 }
 
-// v5 runs when asked for, or by default when its shared memory fits the tier table and there are
-// enough pages for its one-CTA-per-SM grid to cover at least half the SMs with 16 pages (one per
-// warp) each; short contexts at batch 1 run v4, whose 2 CTAs per SM of 1–2 pages each start faster
-// (4k 32q/8kv B=1: v4 33.5 µs, v5 38.4 µs on the H100). The dense baseline always runs v4.
-bool use_wpp(const PagedKv& kv, int num_q_heads, int max_pages, int variant, bool dense) {
-  if (dense || variant == kAdaKernelSplit) return false;
+// Which kernel runs. v7 (both products on the tensor cores) when asked for, or by default when
+// every tier is its tier (3-bit COORD keys, 4-bit COORD values, 64-token pages: mma_tier), its
+// shared memory fits and there are pages enough (as for v5). v5 runs when asked for, or by default
+// when its shared memory fits the tier table and there are enough pages for its one-CTA-per-SM
+// grid to cover at least half the SMs with 16 pages (one per warp) each; short contexts at batch 1
+// run v4, whose 2 CTAs per SM of 1–2 pages each start faster (4k 32q/8kv B=1: v4 33.5 µs, v5
+// 38.4 µs on the H100). The dense baseline always runs v4.
+enum class Kernel { kSplit, kWpp, kWppMma, kMmaValues };
+Kernel choose_kernel(const PagedKv& kv, int num_q_heads, int max_pages, int variant, bool dense) {
+  if (dense || variant == kAdaKernelSplit) return Kernel::kSplit;
   const int group = num_q_heads / std::max(1, kv.num_kv_heads);
   const int nh = group == 1 ? 1 : group == 2 ? 2 : 4;
+  bool all_mma = true;
+  for (int t = 0; t < kv.tiers.count; ++t) all_mma = all_mma && mma_tier(kv.tiers.layouts[t]);
+  const bool fits_v7 = all_mma && wpp_plan(kv.tiers, kv.head_dim, nh, false, true).total <= size_t(smem_optin());
+  if (variant == kAdaKernelMmaValues) {
+    if (!all_mma)
+      throw KernelError("ada decode: the v7 kernel needs every tier to be 3-bit COORD keys + 4-bit COORD values in 64-token pages");
+    if (!fits_v7) throw KernelError("ada decode: the v7 kernel needs more shared memory than the device has for these tiers");
+    return Kernel::kMmaValues;
+  }
   const bool mma = variant == kAdaKernelTensorCore;
   const bool fits = wpp_plan(kv.tiers, kv.head_dim, nh, mma).total <= size_t(smem_optin());
   if (variant == kAdaKernelWarpPerPage || mma) {
     if (!fits)
       throw KernelError("ada decode: the warp-per-page kernel needs more shared memory than the device has for these tiers");
-    return true;
+    return mma ? Kernel::kWppMma : Kernel::kWpp;
   }
   constexpr int kWarps = kWppThreads / 32;
   const long units = long(kv.batch) * kv.num_kv_heads * ((group + nh - 1) / nh);
   const long full_ctas = units * ((std::max(1, max_pages) + kWarps - 1) / kWarps);
-  return fits && 2 * full_ctas >= sm_count();
+  if (2 * full_ctas < sm_count()) return Kernel::kSplit;
+  return fits_v7 ? Kernel::kMmaValues : fits ? Kernel::kWpp : Kernel::kSplit;
 }
 
 void run_decode(const PagedKv& kv, const DecodeArgs& a, bool dense) {
   check_tiers(kv, dense);
   if (!a.q || !a.out) throw KernelError("ada decode: null query or output");
-  const bool wpp = use_wpp(kv, a.num_q_heads, a.max_pages_per_head, a.variant, dense);
+  const Kernel kernel = choose_kernel(kv, a.num_q_heads, a.max_pages_per_head, a.variant, dense);
+  const bool wpp = kernel != Kernel::kSplit;
   const Plan plan = make_plan(kv, a.num_q_heads, a.max_pages_per_head, wpp);
   if (!a.workspace || a.workspace_bytes < plan.bytes) throw KernelError("ada decode: workspace too small");
   if (kv.batch == 0) return;
@@ -278,8 +297,7 @@ void run_decode(const PagedKv& kv, const DecodeArgs& a, bool dense) {
 
   const SmemPlan sp = smem_plan(kv.tiers, d, plan.nh);
   prm.plan = sp;
-  const bool mma = !dense && a.variant == kAdaKernelTensorCore;
-  prm.wpp = wpp_plan(kv.tiers, d, plan.nh, mma);
+  prm.wpp = wpp_plan(kv.tiers, d, plan.nh, kernel == Kernel::kWppMma, kernel == Kernel::kMmaValues);
   const int optin = smem_optin();
   const size_t smem_bytes = wpp ? prm.wpp.total : sp.total;
   if (smem_bytes > size_t(optin))
@@ -289,7 +307,8 @@ void run_decode(const PagedKv& kv, const DecodeArgs& a, bool dense) {
   auto stream = static_cast<cudaStream_t>(a.stream);
   if (grid.y > 65535u) throw KernelError("ada decode: batch * kv heads * chunks above 65535");
 
-  if (wpp) launch_decode_wpp(d, plan.nh, vmode, mma, prm, grid, smem_bytes, stream);
+  if (kernel == Kernel::kMmaValues) launch_decode_mma(d, plan.nh, prm, grid, smem_bytes, stream);
+  else if (wpp) launch_decode_wpp(d, plan.nh, vmode, kernel == Kernel::kWppMma, prm, grid, smem_bytes, stream);
   else launch_decode_split(d, plan.nh, dense, vmode, prm, grid, smem_bytes, stream);
   const float* rot = vmode == 1 ? nullptr : prm.part_rot;
   const float* plain = vmode == 0 ? nullptr : prm.part_plain;

@@ -752,5 +752,8 @@ void launch_decode_split(int d, int nh, bool dense, int vmode, const DecodeParam
 // mma = true: the v6 kernel (3-bit COORD tiers scored on the tensor cores, the rest as v5).
 void launch_decode_wpp(int d, int nh, int vmode, bool mma, const DecodeParams& prm, dim3 grid, size_t smem,
                        cudaStream_t stream);
+// v7 (ada_decode_mma.cu): keys and values on the tensor cores; every tier must be an mma_tier.
+bool mma_tier(const TierLayout& L);
+void launch_decode_mma(int d, int nh, const DecodeParams& prm, dim3 grid, size_t smem, cudaStream_t stream);
 
 }  // namespace skv::kernels::ada_detail

@@ -103,8 +103,11 @@ std::vector<int> uneven_tokens(int n_heads, int base, std::mt19937& rng) {
 // sym_keys: the 3-bit COORD tiers' key levels are made exactly symmetric about 0 (l(7-c) = -l(c),
 // as the codecs' Lloyd-Max codebooks are; the k-means test levels are not): the v6 kernel's
 // 4-plane fast path. The codes stay as encoded; the reference decodes them with the same levels.
+// fp16_values: the COORD value levels are rounded to fp16 first (the v7 kernel multiplies fp16
+// levels on the tensor cores; with fp16-exact levels it must match to float rounding: tol).
 void check_decode(int d, int group, int batch, int hkv, const std::vector<TierLayout>& tiers, int base_tokens,
-                  bool dense, int variant = kAdaKernelAuto, bool sym_keys = false) {
+                  bool dense, int variant = kAdaKernelAuto, bool sym_keys = false, bool fp16_values = false,
+                  double tol = 1e-3) {
   const uint32_t seed = fresh_seed();
   SCOPED_TRACE("seed " + std::to_string(seed) + " d " + std::to_string(d) + " group " + std::to_string(group) +
                " batch " + std::to_string(batch) + " tiers " + std::to_string(tiers.size()) + " variant " +
@@ -124,6 +127,9 @@ void check_decode(int d, int group, int batch, int hkv, const std::vector<TierLa
           L[size_t(7 - k)] = m;
         }
       }
+  if (fp16_values)
+    for (auto& lv : c.value_levels)
+      for (float& x : lv) x = cpu::round_to_half(x);
   const int hq = hkv * group;
   const auto q = test::random_queries(batch, hq, d, seed + 1, 0.6f);
   std::vector<float> ref(q.size());
@@ -133,7 +139,7 @@ void check_decode(int d, int group, int batch, int hkv, const std::vector<TierLa
   int nans = 0;
   const double e = rel_err(out, ref, &nans);
   EXPECT_EQ(nans, 0);
-  EXPECT_LT(e, 1e-3);
+  EXPECT_LT(e, tol);
 }
 
 // Both kernels on every shape: the split kernel (v4) and auto on a two-tier table (auto is v5 where
@@ -173,6 +179,39 @@ TEST_F(AdaGpu, TensorCoreKernelOnMixedTiers) {
                  300, false, kAdaKernelTensorCore);
     check_decode(128, group, 2, 2, {test::coord_tier(128, 3, 4), test::fp16_tier(128), test::coord_tier(128, 4, 4, true, 32)},
                  300, false, kAdaKernelTensorCore, true);
+  }
+}
+
+// The v7 kernel (keys as v6, values on the fp16 tensor cores) on every shape: k-means key levels
+// (7 planes) and symmetric ones (4 planes); two tiers, with and without a page mean; the k-means
+// value levels (rounded to fp16 inside the kernel: within 1e-3) and fp16-exact ones (then the
+// kernel's own arithmetic must hold to 2e-5: the weights' hi/lo split and the exact key sums).
+TEST_F(AdaGpu, MmaValuesKernelMatchesCpuAcrossShapes) {
+  for (int d : {64, 128})
+    for (int group : {1, 3, 4, 8})
+      for (int batch : {1, 8}) {
+        const int hkv = group == 8 ? 1 : 2;
+        const TierLayout coord = test::coord_tier(d, 3, 4), no_mean = test::coord_tier(d, 3, 4, false);
+        check_decode(d, group, batch, hkv, {coord}, 700, false, kAdaKernelMmaValues);
+        check_decode(d, group, batch, hkv, {coord}, 700, false, kAdaKernelMmaValues, true);
+        check_decode(d, group, batch, hkv, {coord, no_mean}, 700, false, kAdaKernelMmaValues, true, true, 2e-5);
+        check_decode(d, group, batch, hkv, {coord}, 700, false, kAdaKernelMmaValues, false, true, 2e-5);
+      }
+  check_decode(128, 4, 1, 1, {test::coord_tier(128, 3, 4)}, 64 * 600, false, kAdaKernelMmaValues, true, true, 2e-5);
+}
+
+// Small enough for compute-sanitizer memcheck (scripts/gpu_check.sh): partial pages, both d.
+TEST_F(AdaGpu, MmaValuesKernelOnPartialPages) {
+  for (int d : {64, 128}) check_decode(d, 4, 2, 2, {test::coord_tier(d, 3, 4)}, 300, false, kAdaKernelMmaValues, true);
+}
+
+TEST_F(AdaGpu, MmaValuesKernelForcedOnOtherTiersIsAnError) {
+  for (const TierLayout& other : {test::fp16_tier(128), test::coord_tier(128, 3, 2), test::coord_tier(128, 3, 4, true, 32),
+                                  test::pair_tier(128, 3, 2, 4)}) {
+    const auto c = test::make_cache(1, 1, 128, {test::coord_tier(128, 3, 4), other}, {300},
+                                    [](int, int, int p) { return p % 2; }, 5);
+    const auto q = test::random_queries(1, 4, 128, 3);
+    EXPECT_THROW(run_gpu(c, q, 4, false, kAdaKernelMmaValues), KernelError);
   }
 }
 

@@ -1,0 +1,392 @@
+// ADA paged decode, v7: both products of a page on the tensor cores (docs/KERNELS.md "v7 round").
+// Runs when every tier of the table is a 3-bit COORD key / 4-bit COORD value tier of 64-token
+// pages (the target tier); ada_decode.cu picks it, v5/v6 run everything else.
+//
+// Per warp and page (v5's warp-per-page skeleton, 16 warps, one page buffer per warp):
+//   scores  S[64 tokens x 4 heads] on the integer tensor cores straight from the key code bits
+//           (v6's bit-plane algebra, kernels/ada_bitplane.h; exact int32 sums, no LUT, no dense
+//           keys); they stay in registers: lane (g, t) holds head t's logits of tokens 16 j + g and
+//           16 j + g + 8 of every 16-token tile j.
+//   softmax per head over the page in registers (max: 3 shuffles; sums stay per lane).
+//   values  O[d x 4 heads] += V^T[d x 64] W[64 x 4 heads] with mma.m16n8k16 f16 -> f32: A = the
+//           value levels of the codes, looked up with byte permutes (PRMT) from a 16-entry fp16
+//           table held in 4 registers, two tokens per half2; B = the weights p s_v split into
+//           fp16 hi + lo columns (8 columns = 4 heads x {hi, lo}), so the weights carry ~22 bits.
+//           The accumulator of lane (g, t) is head t's only: the rescale by alpha is per lane.
+// Value levels are rounded to fp16 for the tensor cores (2^-11 relative per level at most, the
+// precision of an fp16 value cache; everything else is float or exact).
+#include "kernels/cuda/ada_decode_blocks.cuh"
+#include "kernels/cuda/cuda_check.h"
+
+namespace skv::kernels::ada_detail {
+namespace {
+
+constexpr int kMmaPageTokens = 64;
+constexpr int kTiles = kMmaPageTokens / 16;
+
+__device__ __forceinline__ uint32_t prmt(uint32_t a, uint32_t b, uint32_t sel) {
+  uint32_t r;
+  asm("prmt.b32 %0, %1, %2, %3;" : "=r"(r) : "r"(a), "r"(b), "r"(sel));
+  return r;
+}
+
+// D[16x8] += A[16x16] (f16, row) * B[16x8] (f16, col), f32 accumulate.
+__device__ __forceinline__ void mma_f16(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
+                                        uint32_t b0, uint32_t b1) {
+  asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%0, %1, %2, %3};"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+
+// The byte tables of one tier's 16 value levels (fp16): lo bytes of levels 0-7 and 8-15, hi bytes
+// of levels 0-7 and 8-15, each 8 bytes = 2 registers.
+struct ValueTable {
+  uint32_t lo_a0, lo_a1, lo_b0, lo_b1, hi_a0, hi_a1, hi_b0, hi_b1;
+};
+
+// Levels of nibbles 4P .. 4P+3 of two tokens' value words wa, wb (8 codes each): h[j] = half2
+// (level of nibble 4P + j of wa, the same of wb), the pair the MMA's A fragment wants (two tokens
+// of one dim). Codes are mixed byte-wise first, so one selector serves both tokens; PRMT looks a
+// byte up in 8 (selector nibble bit 3 is PRMT's sign mode), so codes >= 8 come from the second
+// table and a sign-mode PRMT of the codes themselves gives the per-byte choice mask.
+template <int P>
+__device__ __forceinline__ void value_pairs(uint32_t wa, uint32_t wb, const ValueTable& T, uint32_t (&h)[4]) {
+  // nibbles of X: a(4P), a(4P+1), b(4P), b(4P+1), a(4P+2), a(4P+3), b(4P+2), b(4P+3)
+  const uint32_t X = prmt(wa, wb, P == 0 ? 0x5140u : 0x7362u);
+  const uint32_t X4 = X << 4, sel = X & 0x77777777u;
+#pragma unroll
+  for (int half = 0; half < 2; ++half) {
+    const uint32_t s = half ? sel >> 16 : sel;
+    // 0xFF in byte k where code k (of the 4 this half selects) is >= 8: its bit 3 is the msb of a
+    // byte of X (odd nibbles) or of X << 4 (even nibbles).
+    const uint32_t m = prmt(X, X4, half ? 0xBFAEu : 0x9D8Cu);
+    const uint32_t lo = (prmt(T.lo_b0, T.lo_b1, s) & m) | (prmt(T.lo_a0, T.lo_a1, s) & ~m);
+    const uint32_t hi = (prmt(T.hi_b0, T.hi_b1, s) & m) | (prmt(T.hi_a0, T.hi_a1, s) & ~m);
+    h[2 * half] = prmt(lo, hi, 0x6240u);      // nibble 4P + 2 half of a, of b
+    h[2 * half + 1] = prmt(lo, hi, 0x7351u);  // nibble 4P + 2 half + 1
+  }
+}
+
+__device__ __forceinline__ uint32_t pack_half2(float a, float b) {
+  const __half2 h = __floats2half2_rn(a, b);
+  return *reinterpret_cast<const uint32_t*>(&h);
+}
+// The fp16 part of w a B column holds: hi = fp16(w), lo = fp16(w - hi).
+__device__ __forceinline__ float weight_part(float w, bool lo) {
+  const float hi = __half2float(__float2half_rn(w));
+  return lo ? w - hi : hi;
+}
+
+// x[j][0 / 1]: exact bit-plane sums of tokens 16 j + g and 16 j + g + 8 for head tig (ada_bitplane.h),
+// before the scale and constant. The symmetric codebook runs two tiles per B load.
+template <int D, bool GENERAL>
+__device__ __forceinline__ void score_page(const uint32_t* rows, const float* region, int lane, float (&x)[kTiles][2]) {
+  namespace bp = bitplane;
+  constexpr int NWORDS = bp::plane_words(D, GENERAL), WPT = 3 * D / 32, TILES = GENERAL ? 1 : 2;
+  const int g = lane >> 2, tig = lane & 3;
+  const uint32_t tab = static_cast<uint32_t>(__cvta_generic_to_shared(region)) + bp::kHeaderBytes + uint32_t(lane) * 16u;
+#pragma unroll 1  // unrolled, the chunks' live ranges overlap and spill; x goes to local memory (8 floats)
+  for (int c = 0; c < kTiles / TILES; ++c) {
+    const int t0 = 16 * TILES * c;
+    uint32_t w[2 * TILES][NWORDS];
+#pragma unroll
+    for (int r = 0; r < 2 * TILES; ++r) bp::lane_plane_words<D, GENERAL>(rows + (t0 + 8 * r + g) * WPT, tig, w[r]);
+    int lo[TILES][4], hi[TILES][4];
+#pragma unroll
+    for (int i = 0; i < TILES; ++i)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) lo[i][e] = hi[i][e] = 0;
+#pragma unroll
+    for (int v = 0; v < NWORDS; ++v)
+#pragma unroll
+      for (int u = 0; u < 4; ++u) {
+        const uint4 b = lds128u(tab + uint32_t(4 * v + u) * 512u);
+        const uint32_t m0 = 0x01010101u << (2 * u), m1 = m0 << 1;
+#pragma unroll
+        for (int i = 0; i < TILES; ++i) {
+          const uint32_t a0 = w[2 * i][v] & m0, a1 = w[2 * i + 1][v] & m0, a2 = w[2 * i][v] & m1,
+                         a3 = w[2 * i + 1][v] & m1;
+          mma_u8s8(lo[i], a0, a1, a2, a3, b.x, b.y);
+          mma_u8s8(hi[i], a0, a1, a2, a3, b.z, b.w);
+        }
+      }
+#pragma unroll
+    for (int i = 0; i < TILES; ++i) {
+      x[c * TILES + i][0] = (float(lo[i][0]) + float(lo[i][1]) * 256.f) + (float(hi[i][0]) * 65536.f + float(hi[i][1]) * 16777216.f);
+      x[c * TILES + i][1] = (float(lo[i][2]) + float(lo[i][3]) * 256.f) + (float(hi[i][2]) * 65536.f + float(hi[i][3]) * 16777216.f);
+    }
+  }
+}
+
+// acc[i] += V^T W over one 16-token tile kt of the staged values: lane (g, t) owns dims
+// g D/8 .. g D/8 + D/8 - 1 (value words D/64 g ...), M tile i rows g / g + 8 = dims
+// g D/8 + i / g D/8 + D/16 + i; tokens 2t, 2t+1 (A cols 2t..) and 2t+8, 2t+9.
+template <int D>
+__device__ __forceinline__ void accumulate_tile(const uint32_t* vrows, int kt, int lane, const ValueTable& T,
+                                                uint32_t b0, uint32_t b1, float (&acc)[D / 16][4]) {
+  constexpr int VW = D / 8;  // value words per token (4 bits x D)
+  const int g = lane >> 2, t = lane & 3;
+  const int ta = 16 * kt + 2 * t, tb = ta + 8;
+  if constexpr (D == 128) {
+    const uint2 a0 = *reinterpret_cast<const uint2*>(vrows + ta * VW + 2 * g);
+    const uint2 a1 = *reinterpret_cast<const uint2*>(vrows + (ta + 1) * VW + 2 * g);
+    const uint2 c0 = *reinterpret_cast<const uint2*>(vrows + tb * VW + 2 * g);
+    const uint2 c1 = *reinterpret_cast<const uint2*>(vrows + (tb + 1) * VW + 2 * g);
+    // word 2g (dims 16 g + n, rows g) and word 2g + 1 (dims 16 g + 8 + n, rows g + 8): M tile n.
+    uint32_t r0[4], r1[4], r2[4], r3[4];
+    value_pairs<0>(a0.x, a1.x, T, r0);
+    value_pairs<0>(a0.y, a1.y, T, r1);
+    value_pairs<0>(c0.x, c1.x, T, r2);
+    value_pairs<0>(c0.y, c1.y, T, r3);
+#pragma unroll
+    for (int j = 0; j < 4; ++j) mma_f16(acc[j], r0[j], r1[j], r2[j], r3[j], b0, b1);
+    value_pairs<1>(a0.x, a1.x, T, r0);
+    value_pairs<1>(a0.y, a1.y, T, r1);
+    value_pairs<1>(c0.x, c1.x, T, r2);
+    value_pairs<1>(c0.y, c1.y, T, r3);
+#pragma unroll
+    for (int j = 0; j < 4; ++j) mma_f16(acc[4 + j], r0[j], r1[j], r2[j], r3[j], b0, b1);
+  } else {
+    // D = 64: word g holds dims 8 g + n; nibbles 0-3 are rows g of M tiles 0-3, nibbles 4-7 rows g + 8.
+    const uint32_t a0 = vrows[ta * VW + g], a1 = vrows[(ta + 1) * VW + g];
+    const uint32_t c0 = vrows[tb * VW + g], c1 = vrows[(tb + 1) * VW + g];
+    uint32_t r0[4], r1[4], r2[4], r3[4];
+    value_pairs<0>(a0, a1, T, r0);
+    value_pairs<1>(a0, a1, T, r1);
+    value_pairs<0>(c0, c1, T, r2);
+    value_pairs<1>(c0, c1, T, r3);
+#pragma unroll
+    for (int j = 0; j < 4; ++j) mma_f16(acc[j], r0[j], r1[j], r2[j], r3[j], b0, b1);
+  }
+}
+
+template <int D, int NH>
+__global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const DecodeParams p) {
+  constexpr int kWarps = kWppThreads / 32, MPL = D / 32, MT = D / 16;
+  extern __shared__ __align__(16) unsigned char smem[];
+  const WppPlan& plan = p.wpp;
+  TierTable& tt = *reinterpret_cast<TierTable*>(smem + plan.tiers);
+  if (threadIdx.x == 0) tt = p.kv.tiers;
+  auto* tcs = reinterpret_cast<TierConst*>(smem + plan.tconst);
+#pragma unroll
+  for (int t = 0; t < kMaxTiers; ++t)  // compile-time index into the parameter struct
+    if (threadIdx.x == 32 + t && t < p.kv.tiers.count) {
+      TierConst c = tier_const(p.kv.tiers.layouts[t]);
+      c.pad = p.wpp.lut_off[t];
+      c.mma = 1;
+      tcs[t] = c;
+    }
+  auto* pinfo = reinterpret_cast<PageInfo*>(smem + plan.pinfo);
+  auto* q_plain = reinterpret_cast<float*>(smem + plan.q_plain);
+  auto* q_rot = reinterpret_cast<float*>(smem + plan.q_rot);
+  auto* klev = reinterpret_cast<float*>(smem + plan.klev);            // [tier][64]
+  auto* vtab = reinterpret_cast<ValueTable*>(smem + plan.vlev);       // [tier]
+  auto* tables = reinterpret_cast<float*>(smem + plan.luts);          // B tables of the tiers
+  float* state = reinterpret_cast<float*>(smem + plan.state);
+
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, tig = lane & 3;
+  unsigned char* kstage = smem + plan.warps + size_t(warp) * plan.warp_bytes + plan.stage;
+  unsigned char* vstage = kstage + plan.key_bytes;
+
+  const int Hkv = p.kv.num_kv_heads;
+  const int chunk = blockIdx.y % p.chunks, bh = blockIdx.y / p.chunks, b = bh / Hkv, h = bh % Hkv;
+  const int split = blockIdx.x;
+  const int list0 = p.kv.indptr[bh], list1 = p.kv.indptr[bh + 1];
+  const int first = list0 + split * p.pages_per_split;
+  const int npages = max(0, min(p.pages_per_split, list1 - first));
+  const int nmine = npages > warp ? (npages - warp + kWarps - 1) / kWarps : 0;
+
+  for (int i = tid; i < npages; i += kWppThreads) pinfo[i] = p.kv.pages[p.kv.indices[first + i]];
+  __syncthreads();
+
+  auto issue_keys = [&](int k) {
+    if (k < nmine) {
+      const PageInfo pg = pinfo[warp + k * kWarps];
+      const TierConst& c = tcs[pg.tier];
+      const unsigned char* src = p.kv.arena + pg.byte_offset;
+      for (int q = lane; q < c.values / 16; q += 32) cp_async16(kstage + q * 16, src + q * 16);
+    }
+    cp_async_commit();
+  };
+  auto issue_values = [&](int k) {
+    if (k < nmine) {
+      const PageInfo pg = pinfo[warp + k * kWarps];
+      const TierConst& c = tcs[pg.tier];
+      const unsigned char* src = p.kv.arena + pg.byte_offset + c.values;
+      const int n16 = ((c.has_mean ? c.mean : c.copy16 * 16) - c.values) / 16;
+      for (int q = lane; q < n16; q += 32) cp_async16(vstage + q * 16, src + q * 16);
+    }
+    cp_async_commit();
+  };
+  issue_keys(0);
+  issue_values(0);
+
+  for (int t = 0; t < tt.count; ++t)
+    for (int c = tid; c < 8; c += kWppThreads) klev[t * 64 + c] = tt.codebooks[t].key_levels[c];
+  if (tid < tt.count) {  // the tier's 16 value levels as fp16 byte tables
+    const float* lv = tt.codebooks[tid].value_levels;
+    uint32_t w[8] = {};
+#pragma unroll
+    for (int c = 0; c < 16; ++c) {
+      const __half hv = __float2half_rn(lv[c]);
+      const uint32_t bits = *reinterpret_cast<const unsigned short*>(&hv);
+      const int half = c >> 3, byte = c & 7;  // table a (levels 0-7) or b (8-15), byte in the table
+      w[2 * half + (byte >> 2)] |= (bits & 0xFFu) << (8 * (byte & 3));
+      w[4 + 2 * half + (byte >> 2)] |= (bits >> 8) << (8 * (byte & 3));
+    }
+    vtab[tid] = {w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]};
+  }
+  stage_query<D, NH, true, kWppThreads>(p, b, h, chunk, p.kv.signs + size_t(h) * D, q_plain, q_rot);
+  __syncthreads();
+  for (int t = 0; t < tt.count; ++t) build_bitplane_table<D, NH, kWppThreads>(klev + t * 64, q_rot, tables + tcs[t].pad);
+  __syncthreads();
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;");
+#endif
+
+  float acc[MT][4];
+#pragma unroll
+  for (int i = 0; i < MT; ++i)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) acc[i][e] = 0.f;
+  float m_run = -INFINITY, l_lane = 0.f;  // head tig; l_lane sums this lane's tokens only
+  const int hh = g >> 1;                   // B column g: head g / 2, hi (even g) or lo (odd g) part
+  const bool lo_part = g & 1;
+  for (int k = 0; k < nmine; ++k) {
+    const PageInfo pg = pinfo[warp + k * kWarps];
+    const TierConst& tc = tcs[pg.tier];
+    const unsigned char* gpage = p.kv.arena + pg.byte_offset;
+    MeanWord<D> mraw{};
+    if (tc.has_mean) mraw = *reinterpret_cast<const MeanWord<D>*>(gpage + tc.mean + lane * MPL * 2);
+    cp_async_wait<0>();
+    __syncwarp();
+    const int ntok = int(pg.tokens);
+    const float* region = tables + tc.pad;
+    float x[kTiles][2];
+    const auto* krows = reinterpret_cast<const uint32_t*>(kstage + tc.key_codes);
+    if (reinterpret_cast<const int*>(region)[12]) score_page<D, true>(krows, region, lane, x);
+    else score_page<D, false>(krows, region, lane, x);
+    const float cst = region[tig], inv = region[4 + tig];
+    const auto* kscale = reinterpret_cast<const __half*>(kstage + tc.key_scales);
+    float s[kTiles][2];
+#pragma unroll
+    for (int j = 0; j < kTiles; ++j)
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        const int tok = 16 * j + 8 * r + g;
+        s[j][r] = tok < ntok ? __half2float(kscale[tok]) * fmaf(x[j][r], inv, cst) : 0.f;
+      }
+    __syncwarp();  // keys consumed: request the next page's keys
+    issue_keys(k + 1);
+    const float qm = tc.has_mean ? q_dot_mean<D, NH>(mraw, q_plain, lane) : 0.f;
+    float mx = -INFINITY;
+#pragma unroll
+    for (int j = 0; j < kTiles; ++j)
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        const int tok = 16 * j + 8 * r + g;
+        s[j][r] = tok < ntok ? (s[j][r] + qm) * p.scale_log2 : -INFINITY;
+        mx = fmaxf(mx, s[j][r]);
+      }
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 4));
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 8));
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 16));
+    const float m_new = fmaxf(m_run, mx);  // finite: a page has at least one token
+    const float alpha = m_run == -INFINITY ? 0.f : exp2f(m_run - m_new);
+    m_run = m_new;
+    if (alpha != 1.f) {
+      l_lane *= alpha;
+#pragma unroll
+      for (int i = 0; i < MT; ++i)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) acc[i][e] *= alpha;
+    }
+    const auto* vscale = reinterpret_cast<const __half*>(vstage - tc.values + tc.value_scales);
+    float wv[kTiles][2];
+#pragma unroll
+    for (int j = 0; j < kTiles; ++j)
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        const int tok = 16 * j + 8 * r + g;
+        const float pj = tok < ntok ? exp2f(s[j][r] - m_new) : 0.f;
+        l_lane += pj;
+        wv[j][r] = tok < ntok ? pj * __half2float(vscale[tok]) : 0.f;
+      }
+    const ValueTable T = vtab[pg.tier];
+    const auto* vrows = reinterpret_cast<const uint32_t*>(vstage);
+    const int src0 = 8 * tig + hh, src1 = src0 + 4;  // lanes of tokens 2 tig and 2 tig + 1, head hh
+#pragma unroll
+    for (int j = 0; j < kTiles; ++j) {
+      const float w0 = __shfl_sync(0xffffffffu, wv[j][0], src0), w1 = __shfl_sync(0xffffffffu, wv[j][0], src1);
+      const float w2 = __shfl_sync(0xffffffffu, wv[j][1], src0), w3 = __shfl_sync(0xffffffffu, wv[j][1], src1);
+      const uint32_t b0 = pack_half2(weight_part(w0, lo_part), weight_part(w1, lo_part));
+      const uint32_t b1 = pack_half2(weight_part(w2, lo_part), weight_part(w3, lo_part));
+      accumulate_tile<D>(vrows, j, lane, T, b0, b1, acc);
+    }
+    __syncwarp();  // values consumed
+    issue_values(k + 1);
+  }
+  cp_async_wait<0>();
+
+  // Combine the warps: each lane's head is tig; l is summed over the 8 lanes of a head.
+  l_lane += __shfl_xor_sync(0xffffffffu, l_lane, 4);
+  l_lane += __shfl_xor_sync(0xffffffffu, l_lane, 8);
+  l_lane += __shfl_xor_sync(0xffffffffu, l_lane, 16);
+  float* wm = state;                   // [kWarps][4]
+  float* wl = state + kWarps * 4;
+  if (g == 0) { wm[warp * 4 + tig] = m_run; wl[warp * 4 + tig] = l_lane; }
+  __syncthreads();  // every warp's pages are done: the page buffers become the reduction scratch
+  float M = -INFINITY;
+#pragma unroll
+  for (int w = 0; w < kWarps; ++w) M = fmaxf(M, wm[w * 4 + tig]);
+  const float factor = m_run == -INFINITY ? 0.f : exp2f(m_run - M);
+  float* scratch = reinterpret_cast<float*>(smem + plan.warps);  // [kWarps][4][D]
+  if (tig < NH) {
+#pragma unroll
+    for (int i = 0; i < MT; ++i) {
+      scratch[(warp * 4 + tig) * D + g * (D / 8) + i] = factor * (acc[i][0] + acc[i][1]);
+      scratch[(warp * 4 + tig) * D + g * (D / 8) + D / 16 + i] = factor * (acc[i][2] + acc[i][3]);
+    }
+  }
+  __syncthreads();
+  const size_t row0 = size_t(split) * size_t(p.kv.batch) * p.num_q_heads;
+  for (int i = tid; i < NH * D; i += kWppThreads) {
+    const int head = i / D, dim = i % D, gq = chunk * NH + head;
+    float sum = 0.f;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) sum += scratch[(w * 4 + head) * D + dim];
+    if (gq < p.group) p.part_rot[(row0 + size_t(b) * p.num_q_heads + h * p.group + gq) * D + dim] = sum;
+  }
+  if (tid < NH) {
+    const int gq = chunk * NH + tid;
+    if (gq < p.group) {
+      float Mh = -INFINITY, L = 0.f;
+      for (int w = 0; w < kWarps; ++w) Mh = fmaxf(Mh, wm[w * 4 + tid]);
+      if (Mh != -INFINITY)
+        for (int w = 0; w < kWarps; ++w)
+          if (wm[w * 4 + tid] != -INFINITY) L += wl[w * 4 + tid] * exp2f(wm[w * 4 + tid] - Mh);
+      const size_t r = row0 + size_t(b) * p.num_q_heads + h * p.group + gq;
+      p.part_m[r] = Mh;
+      p.part_l[r] = L;
+    }
+  }
+}
+
+}  // namespace
+
+bool mma_tier(const TierLayout& L) {
+  return L.key_kind == KeyKind::kCoord && L.key_bits == 3 && L.value_kind == ValueKind::kCoord && L.value_bits == 4 &&
+         L.page_tokens == kMmaPageTokens;
+}
+
+void launch_decode_mma(int d, int nh, const DecodeParams& prm, dim3 grid, size_t smem, cudaStream_t stream) {
+#define SKV_NH(D_)                                                                                              \
+  if (nh == 1) launch_kernel<decode_mma_kernel<D_, 1>, kWppThreads>(prm, grid, smem, stream, "decode_mma_kernel");      \
+  else if (nh == 2) launch_kernel<decode_mma_kernel<D_, 2>, kWppThreads>(prm, grid, smem, stream, "decode_mma_kernel"); \
+  else launch_kernel<decode_mma_kernel<D_, 4>, kWppThreads>(prm, grid, smem, stream, "decode_mma_kernel");
+  if (d == 64) { SKV_NH(64) } else { SKV_NH(128) }
+#undef SKV_NH
+}
+
+}  // namespace skv::kernels::ada_detail
