@@ -69,9 +69,8 @@ struct Coefficients {
   float constant;
   bool general;
 };
-SKV_BP_HD inline Coefficients coefficients(const float* levels) {
-  double beta[8];
-  walsh3(levels, beta);
+// From the Walsh coefficients (the kernels compute beta in parallel, one lane per S).
+SKV_BP_HD inline Coefficients coefficients_from_beta(const float* levels, const double* beta) {
   double mx = 0;
   for (int c = 0; c < 8; ++c) mx = fmax(mx, fabs(double(levels[c])));
   Coefficients k{};
@@ -85,6 +84,20 @@ SKV_BP_HD inline Coefficients coefficients(const float* levels) {
   }
   k.constant = float(C);
   return k;
+}
+SKV_BP_HD inline Coefficients coefficients(const float* levels) {
+  double beta[8];
+  walsh3(levels, beta);
+  return coefficients_from_beta(levels, beta);
+}
+// beta_S alone (walsh3's term for one S).
+SKV_BP_HD inline double walsh3_one(const float* levels, int S) {
+  double s = 0;
+  for (int c = 0; c < 8; ++c) {
+    const int m = c & S, par = (m ^ (m >> 1) ^ (m >> 2)) & 1;
+    s += double(levels[c]) * (par ? -1.0 : 1.0);
+  }
+  return s / 8.0;
 }
 
 // Which plane (bit mask S, 0 = none) bit `pos` (0..31) of plane word `w` carries, and its dim

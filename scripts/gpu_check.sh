@@ -5,6 +5,9 @@
 # compute-sanitizer memcheck on a small subset, the benchmark (`skv bench attn`, torch SDPA in the
 # same process; without the CLI, skv_attn_bench + scripts/sdpa_baseline.py), and a ptxas resource
 # report; everything goes under $OUT (at most 8 files), a short summary table last.
+# Knobs: SKIP_SDPA=1, BENCH_ARGS (e.g. "--quick --runs 30" or "--cfg 65536,32,8,128,1"), NCU=1,
+# NVCC_ONLY=1 (plain nvcc build of the kernels, tests and bench: quickest), TEST_FILTER (gtest),
+# SKIP_SAN=1 (no memcheck).
 set -u
 OUT=${OUT:-$PWD/gpu-check-out}
 mkdir -p "$OUT"
@@ -24,7 +27,8 @@ if [ -d "$S" ]; then  # the host deps the whole project needs (pcre2, fmt, CLI11
   EXTRA=(-DCMAKE_PREFIX_PATH="$S/usr" -DCMAKE_CXX_FLAGS="-isystem $S/usr/include")
   TARGETS+=(skv)
 fi
-if cmake -S . -B "$B" -G Ninja -DSKV_BUILD_GUI=OFF -DCMAKE_BUILD_TYPE=Release "${EXTRA[@]}" \
+# NVCC_ONLY=1: skip the CMake build (kernel work: the plain-nvcc build below is the quickest).
+if [ "${NVCC_ONLY:-0}" != 1 ] && cmake -S . -B "$B" -G Ninja -DSKV_BUILD_GUI=OFF -DCMAKE_BUILD_TYPE=Release "${EXTRA[@]}" \
      -DSKV_CUDA_GENCODE="-gencode=arch=compute_90a,code=sm_90a" -DCMAKE_CUDA_FLAGS="-Xptxas=-v" > "$OUT/build.log" 2>&1 &&
    cmake --build "$B" --target "${TARGETS[@]}" -j"$JOBS" >> "$OUT/build.log" 2>&1; then
   BUILD_OK=1
@@ -48,22 +52,23 @@ else
   cat "$B"/fallback/obj/*.log >> "$OUT/build.log"
   $NV -o "$B/fallback/skv_attn_bench" kernels/bench/attn_bench.cu kernels/bench/attn_bench_suite.cu "${objs[@]}" > "$OUT/build.bench.log" 2>&1 &
   BPID=$!
+  GT=(); [ -d "$S" ] && GT=(-isystem "$S/usr/include" -L"$S/usr/lib/x86_64-linux-gnu")  # gtest from .carry
   $NV -o "$B/fallback/skv_kernels_tests" tests/kernels/*.cpp tests/kernels/*.cu "${objs[@]}" \
-    -Itests -lgtest -lgtest_main -lpthread >> "$OUT/build.log" 2>&1
+    -Itests "${GT[@]}" -lgtest -lgtest_main -lpthread >> "$OUT/build.log" 2>&1
   wait $BPID
   cat "$OUT/build.bench.log" >> "$OUT/build.log"; rm -f "$OUT/build.bench.log"
   [ -x "$B/fallback/skv_attn_bench" ] && BENCH="$B/fallback/skv_attn_bench" && BUILD_OK=1
   [ -x "$B/fallback/skv_kernels_tests" ] && TESTS="$B/fallback/skv_kernels_tests"
 fi
 # ptxas resource report of the decode kernels (registers, smem, spills), from the build itself.
-grep -E "Compiling entry|registers|spill" "$OUT/build.log" | grep -A2 -E "decode_split|decode_wpp|merge_kernel|encode_kernel" |
-  sed -E 's/_ZN3skv7kernels[^ ]*decode_wpp_kernelILi([0-9]+)ELi([0-9]+)ELi([0-9])ELb([01])[^ ]*/decode_wpp<D=\1,NH=\2,VMODE=\3,MMA=\4>/; s/_ZN3skv7kernels[^ ]*decode_split_kernelILi([0-9]+)ELi([0-9]+)ELb([01])ELi([0-9])[^ ]*/decode_split<D=\1,NH=\2,DENSE=\3,VMODE=\4>/; s/_ZN3skv7kernels[^ ]*merge_kernelILi([0-9]+)[^ ]*/merge<D=\1>/; s/_ZN3skv7kernels[^ ]*encode_kernelILi([0-9]+)[^ ]*/encode<D=\1>/' > "$OUT/ptxas.txt"
+grep -E "Compiling entry|registers|spill" "$OUT/build.log" | grep -A2 -E "decode_split|decode_wpp|decode_mma|merge_kernel|encode_kernel" |
+  sed -E 's/_ZN3skv7kernels[^ ]*decode_wpp_kernelILi([0-9]+)ELi([0-9]+)ELi([0-9])ELb([01])[^ ]*/decode_wpp<D=\1,NH=\2,VMODE=\3,MMA=\4>/; s/_ZN3skv7kernels[^ ]*decode_split_kernelILi([0-9]+)ELi([0-9]+)ELb([01])ELi([0-9])[^ ]*/decode_split<D=\1,NH=\2,DENSE=\3,VMODE=\4>/; s/_ZN3skv7kernels[^ ]*decode_mma_kernelILi([0-9]+)ELi([0-9]+)[^ ]*/decode_mma<D=\1,NH=\2>/; s/_ZN3skv7kernels[^ ]*merge_kernelILi([0-9]+)[^ ]*/merge<D=\1>/; s/_ZN3skv7kernels[^ ]*encode_kernelILi([0-9]+)[^ ]*/encode<D=\1>/' > "$OUT/ptxas.txt"
 grep -vE "ptxas info|bytes stack frame|^$" "$OUT/build.log" | tail -c 15000 > "$OUT/build.tail.log"; mv "$OUT/build.tail.log" "$OUT/build.log"
 
 TEST_RC=na; SAN_RC=na; BENCH_RC=na; SDPA_RC=na
 if [ -n "${TESTS:-}" ] && [ -x "$TESTS" ]; then
   log "tests"
-  timeout 240 "$TESTS" > "$OUT/tests.log" 2>&1; TEST_RC=$?
+  timeout 240 "$TESTS" --gtest_filter="${TEST_FILTER:-*}" > "$OUT/tests.log" 2>&1; TEST_RC=$?
 fi
 if [ -n "${SKV:-}" ]; then
   log "skv bench attn"
@@ -83,19 +88,19 @@ fi
 # the details page as text, plus the SASS opcode mix of the target kernel.
 if [ "${NCU:-0}" = 1 ] && [ -n "${BENCH:-}" ] && [ -x "$BENCH" ]; then
   log "ncu"
-  timeout 200 ncu --set full --clock-control none -k 'regex:decode_wpp|decode_split|merge_kernel' --launch-skip 6 --launch-count 2 \
+  timeout 200 ncu --set full --clock-control none -k 'regex:decode_mma|decode_wpp|decode_split|merge_kernel' --launch-skip 6 --launch-count 2 \
     "$BENCH" --cfg 65536,32,8,128,1 --runs 5 > "$OUT/ncu.txt" 2>&1 || echo "ncu rc=$?" >> "$OUT/ncu.txt"
-  # Source-level view of the default (v5) kernel: executed instructions and stall samples per
+  # Source-level view of the default kernel (v7; NCU_KERNEL=decode_wpp for v5/v6): executed instructions and stall samples per
   # SASS instruction, summed per CUDA source line (built with -lineinfo).
-  timeout 200 ncu --set full --import-source yes --clock-control none -k 'regex:decode_wpp' --launch-skip 3 --launch-count 1 \
+  timeout 200 ncu --set full --import-source yes --clock-control none -k "regex:${NCU_KERNEL:-decode_mma}" --launch-skip 3 --launch-count 1 \
     -o "$B/wpp_prof" -f "$BENCH" --cfg 65536,32,8,128,1 --runs 5 > "$OUT/ncu_wpp_run.txt" 2>&1
   ncu -i "$B/wpp_prof.ncu-rep" --page details > "$OUT/ncu_wpp.txt" 2>&1
   ncu -i "$B/wpp_prof.ncu-rep" --page source --csv --print-source cuda,sass > "$B/wpp_src.csv" 2>&1
   python3 scripts/ncu_source_summary.py "$B/wpp_src.csv" > "$OUT/ncu_wpp_lines.txt" 2>&1
-  cuobjdump -sass "$BENCH" 2>/dev/null | awk '/Function : .*decode_split_kernelILi128ELi4ELb0ELi0E/{f=1;next} /Function : /{f=0} f' |
+  cuobjdump -sass "$BENCH" 2>/dev/null | awk '/Function : .*decode_mma_kernelILi128ELi4E/{f=1;next} /Function : /{f=0} f' |
     grep -oE '^\s+/\*[0-9a-f]{4,}\*/\s+[A-Z][A-Z0-9_.]*' | awk '{print $2}' | sed -E 's/\..*//' | sort | uniq -c | sort -rn > "$OUT/sass_mix.txt"
 fi
-if [ -n "${TESTS:-}" ] && [ -x "$TESTS" ]; then
+if [ "${SKIP_SAN:-0}" != 1 ] && [ -n "${TESTS:-}" ] && [ -x "$TESTS" ]; then
   log "compute-sanitizer memcheck"
   timeout 100 compute-sanitizer --tool memcheck --error-exitcode 9 "$TESTS" \
     --gtest_filter='AdaGpu.AdaDecodeHeadWithNoPages*:AdaGpu.EncodeMatchesCpuEncode:AdaGpu.DenseFp16DecodeRejects*:AdaGpu.AdaDecodeMatchesCpuWithMixedTiers*:AdaGpu.TensorCoreKernelOnMixedTiers:AdaGpu.MmaValuesKernelOnPartialPages' \

@@ -161,6 +161,78 @@ __device__ __forceinline__ void accumulate_tile(const uint32_t* vrows, int kt, i
   }
 }
 
+// The tier's B table as build_bitplane_table lays it out (same header, same words), built cheaply:
+// warp 0 derives the Walsh coefficients once (into klev_t[16 + S]) and the header; then one thread
+// per (step, lane, bit position s) computes the 4 coefficients of its K rows once, in float and
+// int32 (|x| < 2^29: exact integers in float), and writes both of their digit pairs. (v6's build,
+// a double and int64 digit loop per word in every thread, took several µs of v7's 78 µs.)
+template <int D, int NH, int THREADS>
+__device__ __forceinline__ void build_key_table(float* klev_t, const float* q_rot, float* region) {
+  namespace bp = bitplane;
+  const int tid = threadIdx.x, lane = tid & 31;
+  int* ihdr = reinterpret_cast<int*>(region);
+  if (tid < 32) {
+    const double mine = bp::walsh3_one(klev_t, lane & 7);  // lane S < 8: beta_S
+    double beta[8];
+#pragma unroll
+    for (int S = 0; S < 8; ++S) beta[S] = __shfl_sync(0xffffffffu, mine, S);
+    const bp::Coefficients k = bp::coefficients_from_beta(klev_t, beta);
+    if (lane < 8) klev_t[16 + lane] = k.kappa[lane];
+    float kmax = 0.f;
+#pragma unroll
+    for (int S = 1; S < 8; ++S) kmax = fmaxf(kmax, fabsf(k.kappa[S]));
+#pragma unroll
+    for (int h = 0; h < 4; ++h) {
+      float qmax = 0.f, qsum = 0.f;
+      if (h < NH)
+        for (int i = lane; i < D; i += 32) {
+          const float v = q_rot[i * NH + h];
+          qmax = fmaxf(qmax, fabsf(v));
+          qsum += v;
+        }
+#pragma unroll
+      for (int o = 16; o; o >>= 1) {
+        qmax = fmaxf(qmax, __shfl_xor_sync(0xffffffffu, qmax, o));
+        qsum += __shfl_xor_sync(0xffffffffu, qsum, o);
+      }
+      if (lane == 0) {
+        const int E = bp::head_exponent(kmax * qmax);
+        region[h] = k.constant * qsum;
+        region[4 + h] = ldexpf(1.f, -E);
+        ihdr[8 + h] = E;
+      }
+    }
+    if (lane == 0) ihdr[12] = k.general ? 1 : 0;
+  }
+  __syncthreads();
+  const int steps = bp::mma_steps(D, ihdr[12] != 0);
+  auto* tab = reinterpret_cast<uint32_t*>(reinterpret_cast<unsigned char*>(region) + bp::kHeaderBytes);
+  for (int item = tid; item < steps * 32 * 2; item += THREADS) {
+    const int sb = item & 1, ln = (item >> 1) & 31, step = item >> 6;
+    const int n = ln >> 2, tig = ln & 3, head = n >> 1, w = step >> 2, s = 2 * (step & 3) + sb;
+    uint32_t lo = 0, hi = 0;  // digits (n & 1) and 2 + (n & 1) of the 4 K rows
+    if (head < NH) {
+      const int E = ihdr[8 + head];
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        int dim = 0;
+        const int S = bp::plane_of(D, w, 8 * j + s, &dim);
+        const float kap = S ? klev_t[16 + S] : 0.f;
+        if (kap == 0.f) continue;
+        const int x = __float2int_rn(ldexpf(kap * q_rot[(tig * (D / 4) + dim) * NH + head], E - s));
+        const int d0 = int(int8_t(x & 255)), x1 = (x - d0) >> 8;
+        const int d1 = int(int8_t(x1 & 255)), x2 = (x1 - d1) >> 8;
+        const int d2 = int(int8_t(x2 & 255)), x3 = (x2 - d2) >> 8;
+        const int d3 = int(int8_t(x3 & 255));
+        lo |= uint32_t(uint8_t((n & 1) ? d1 : d0)) << (8 * j);
+        hi |= uint32_t(uint8_t((n & 1) ? d3 : d2)) << (8 * j);
+      }
+    }
+    tab[(step * 32 + ln) * 4 + sb] = lo;
+    tab[(step * 32 + ln) * 4 + 2 + sb] = hi;
+  }
+}
+
 template <int D, int NH>
 __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const DecodeParams p) {
   constexpr int kWarps = kWppThreads / 32, MPL = D / 32, MT = D / 16;
@@ -197,6 +269,19 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
   const int npages = max(0, min(p.pages_per_split, list1 - first));
   const int nmine = npages > warp ? (npages - warp + kWarps - 1) / kWarps : 0;
 
+  // Warp hh < NH stages query head hh: its loads are issued before the page-table chain's.
+  constexpr int VPL = D / 32;  // dims per lane: lane * VPL ...
+  float qv[VPL];
+  int8_t sg[VPL];
+  if (warp < NH) {
+    const int gq = chunk * NH + warp;
+#pragma unroll
+    for (int e = 0; e < VPL; ++e) {
+      const int dim = lane * VPL + e;
+      qv[e] = gq < p.group ? p.q[(size_t(b) * p.num_q_heads + h * p.group + gq) * D + dim] : 0.f;
+      sg[e] = p.kv.signs[size_t(h) * D + dim];
+    }
+  }
   for (int i = tid; i < npages; i += kWppThreads) pinfo[i] = p.kv.pages[p.kv.indices[first + i]];
   __syncthreads();
 
@@ -237,9 +322,30 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
     }
     vtab[tid] = {w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]};
   }
-  stage_query<D, NH, true, kWppThreads>(p, b, h, chunk, p.kv.signs + size_t(h) * D, q_plain, q_rot);
+  if (warp < NH) {  // q_plain (padded rows) and q_rot = Pi q: Walsh-Hadamard butterflies in registers
+    float r[VPL];
+#pragma unroll
+    for (int e = 0; e < VPL; ++e) {
+      q_plain[qidx(lane * VPL + e) * NH + warp] = qv[e];
+      r[e] = qv[e] * float(sg[e]);
+    }
+#pragma unroll
+    for (int st = 1; st < VPL; st *= 2)
+#pragma unroll
+      for (int e = 0; e < VPL; ++e)
+        if (!(e & st)) { const float a = r[e], c = r[e + st]; r[e] = a + c; r[e + st] = a - c; }
+#pragma unroll
+    for (int ls = 1; ls < 32; ls *= 2)
+#pragma unroll
+      for (int e = 0; e < VPL; ++e) {
+        const float other = __shfl_xor_sync(0xffffffffu, r[e], ls);
+        r[e] = (lane & ls) ? other - r[e] : r[e] + other;
+      }
+#pragma unroll
+    for (int e = 0; e < VPL; ++e) q_rot[(lane * VPL + e) * NH + warp] = r[e] * rsqrtf(float(D));
+  }
   __syncthreads();
-  for (int t = 0; t < tt.count; ++t) build_bitplane_table<D, NH, kWppThreads>(klev + t * 64, q_rot, tables + tcs[t].pad);
+  for (int t = 0; t < tt.count; ++t) build_key_table<D, NH, kWppThreads>(klev + t * 64, q_rot, tables + tcs[t].pad);
   __syncthreads();
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.launch_dependents;");
@@ -253,12 +359,22 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
   float m_run = -INFINITY, l_lane = 0.f;  // head tig; l_lane sums this lane's tokens only
   const int hh = g >> 1;                   // B column g: head g / 2, hi (even g) or lo (odd g) part
   const bool lo_part = g & 1;
+  // The page mean (not staged) is loaded one page ahead, so q . m_p never waits on it.
+  auto load_mean = [&](int k) {
+    MeanWord<D> m{};
+    if (k < nmine) {
+      const PageInfo pg = pinfo[warp + k * kWarps];
+      const TierConst& c = tcs[pg.tier];
+      if (c.has_mean) m = *reinterpret_cast<const MeanWord<D>*>(p.kv.arena + pg.byte_offset + c.mean + lane * MPL * 2);
+    }
+    return m;
+  };
+  MeanWord<D> mnext = load_mean(0);
   for (int k = 0; k < nmine; ++k) {
     const PageInfo pg = pinfo[warp + k * kWarps];
     const TierConst& tc = tcs[pg.tier];
-    const unsigned char* gpage = p.kv.arena + pg.byte_offset;
-    MeanWord<D> mraw{};
-    if (tc.has_mean) mraw = *reinterpret_cast<const MeanWord<D>*>(gpage + tc.mean + lane * MPL * 2);
+    const MeanWord<D> mraw = mnext;
+    mnext = load_mean(k + 1);
     cp_async_wait<0>();
     __syncwarp();
     const int ntok = int(pg.tokens);
