@@ -16,8 +16,10 @@ namespace skv::kernels {
 // True when the CUDA runtime sees at least one device (false when built without CUDA).
 bool cuda_device_available();
 
-// Which ADA decode kernel runs (docs/KERNELS.md): auto picks the warp-per-page kernel (v5) when
-// its shared memory fits the tier table, else the split kernel (v4). Forcing one is for benchmarks
+// Which ADA decode kernel runs (docs/KERNELS.md): auto picks v7 (both products on the tensor
+// cores) when every tier is 3-bit COORD keys + 4-bit COORD values in 64-token pages, else the
+// warp-per-page kernel (v5) when its shared memory fits the tier table, else the split kernel
+// (v4); short contexts at batch 1 run v4. Forcing one is for benchmarks
 // and tests; forcing v5 (or v6) where it does not fit is an error. v6 is v5 with 3-bit COORD key
 // tiers scored on the integer tensor cores from their code bits (kernels/ada_bitplane.h).
 inline constexpr int kAdaKernelAuto = 0;

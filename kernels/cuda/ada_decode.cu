@@ -4,8 +4,9 @@
 //   grid (splits, batch * Hkv * head_chunks); a CTA owns a contiguous run of one (sequence, kv
 //   head)'s pages and NH query heads of its GQA group; partial (m, l, acc) per split go to a
 //   workspace; one merge kernel combines the splits and applies Pi^T once per head.
-// Kernels: v5 warp-per-page (ada_decode_wpp.cu, the default) and v4 split (ada_decode_split.cu,
-// the dense baseline and the fallback). The truth is kernels/cpu/ada_attention_cpu.cpp;
+// Kernels: v7 (ada_decode_mma.cu, the default where every tier is the target tier), v5
+// warp-per-page (ada_decode_wpp.cu, the default otherwise; v6 with MMA key scoring) and v4 split
+// (ada_decode_split.cu, the dense baseline and the fallback). The truth is kernels/cpu/ada_attention_cpu.cpp;
 // tests/kernels/ada_gpu_test.cu compares. docs/KERNELS.md records what limits them and what was tried.
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
