@@ -11,6 +11,9 @@
 
 #include "kernels/bench/attn_bench_suite.h"
 
+#if defined(SKV_ADA_TRACE)
+namespace skv::kernels::ada_detail { void ada_trace_dump(int ctas); }
+#endif
 using namespace skv::kernels;
 
 int main(int argc, char** argv) {
@@ -37,6 +40,9 @@ int main(int argc, char** argv) {
                 "enc_ns/t");
     for (const AttnBenchCase& c : cfgs) {
       const AttnBenchResult r = run_attn_bench_case(c, runs);
+#if defined(SKV_ADA_TRACE)  // phase timestamps of the last v7 call's CTAs (count in SKV_TRACE)
+      if (std::getenv("SKV_TRACE")) skv::kernels::ada_detail::ada_trace_dump(std::atoi(std::getenv("SKV_TRACE")));
+#endif
       const double ag = r.ada_bytes / (r.ada_us * 1e-6) / 1e9, dg = r.dense_bytes / (r.dense_us * 1e-6) / 1e9;
       std::printf("%7d %5d %5d %4d %3d | %9.2f %9.2f %9.2f %9.2f %9.2f %7.0f %5.1f%% | %9.2f %9.2f %7.0f | %6.2fx | %9.2f %9.2f\n",
                   c.ctx, c.hq, c.hkv, c.d, c.batch, r.ada_us, r.ada_split_us, r.ada_v5_us, r.ada_v6_us, r.ada_bytes / 1e6, ag, 100.0 * ag / copy_gbs,

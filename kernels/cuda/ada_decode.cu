@@ -191,8 +191,8 @@ WppPlan wpp_plan(const TierTable& tt, int d, int nh, bool mma, bool mma_values =
   if (!mma_values) {
     p.wraw = w; w += align16(sizeof(float) * size_t(max_tokens) * nh);
     p.wwt = w; w += align16(sizeof(float) * size_t(max_tokens) * nh);
-    p.walpha = w; w += 16;
   }
+  p.walpha = w; w += 16;  // v7: the warp's two mbarriers (page copies)
   p.stage = w; w += p.stage_bytes;
   p.warp_bytes = w;
   SKV_TAKE(warps, std::max(w * kWarps, size_t(kWarps) * 4 * size_t(d) * sizeof(float)));

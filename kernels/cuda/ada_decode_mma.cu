@@ -17,6 +17,9 @@
 // precision of an fp16 value cache; everything else is float or exact).
 #include "kernels/cuda/ada_decode_blocks.cuh"
 #include "kernels/cuda/cuda_check.h"
+#include <vector>
+#include <algorithm>
+#include <cstdio>
 
 namespace skv::kernels::ada_detail {
 namespace {
@@ -233,8 +236,95 @@ __device__ __forceinline__ void build_key_table(float* klev_t, const float* q_ro
   }
 }
 
+// Page copies. sm_90: one TMA bulk copy per array (keys, values) issued by lane 0, completion on a
+// per-warp mbarrier: the warp never blocks on issuing (~15 cp.async per lane and their loop did,
+// for several µs at the start when every warp's first page is requested at once). sm_80: cp.async.
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#define SKV_V7_TMA 1
+#endif
+struct PageCopier {
+  uint32_t mbar;   // shared address of 2 mbarriers (keys, values)
+  uint32_t phase;  // bit 0: keys' parity, bit 1: values'
+  __device__ __forceinline__ void init(void* bars, int lane) {
+    mbar = static_cast<uint32_t>(__cvta_generic_to_shared(bars));
+    phase = 0;
+#if defined(SKV_V7_TMA)
+    if (lane == 0) {
+      asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" ::"r"(mbar));
+      asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" ::"r"(mbar + 8));
+      asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+    }
+    __syncwarp();
+#else
+    (void)lane;
+#endif
+  }
+  // which = 0 keys, 1 values; bytes a multiple of 16, both addresses 16-byte aligned.
+  __device__ __forceinline__ void issue(int which, void* dst, const void* src, int bytes, int lane) {
+#if defined(SKV_V7_TMA)
+    __syncwarp();  // every lane is done reading the buffer's previous contents
+    if (lane == 0) {
+      const uint32_t bar = mbar + 8 * which, d = static_cast<uint32_t>(__cvta_generic_to_shared(dst));
+      asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+      asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(bar), "r"(bytes) : "memory");
+      asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];"
+                   ::"r"(d), "l"(src), "r"(bytes), "r"(bar) : "memory");
+    }
+#else
+    for (int q = lane; q < bytes / 16; q += 32)
+      cp_async16(static_cast<unsigned char*>(dst) + q * 16, static_cast<const unsigned char*>(src) + q * 16);
+    cp_async_commit();
+    (void)which;
+#endif
+  }
+  // Waits for the copy `which` issued last (keys: the groups outstanding are this page's keys then
+  // its values; values: this page's values then the next page's keys).
+  __device__ __forceinline__ void wait(int which) {
+#if defined(SKV_V7_TMA)
+    const uint32_t bar = mbar + 8 * which, par = (phase >> which) & 1u;
+    asm volatile(
+        "{\n .reg .pred p;\n WAIT_%=:\n"
+        " mbarrier.try_wait.parity.shared::cta.b64 p, [%0], %1;\n"
+        " @!p bra WAIT_%=;\n}\n" ::"r"(bar), "r"(par) : "memory");
+    phase ^= 1u << which;
+#else
+    (void)which;
+    cp_async_wait<1>();
+#endif
+    __syncwarp();
+  }
+  __device__ __forceinline__ void finish(int lane) {
+#if defined(SKV_V7_TMA)
+    __syncwarp();
+    if (lane == 0) {
+      asm volatile("mbarrier.inval.shared::cta.b64 [%0];" ::"r"(mbar) : "memory");
+      asm volatile("mbarrier.inval.shared::cta.b64 [%0];" ::"r"(mbar + 8) : "memory");
+    }
+#else
+    (void)lane;
+    cp_async_wait<0>();
+#endif
+  }
+};
+
+// Built with -DSKV_ADA_TRACE: lane 0 of warp 0 of every CTA stamps %globaltimer at 8 points (start,
+// page table loaded, prologue done, first page landed, own pages done, all warps done, partial
+// reduced, end) and ada_trace_dump() prints them relative to the first CTA's start (the last call).
+#if defined(SKV_ADA_TRACE)
+__device__ unsigned long long skv_trace[64 * 4096];
+__device__ __forceinline__ unsigned long long gtime() {
+  unsigned long long t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  return t;
+}
+#define SKV_TRACE_POINT(i) \
+  if (threadIdx.x == 0 && blockIdx.y * gridDim.x + blockIdx.x < 4096) skv_trace[(blockIdx.y * gridDim.x + blockIdx.x) * 64 + (i)] = gtime()
+#else
+#define SKV_TRACE_POINT(i) (void)0
+#endif
 template <int D, int NH>
 __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const DecodeParams p) {
+  SKV_TRACE_POINT(0);
   constexpr int kWarps = kWppThreads / 32, MPL = D / 32, MT = D / 16;
   extern __shared__ __align__(16) unsigned char smem[];
   const WppPlan& plan = p.wpp;
@@ -282,46 +372,46 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
       sg[e] = p.kv.signs[size_t(h) * D + dim];
     }
   }
+  // Thread 64 t + c holds key level c (c < 8) or value level c - 32 (32 <= c < 48) of tier t: loaded
+  // now, before the pages' copies flood the memory system (issued later, such loads waited ~10 µs).
+  float lvl = 0.f;
+#pragma unroll
+  for (int t = 0; t < kMaxTiers; ++t)  // compile-time index into the parameter struct
+    if (t < p.kv.tiers.count && (tid >> 6) == t) {
+      const int c = tid & 63;
+      if (c < 8) lvl = p.kv.tiers.codebooks[t].key_levels[c];
+      else if (c >= 32 && c < 48) lvl = p.kv.tiers.codebooks[t].value_levels[c - 32];
+    }
   for (int i = tid; i < npages; i += kWppThreads) pinfo[i] = p.kv.pages[p.kv.indices[first + i]];
   __syncthreads();
+  SKV_TRACE_POINT(1);
 
+  PageCopier copier;
+  copier.init(smem + plan.warps + size_t(warp) * plan.warp_bytes + plan.walpha, lane);
   auto issue_keys = [&](int k) {
     if (k < nmine) {
       const PageInfo pg = pinfo[warp + k * kWarps];
-      const TierConst& c = tcs[pg.tier];
-      const unsigned char* src = p.kv.arena + pg.byte_offset;
-      for (int q = lane; q < c.values / 16; q += 32) cp_async16(kstage + q * 16, src + q * 16);
+      copier.issue(0, kstage, p.kv.arena + pg.byte_offset, tcs[pg.tier].values, lane);
     }
-    cp_async_commit();
+#if !defined(SKV_V7_TMA)
+    else cp_async_commit();  // the cp.async groups stay in step with the pages
+#endif
   };
   auto issue_values = [&](int k) {
     if (k < nmine) {
       const PageInfo pg = pinfo[warp + k * kWarps];
       const TierConst& c = tcs[pg.tier];
-      const unsigned char* src = p.kv.arena + pg.byte_offset + c.values;
-      const int n16 = ((c.has_mean ? c.mean : c.copy16 * 16) - c.values) / 16;
-      for (int q = lane; q < n16; q += 32) cp_async16(vstage + q * 16, src + q * 16);
+      copier.issue(1, vstage, p.kv.arena + pg.byte_offset + c.values, (c.has_mean ? c.mean : c.copy16 * 16) - c.values,
+                   lane);
     }
-    cp_async_commit();
+#if !defined(SKV_V7_TMA)
+    else cp_async_commit();
+#endif
   };
   issue_keys(0);
   issue_values(0);
 
-  for (int t = 0; t < tt.count; ++t)
-    for (int c = tid; c < 8; c += kWppThreads) klev[t * 64 + c] = tt.codebooks[t].key_levels[c];
-  if (tid < tt.count) {  // the tier's 16 value levels as fp16 byte tables
-    const float* lv = tt.codebooks[tid].value_levels;
-    uint32_t w[8] = {};
-#pragma unroll
-    for (int c = 0; c < 16; ++c) {
-      const __half hv = __float2half_rn(lv[c]);
-      const uint32_t bits = *reinterpret_cast<const unsigned short*>(&hv);
-      const int half = c >> 3, byte = c & 7;  // table a (levels 0-7) or b (8-15), byte in the table
-      w[2 * half + (byte >> 2)] |= (bits & 0xFFu) << (8 * (byte & 3));
-      w[4 + 2 * half + (byte >> 2)] |= (bits >> 8) << (8 * (byte & 3));
-    }
-    vtab[tid] = {w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]};
-  }
+  if ((tid >> 6) < tt.count && ((tid & 63) < 8 || ((tid & 63) >= 32 && (tid & 63) < 48))) klev[tid] = lvl;
   if (warp < NH) {  // q_plain (padded rows) and q_rot = Pi q: Walsh-Hadamard butterflies in registers
     float r[VPL];
 #pragma unroll
@@ -345,8 +435,23 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
     for (int e = 0; e < VPL; ++e) q_rot[(lane * VPL + e) * NH + warp] = r[e] * rsqrtf(float(D));
   }
   __syncthreads();
+  if (tid >= 64 && tid < 64 + tt.count) {  // the tier's 16 value levels (klev[t * 64 + 32 ..]) as fp16 byte tables
+    const int t = tid - 64;
+    const float* lv = klev + t * 64 + 32;
+    uint32_t w[8] = {};
+#pragma unroll
+    for (int c = 0; c < 16; ++c) {
+      const __half hv = __float2half_rn(lv[c]);
+      const uint32_t bits = *reinterpret_cast<const unsigned short*>(&hv);
+      const int half = c >> 3, byte = c & 7;  // table a (levels 0-7) or b (8-15), byte in the table
+      w[2 * half + (byte >> 2)] |= (bits & 0xFFu) << (8 * (byte & 3));
+      w[4 + 2 * half + (byte >> 2)] |= (bits >> 8) << (8 * (byte & 3));
+    }
+    vtab[t] = {w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]};
+  }
   for (int t = 0; t < tt.count; ++t) build_key_table<D, NH, kWppThreads>(klev + t * 64, q_rot, tables + tcs[t].pad);
   __syncthreads();
+  SKV_TRACE_POINT(2);
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.launch_dependents;");
 #endif
@@ -375,8 +480,8 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
     const TierConst& tc = tcs[pg.tier];
     const MeanWord<D> mraw = mnext;
     mnext = load_mean(k + 1);
-    cp_async_wait<0>();
-    __syncwarp();
+    copier.wait(0);  // this page's keys (scoring needs only them)
+    if (k == 0 && warp == 0) SKV_TRACE_POINT(3);
     const int ntok = int(pg.tokens);
     const float* region = tables + tc.pad;
     float x[kTiles][2];
@@ -393,8 +498,7 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
         const int tok = 16 * j + 8 * r + g;
         s[j][r] = tok < ntok ? __half2float(kscale[tok]) * fmaf(x[j][r], inv, cst) : 0.f;
       }
-    __syncwarp();  // keys consumed: request the next page's keys
-    issue_keys(k + 1);
+    issue_keys(k + 1);  // (the copier waits for every lane to be done with the keys)
     const float qm = tc.has_mean ? q_dot_mean<D, NH>(mraw, q_plain, lane) : 0.f;
     float mx = -INFINITY;
 #pragma unroll
@@ -418,6 +522,7 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
 #pragma unroll
         for (int e = 0; e < 4; ++e) acc[i][e] *= alpha;
     }
+    copier.wait(1);  // this page's values (the next page's keys, requested above, may fly)
     const auto* vscale = reinterpret_cast<const __half*>(vstage - tc.values + tc.value_scales);
     float wv[kTiles][2];
 #pragma unroll
@@ -440,10 +545,10 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
       const uint32_t b1 = pack_half2(weight_part(w2, lo_part), weight_part(w3, lo_part));
       accumulate_tile<D>(vrows, j, lane, T, b0, b1, acc);
     }
-    __syncwarp();  // values consumed
     issue_values(k + 1);
   }
-  cp_async_wait<0>();
+  copier.finish(lane);
+  SKV_TRACE_POINT(4);
 
   // Combine the warps: each lane's head is tig; l is summed over the 8 lanes of a head.
   l_lane += __shfl_xor_sync(0xffffffffu, l_lane, 4);
@@ -453,6 +558,7 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
   float* wl = state + kWarps * 4;
   if (g == 0) { wm[warp * 4 + tig] = m_run; wl[warp * 4 + tig] = l_lane; }
   __syncthreads();  // every warp's pages are done: the page buffers become the reduction scratch
+  SKV_TRACE_POINT(5);
   float M = -INFINITY;
 #pragma unroll
   for (int w = 0; w < kWarps; ++w) M = fmaxf(M, wm[w * 4 + tig]);
@@ -466,6 +572,7 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
     }
   }
   __syncthreads();
+  SKV_TRACE_POINT(6);
   const size_t row0 = size_t(split) * size_t(p.kv.batch) * p.num_q_heads;
   for (int i = tid; i < NH * D; i += kWppThreads) {
     const int head = i / D, dim = i % D, gq = chunk * NH + head;
@@ -485,11 +592,27 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
       const size_t r = row0 + size_t(b) * p.num_q_heads + h * p.group + gq;
       p.part_m[r] = Mh;
       p.part_l[r] = L;
+      SKV_TRACE_POINT(7);
     }
   }
 }
 
 }  // namespace
+
+#if defined(SKV_ADA_TRACE)
+void ada_trace_dump(int ctas) {
+  std::vector<unsigned long long> h(size_t(64) * size_t(ctas));
+  cudaMemcpyFromSymbol(h.data(), skv_trace, sizeof(unsigned long long) * h.size());
+  unsigned long long t0 = ~0ull;
+  for (int c = 0; c < ctas; ++c) t0 = std::min(t0, h[size_t(c) * 64]);
+  for (int i = 0; i < 8; ++i) {
+    std::vector<double> v;
+    for (int c = 0; c < ctas; ++c) v.push_back(double(h[size_t(c) * 64 + i] - t0) / 1000.0);
+    std::sort(v.begin(), v.end());
+    std::printf("trace point %d: min %.2f med %.2f max %.2f us\n", i, v.front(), v[v.size() / 2], v.back());
+  }
+}
+#endif
 
 bool mma_tier(const TierLayout& L) {
   return L.key_kind == KeyKind::kCoord && L.key_bits == 3 && L.value_kind == ValueKind::kCoord && L.value_bits == 4 &&
