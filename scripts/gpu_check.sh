@@ -105,13 +105,16 @@ if [ "${SKIP_SAN:-0}" != 1 ] && [ -n "${TESTS:-}" ] && [ -x "$TESTS" ]; then
   timeout 100 compute-sanitizer --tool memcheck --error-exitcode 9 "$TESTS" \
     --gtest_filter='AdaGpu.AdaDecodeHeadWithNoPages*:AdaGpu.EncodeMatchesCpuEncode:AdaGpu.DenseFp16DecodeRejects*:AdaGpu.AdaDecodeMatchesCpuWithMixedTiers*:AdaGpu.TensorCoreKernelOnMixedTiers:AdaGpu.MmaValuesKernelOnPartialPages' \
     > "$OUT/sanitizer.log" 2>&1; SAN_RC=$?
+  # racecheck of the v7 kernel (TMA page copies, shared-memory reuse at the end of a split)
+  timeout 100 compute-sanitizer --tool racecheck --error-exitcode 9 "$TESTS" --gtest_filter='AdaGpu.MmaValuesKernelOnPartialPages' \
+    >> "$OUT/sanitizer.log" 2>&1 || SAN_RC="$SAN_RC+race$?"
   tail -c 20000 "$OUT/sanitizer.log" > "$OUT/san.tmp"; mv "$OUT/san.tmp" "$OUT/sanitizer.log"
 fi
 
 {
   echo "build_ok=$BUILD_OK tests_rc=$TEST_RC sanitizer_rc=$SAN_RC bench_rc=$BENCH_RC sdpa_rc=$SDPA_RC elapsed=$(( $(date +%s) - START ))s"
   [ -f "$OUT/tests.log" ] && grep -E "^\[  (PASSED|FAILED|SKIPPED) |^\[==========\]" "$OUT/tests.log" | tail -5
-  [ -f "$OUT/sanitizer.log" ] && grep -E "ERROR SUMMARY" "$OUT/sanitizer.log" | tail -1
+  [ -f "$OUT/sanitizer.log" ] && grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$OUT/sanitizer.log" | tail -2
   if [ -f "$OUT/bench.json" ]; then
     python3 - "$OUT/bench.json" "$OUT/sdpa.json" <<'PY'
 import json, os, sys

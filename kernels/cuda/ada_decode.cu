@@ -172,7 +172,7 @@ WppPlan wpp_plan(const TierTable& tt, int d, int nh, bool mma, bool mma_values =
                                        : align16(lut_floats(L, nh) * sizeof(float)) / sizeof(float);
     }
   }
-  const size_t red = mma_values ? 0 : size_t(kWarps) * size_t(nh) * size_t(d);
+  const size_t red = size_t(kWarps) * size_t(mma_values ? 4 : nh) * size_t(d);  // end-of-split reduction
   const size_t ntiers = size_t(std::max(tt.count, 1));
   size_t at = 0;
 #define SKV_TAKE(field, bytes) p.field = at; at += align16(bytes)
@@ -195,7 +195,7 @@ WppPlan wpp_plan(const TierTable& tt, int d, int nh, bool mma, bool mma_values =
   p.walpha = w; w += 16;  // v7: the warp's two mbarriers (page copies)
   p.stage = w; w += p.stage_bytes;
   p.warp_bytes = w;
-  SKV_TAKE(warps, std::max(w * kWarps, size_t(kWarps) * 4 * size_t(d) * sizeof(float)));
+  SKV_TAKE(warps, w * kWarps);
 #undef SKV_TAKE
   p.total = at;
   return p;

@@ -210,30 +210,36 @@ __device__ __forceinline__ void build_key_table(float* klev_t, const float* q_ro
   __syncthreads();
   const int steps = bp::mma_steps(D, ihdr[12] != 0);
   auto* tab = reinterpret_cast<uint32_t*>(reinterpret_cast<unsigned char*>(region) + bp::kHeaderBytes);
-  for (int item = tid; item < steps * 32 * 2; item += THREADS) {
-    const int sb = item & 1, ln = (item >> 1) & 31, step = item >> 6;
-    const int n = ln >> 2, tig = ln & 3, head = n >> 1, w = step >> 2, s = 2 * (step & 3) + sb;
-    uint32_t lo = 0, hi = 0;  // digits (n & 1) and 2 + (n & 1) of the 4 K rows
-    if (head < NH) {
-      const int E = ihdr[8 + head];
+  // One item per (step, bit position s, lane quarter tig, head): its 4 K rows' coefficients, written
+  // as the digit pairs of the head's two B columns (n = 2 head: digits 0, 2; n = 2 head + 1: 1, 3).
+  for (int item = tid; item < steps * 2 * 4 * NH; item += THREADS) {
+    const int head = item % NH, tig = (item / NH) & 3, sb = (item / (4 * NH)) & 1, step = item / (8 * NH);
+    const int w = step >> 2, s = 2 * (step & 3) + sb, E = ihdr[8 + head];
+    uint32_t d0w = 0, d1w = 0, d2w = 0, d3w = 0;
 #pragma unroll
-      for (int j = 0; j < 4; ++j) {
-        int dim = 0;
-        const int S = bp::plane_of(D, w, 8 * j + s, &dim);
-        const float kap = S ? klev_t[16 + S] : 0.f;
-        if (kap == 0.f) continue;
-        const int x = __float2int_rn(ldexpf(kap * q_rot[(tig * (D / 4) + dim) * NH + head], E - s));
-        const int d0 = int(int8_t(x & 255)), x1 = (x - d0) >> 8;
-        const int d1 = int(int8_t(x1 & 255)), x2 = (x1 - d1) >> 8;
-        const int d2 = int(int8_t(x2 & 255)), x3 = (x2 - d2) >> 8;
-        const int d3 = int(int8_t(x3 & 255));
-        lo |= uint32_t(uint8_t((n & 1) ? d1 : d0)) << (8 * j);
-        hi |= uint32_t(uint8_t((n & 1) ? d3 : d2)) << (8 * j);
-      }
+    for (int j = 0; j < 4; ++j) {
+      int dim = 0;
+      const int S = bp::plane_of(D, w, 8 * j + s, &dim);
+      const float kap = S ? klev_t[16 + S] : 0.f;
+      const int x = kap == 0.f ? 0 : __float2int_rn(ldexpf(kap * q_rot[(tig * (D / 4) + dim) * NH + head], E - s));
+      const int d0 = int(int8_t(x & 255)), x1 = (x - d0) >> 8;
+      const int d1 = int(int8_t(x1 & 255)), x2 = (x1 - d1) >> 8;
+      const int d2 = int(int8_t(x2 & 255)), x3 = (x2 - d2) >> 8;
+      const int d3 = int(int8_t(x3 & 255));
+      d0w |= uint32_t(uint8_t(d0)) << (8 * j);
+      d1w |= uint32_t(uint8_t(d1)) << (8 * j);
+      d2w |= uint32_t(uint8_t(d2)) << (8 * j);
+      d3w |= uint32_t(uint8_t(d3)) << (8 * j);
     }
-    tab[(step * 32 + ln) * 4 + sb] = lo;
-    tab[(step * 32 + ln) * 4 + 2 + sb] = hi;
+    const int ln0 = (2 * head) * 4 + tig, ln1 = ln0 + 4;
+    tab[(step * 32 + ln0) * 4 + sb] = d0w;
+    tab[(step * 32 + ln0) * 4 + 2 + sb] = d2w;
+    tab[(step * 32 + ln1) * 4 + sb] = d1w;
+    tab[(step * 32 + ln1) * 4 + 2 + sb] = d3w;
   }
+  // Lanes of heads >= NH (n >= 2 NH) get zero words.
+  for (int e = tid; e < steps * 32 * 4; e += THREADS)
+    if (((e >> 2) & 31) >= 8 * NH) tab[e] = 0u;
 }
 
 // Page copies. sm_90: one TMA bulk copy per array (keys, values) issued by lane 0, completion on a
@@ -557,13 +563,13 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
   float* wm = state;                   // [kWarps][4]
   float* wl = state + kWarps * 4;
   if (g == 0) { wm[warp * 4 + tig] = m_run; wl[warp * 4 + tig] = l_lane; }
-  __syncthreads();  // every warp's pages are done: the page buffers become the reduction scratch
+  __syncthreads();  // every warp's pages are done: the B tables' region becomes the reduction scratch
   SKV_TRACE_POINT(5);
   float M = -INFINITY;
 #pragma unroll
   for (int w = 0; w < kWarps; ++w) M = fmaxf(M, wm[w * 4 + tig]);
   const float factor = m_run == -INFINITY ? 0.f : exp2f(m_run - M);
-  float* scratch = reinterpret_cast<float*>(smem + plan.warps);  // [kWarps][4][D]
+  float* scratch = tables;  // [kWarps][4][D]: the B tables' region (no longer read; never a TMA target)
   if (tig < NH) {
 #pragma unroll
     for (int i = 0; i < MT; ++i) {
