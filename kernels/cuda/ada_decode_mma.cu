@@ -2,7 +2,8 @@
 // Runs when every tier of the table is a 3-bit COORD key / 4-bit COORD value tier of 64-token
 // pages (the target tier); ada_decode.cu picks it, v5/v6 run everything else.
 //
-// Per warp and page (v5's warp-per-page skeleton, 16 warps, one page buffer per warp):
+// Per warp and page (v5's warp-per-page skeleton, 16 warps, one page buffer per warp, filled by
+// TMA bulk copies on sm_90 and cp.async on sm_80):
 //   scores  S[64 tokens x 4 heads] on the integer tensor cores straight from the key code bits
 //           (v6's bit-plane algebra, kernels/ada_bitplane.h; exact int32 sums, no LUT, no dense
 //           keys); they stay in registers: lane (g, t) holds head t's logits of tokens 16 j + g and
@@ -10,16 +11,17 @@
 //   softmax per head over the page in registers (max: 3 shuffles; sums stay per lane).
 //   values  O[d x 4 heads] += V^T[d x 64] W[64 x 4 heads] with mma.m16n8k16 f16 -> f32: A = the
 //           value levels of the codes, looked up with byte permutes (PRMT) from a 16-entry fp16
-//           table held in 4 registers, two tokens per half2; B = the weights p s_v split into
+//           table held as byte planes in 8 registers, two tokens per half2; B = the weights p s_v split into
 //           fp16 hi + lo columns (8 columns = 4 heads x {hi, lo}), so the weights carry ~22 bits.
 //           The accumulator of lane (g, t) is head t's only: the rescale by alpha is per lane.
 // Value levels are rounded to fp16 for the tensor cores (2^-11 relative per level at most, the
 // precision of an fp16 value cache; everything else is float or exact).
-#include "kernels/cuda/ada_decode_blocks.cuh"
-#include "kernels/cuda/cuda_check.h"
-#include <vector>
 #include <algorithm>
 #include <cstdio>
+#include <vector>
+
+#include "kernels/cuda/ada_decode_blocks.cuh"
+#include "kernels/cuda/cuda_check.h"
 
 namespace skv::kernels::ada_detail {
 namespace {
@@ -379,7 +381,7 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
     }
   }
   // Thread 64 t + c holds key level c (c < 8) or value level c - 32 (32 <= c < 48) of tier t: loaded
-  // now, before the pages' copies flood the memory system (issued later, such loads waited ~10 µs).
+  // now, before the pages' copies flood the memory system (issued after them, they queued ~2 µs).
   float lvl = 0.f;
 #pragma unroll
   for (int t = 0; t < kMaxTiers; ++t)  // compile-time index into the parameter struct
