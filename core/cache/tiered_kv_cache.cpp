@@ -10,6 +10,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include "core/common/error.h"
+#include "kernels/ada_attention.h"
 #include "kernels/cpu/ada_reference.h"
 
 namespace skv {
@@ -85,6 +86,7 @@ TieredKvCache::TieredKvCache(TieredCacheOptions options, std::shared_ptr<Retenti
 std::string TieredKvCache::name() const { return "tiered(" + policy_->name() + ")"; }
 
 void TieredKvCache::reset(const ModelConfig& c, int64_t batch, int64_t capacity, const at::Device& device) {
+  device_mirror_ = DeviceMirror{};  // the tiers (and their device codebooks) may change
   if (batch != 1) throw Error("tiered cache: batch " + std::to_string(batch) + " is not supported (use batch 1)");
   config_ = c;
   device_ = device;
@@ -229,7 +231,7 @@ at::Tensor TieredKvCache::attend(const AttentionCall& call) {
     L.shadow_v.narrow(1, call.start_pos, T).copy_(call.v[0].to(at::kCPU, at::kFloat));
   }
   auto q = call.q[0].to(at::kCPU, at::kFloat);  // [Hq, T, d]
-  auto out = attend_layer(L, l, q, call.start_pos);
+  auto out = use_cuda_kernels(T) ? attend_layer_cuda(L, l, q) : attend_layer(L, l, q, call.start_pos);
   // Observation window: the last obs_window queries (ring).
   for (int64_t t = std::max<int64_t>(0, T - opt_.obs_window); t < T; ++t) {
     L.obs_q.select(1, L.obs_next).copy_(q.select(1, t));
@@ -660,6 +662,126 @@ void TieredKvCache::adopt_prefill(const TieredKvCache& src) {
   length_ = src.length_;
 }
 
+
+// ---------------------------------------------------------------------------------------------
+kernels::PagedKv TieredKvCache::staged_view(int64_t layer) {
+  const LayerState& L = layers_.at(size_t(layer));
+  const int64_t Hkv = config_.n_kv_heads, d = config_.head_dim;
+  Staging& S = staging_;
+  S.table = table_;
+  if (S.table.count >= kernels::kMaxTiers) throw Error("tiered cache: no tier slot left for the hot window's fp16 pages");
+  const int ftier = S.table.count++;
+  kernels::TierLayout f16;
+  f16.head_dim = int(d);
+  f16.key_kind = kernels::KeyKind::kFp16;
+  f16.value_kind = kernels::ValueKind::kFp16;
+  f16.page_tokens = 64;
+  S.table.layouts[ftier] = f16;
+  S.table.codebooks[ftier] = {};
+  const kernels::PageOffsets fo = kernels::page_offsets(f16);
+  const int64_t P = f16.page_tokens, hot_pages = (L.n_hot + P - 1) / P;
+  const size_t sealed = size_t(L.arena.numel());  // a multiple of 16 (pages are)
+  S.arena = at::zeros({int64_t(sealed + size_t(Hkv * hot_pages) * fo.total)}, at::kByte);
+  if (sealed) std::memcpy(S.arena.data_ptr<uint8_t>(), L.arena.data_ptr<uint8_t>(), sealed);
+  S.pages = L.pages;
+  S.indptr.assign(1, 0);
+  S.indices.clear();
+  auto hk = L.hot_k.narrow(1, 0, L.n_hot).to(at::kHalf).contiguous();  // [Hkv, n_hot, d], exact (fp16-rounded)
+  auto hv = L.hot_v.narrow(1, 0, L.n_hot).to(at::kHalf).contiguous();
+  for (int64_t h = 0; h < Hkv; ++h) {
+    const HeadState& H = L.heads[size_t(h)];
+    S.indices.insert(S.indices.end(), H.pages.begin(), H.pages.end());
+    for (int64_t j = 0; j < hot_pages; ++j) {
+      const int64_t t0 = j * P, n = std::min(P, L.n_hot - t0);
+      const size_t off = sealed + size_t(h * hot_pages + j) * fo.total;
+      uint8_t* page = S.arena.data_ptr<uint8_t>() + off;
+      const size_t row = size_t(d) * 2;
+      std::memcpy(page + fo.key_codes, reinterpret_cast<const uint8_t*>(hk[h].data_ptr()) + size_t(t0) * row, size_t(n) * row);
+      std::memcpy(page + fo.values, reinterpret_cast<const uint8_t*>(hv[h].data_ptr()) + size_t(t0) * row, size_t(n) * row);
+      S.indices.push_back(int32_t(S.pages.size()));
+      S.pages.push_back({uint64_t(off), uint32_t(ftier), uint32_t(n)});
+    }
+    S.indptr.push_back(int32_t(S.indices.size()));
+  }
+  kernels::PagedKv kv;
+  kv.arena = S.arena.data_ptr<uint8_t>();
+  kv.pages = S.pages.data();
+  kv.indptr = S.indptr.data();
+  kv.indices = S.indices.empty() ? nullptr : S.indices.data();
+  kv.signs = L.signs.data();
+  kv.batch = 1;
+  kv.num_kv_heads = int(Hkv);
+  kv.head_dim = int(d);
+  kv.tiers = S.table;
+  return kv;
+}
+
+bool TieredKvCache::use_cuda_kernels(int64_t T) const {
+  return opt_.cuda_kernels && T == 1 && device_.is_cuda() && policy_->name() == "ada" && completion_.empty() &&
+         kernels::cuda_device_available();
+}
+
+// A decode step on the GPU: the staged table (sealed pages + hot fp16 pages) uploaded, the ADA
+// CUDA kernels (v5 for a table with fp16 pages), the output back. The same bytes are counted as
+// read as on the CPU path; the accumulated attention (H2O) is not kept (policy "ada" needs none).
+at::Tensor TieredKvCache::attend_layer_cuda(LayerState& L, int64_t layer, const at::Tensor& q) {
+  const int64_t Hq = config_.n_heads, Hkv = config_.n_kv_heads, d = config_.head_dim;
+  kernels::PagedKv kv = staged_view(layer);
+  DeviceMirror& M = device_mirror_;
+  auto up = [&](const void* p, size_t bytes) {
+    auto t = at::empty({int64_t(std::max<size_t>(bytes, 16))}, at::kByte);
+    if (bytes) std::memcpy(t.data_ptr(), p, bytes);
+    return t.to(device_);
+  };
+  if (M.levels.empty())  // the tiers' codebooks on the device (fixed for the cache's life)
+    for (int t = 0; t < table_.count; ++t) {
+      const kernels::TierLayout& tl = table_.layouts[t];
+      const auto& cb = table_.codebooks[t];
+      M.levels.push_back(cb.key_levels ? up(cb.key_levels, sizeof(float) * size_t(kernels::key_level_count(tl))) : at::Tensor());
+      M.levels.push_back(cb.value_levels ? up(cb.value_levels, sizeof(float) * size_t(kernels::value_level_count(tl)))
+                                         : at::Tensor());
+    }
+  M.arena = staging_.arena.to(device_);
+  M.pages = up(staging_.pages.data(), staging_.pages.size() * sizeof(kernels::PageInfo));
+  M.indptr = up(staging_.indptr.data(), staging_.indptr.size() * sizeof(int32_t));
+  M.indices = up(staging_.indices.data(), staging_.indices.size() * sizeof(int32_t));
+  M.signs = up(L.signs.data(), L.signs.size());
+  kv.arena = M.arena.data_ptr<uint8_t>();
+  kv.pages = reinterpret_cast<const kernels::PageInfo*>(M.pages.data_ptr());
+  kv.indptr = reinterpret_cast<const int32_t*>(M.indptr.data_ptr());
+  kv.indices = reinterpret_cast<const int32_t*>(M.indices.data_ptr());
+  kv.signs = reinterpret_cast<const int8_t*>(M.signs.data_ptr());
+  for (int t = 0; t < table_.count; ++t) {
+    const at::Tensor &kl = M.levels[size_t(2 * t)], &vl = M.levels[size_t(2 * t + 1)];
+    kv.tiers.codebooks[t] = {kl.defined() ? reinterpret_cast<const float*>(kl.data_ptr()) : nullptr,
+                             vl.defined() ? reinterpret_cast<const float*>(vl.data_ptr()) : nullptr};
+  }
+  int max_pages = 1;
+  for (int64_t h = 0; h < Hkv; ++h) max_pages = std::max(max_pages, staging_.indptr[size_t(h + 1)] - staging_.indptr[size_t(h)]);
+  auto qd = q.reshape({1, Hq, d}).to(device_).contiguous();  // q: [Hq, 1, d]
+  auto out = at::empty({1, Hq, d}, qd.options());
+  const size_t ws = kernels::ada_decode_workspace_bytes(kv, int(Hq), max_pages);
+  if (!M.workspace.defined() || size_t(M.workspace.numel()) < ws)
+    M.workspace = at::empty({int64_t(std::max<size_t>(ws, 16))}, at::TensorOptions().dtype(at::kByte).device(device_));
+  kernels::DecodeArgs a;
+  a.q = qd.data_ptr<float>();
+  a.out = out.data_ptr<float>();
+  a.num_q_heads = int(Hq);
+  a.max_pages_per_head = max_pages;
+  a.workspace = M.workspace.data_ptr();
+  a.workspace_bytes = ws;
+  kernels::ada_decode_attention(kv, a);  // the default stream, as torch's copies around it
+  // What the CPU path counts as read: the hot window and every sealed page.
+  L.read_subset = false;
+  L.read_indptr.assign(1, 0);
+  L.read_indices.clear();
+  L.read_selection = 0;
+  for (int64_t h = 0; h < Hkv; ++h) {
+    read_bytes_acc_ += double(L.n_hot) * 4.0 * double(d);
+    for (int32_t p : L.heads[size_t(h)].pages) read_bytes_acc_ += double(tiers_[L.pages[size_t(p)].tier].stored_page_bytes);
+  }
+  return out.reshape({Hq, 1, d}).to(at::kCPU);
+}
 // ---------------------------------------------------------------------------------------------
 at::Tensor TieredKvCache::tier_map(int64_t layer) const { return layers_.at(size_t(layer)).tier.narrow(1, 0, length_).clone(); }
 

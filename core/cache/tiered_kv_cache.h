@@ -49,6 +49,10 @@ struct TieredCacheOptions {
   bool track_errors = false;          // per (layer, q head) attention error vs exact attention
   std::string completion;             // "" (policy decides), "off", "prf"
   int completion_features = 64;       // positive random features per head
+  // Decode steps on a CUDA device attend with the ADA CUDA kernels over staged_view() (policy
+  // "ada" only: no re-tiering utilities, page selection or completion). Off by default until a GPU
+  // run validates the path against the CPU one (tests/core/tiered_cache_test.cpp, CudaKernels*).
+  bool cuda_kernels = false;
 };
 
 struct ResidentBytes {
@@ -90,6 +94,11 @@ class TieredKvCache : public AttentionBackend {
   // query-aware ones (Quest page Top-K), whose view lists only the pages selected for that query
   // (per kv head, over the group's queries). Host pointers, valid until the layer's next call.
   kernels::PagedKv read_view(int64_t layer) const;
+  // A layer's sealed pages plus its hot window (sinks and newest tokens, fp16) as fp16 pages of one
+  // more tier, in one host page table: everything a decode step attends to, as the kernels read it
+  // (kernels::cpu / CUDA ada_decode_attention). Pointers into a staging buffer of the cache, valid
+  // until the next staged_view() call.
+  kernels::PagedKv staged_view(int64_t layer);
   // Bytes the layer's last call read to select its pages (page bounds, skipped pages' summaries).
   double read_selection_bytes(int64_t layer) const;
   // Decoded sealed keys/values of (layer, head) and their positions (explicit decode, for tests).
@@ -144,6 +153,18 @@ class TieredKvCache : public AttentionBackend {
   std::shared_ptr<RetentionPolicy> policy_;
   std::vector<CacheTier> tiers_;
   kernels::TierTable table_{};
+  struct Staging {
+    at::Tensor arena;  // uint8: the layer's arena, then the hot pages
+    std::vector<kernels::PageInfo> pages;
+    std::vector<int32_t> indptr, indices;
+    kernels::TierTable table{};
+  } staging_;
+  struct DeviceMirror {  // cuda_kernels: the staged table on the GPU (rebuilt every call)
+    at::Tensor arena, pages, indptr, indices, signs, workspace;
+    std::vector<at::Tensor> levels;  // per tier: key levels, value levels (device float)
+  } device_mirror_;
+  at::Tensor attend_layer_cuda(LayerState& L, int64_t layer, const at::Tensor& q);
+  bool use_cuda_kernels(int64_t T) const;
   std::string completion_;
   at::Tensor feature_w_;  // [m, d] positive random features (shared by every head)
   ModelConfig config_;

@@ -11,6 +11,7 @@
 #include "core/cache/tiered_kv_cache.h"
 #include "core/common/error.h"
 #include "core/decoder/dense_kv_cache.h"
+#include "kernels/ada_attention.h"
 #include "kernels/cpu/ada_reference.h"
 
 namespace skv {
@@ -98,6 +99,62 @@ TEST(TieredKvCache, CodedTierEqualsExactAttentionOverDecodedKeys) {
   }
 }
 
+// staged_view (the sealed pages plus the hot window as fp16 pages of one more tier, what the CUDA
+// kernels read on a decode step) fed to the kernels' float64 CPU reference reproduces the cache's
+// own decode attention: the table holds exactly what the cache attends to.
+TEST(TieredKvCache, StagedViewReproducesTheCachesDecodeAttention) {
+  const auto c = test_inputs::small_attention_config();
+  std::vector<Stream> layers = {make_stream(c, 300, 11), make_stream(c, 300, 12)};
+  BackendSpec spec;
+  spec.kv = "ada";
+  spec.tier = "k3v4";
+  spec.cache.hot_window = 16;
+  spec.cache.retier_every = 8;  // re-tiered during the steps too
+  auto cache = make_tiered_cache(spec);
+  cache->reset(c, 1, 300, at::kCPU);
+  int checked = 0;
+  drive(*cache, c, layers, 150, 40, [&](int64_t l, int64_t pos, const at::Tensor& o) {
+    const kernels::PagedKv kv = cache->staged_view(l);
+    EXPECT_NO_THROW(kernels::cpu::validate_paged_kv(kv, int(c.n_heads), 0));
+    auto q = layers[size_t(l)].q.narrow(2, pos, 1).reshape({1, c.n_heads, c.head_dim}).contiguous();
+    auto ref = at::empty_like(q);
+    kernels::cpu::ada_decode_attention(kv, q.data_ptr<float>(), ref.data_ptr<float>(), int(c.n_heads), 0.f);
+    EXPECT_LT((o.reshape({1, c.n_heads, c.head_dim}) - ref).abs().max().item<double>(), 2e-5)
+        << "layer " << l << " pos " << pos;
+    ++checked;
+  });
+  EXPECT_TRUE(cache->compressed());
+  EXPECT_EQ(checked, 80);
+}
+
+// The opt-in CUDA path (TieredCacheOptions::cuda_kernels: decode steps on the ADA CUDA kernels over
+// the staged table) against the CPU path, step by step. Needs a CUDA device (skipped otherwise).
+TEST(TieredKvCache, CudaKernelsMatchTheCpuPath) {
+  if (!at::hasCUDA() || !kernels::cuda_device_available()) GTEST_SKIP() << "no CUDA device";
+  const auto c = test_inputs::small_attention_config();
+  std::vector<Stream> layers = {make_stream(c, 300, 13), make_stream(c, 300, 14)};
+  BackendSpec spec;
+  spec.kv = "ada";
+  spec.tier = "k3v4";
+  spec.cache.hot_window = 16;
+  spec.cache.retier_every = 8;
+  auto cpu_cache = make_tiered_cache(spec);
+  spec.cache.cuda_kernels = true;
+  auto gpu_cache = make_tiered_cache(spec);
+  cpu_cache->reset(c, 1, 300, at::kCPU);
+  gpu_cache->reset(c, 1, 300, at::Device(at::kCUDA, 0));
+  std::vector<at::Tensor> want;
+  drive(*cpu_cache, c, layers, 150, 40, [&](int64_t, int64_t, const at::Tensor& o) { want.push_back(o); });
+  size_t i = 0;
+  drive(*gpu_cache, c, layers, 150, 40, [&](int64_t, int64_t, const at::Tensor& o) {
+    const double scale = want[i].abs().max().item<double>();
+    EXPECT_LT((o.to(at::kCPU) - want[i]).abs().max().item<double>(), 1e-3 * scale) << "step " << i;
+    ++i;
+  });
+  EXPECT_EQ(i, want.size());
+  EXPECT_DOUBLE_EQ(gpu_cache->last_step_read_bytes(), cpu_cache->last_step_read_bytes());
+}
+
 TEST(TieredKvCache, PagesAreTierHomogeneousAndTheTableIsValid) {
   const auto c = test_inputs::small_attention_config();
   std::vector<Stream> layers = {make_stream(c, 600, 5), make_stream(c, 600, 6)};
@@ -144,8 +201,9 @@ TEST(TieredKvCache, BudgetIsNeverExceeded) {
       auto cache = make_tiered_cache(spec);
       cache->reset(c, 1, 700, at::kCPU);
       drive(*cache, c, layers, 512, 60, [&](int64_t l, int64_t, const at::Tensor&) {
-        if (l + 1 == c.n_layers)
+        if (l + 1 == c.n_layers) {
           EXPECT_LE(cache->resident_bytes().total, cache->budget_bytes()) << policy << " at " << budget;
+        }
       });
     }
   }
