@@ -153,8 +153,9 @@ Plan make_plan(const PagedKv& kv, int num_q_heads, int max_pages, bool wpp) {
 
 // Shared memory of the v5 kernel (mma: v6, whose 3-bit COORD tiers hold a bit-plane B table
 // instead of a LUT) for this tier table and head chunk.
-// v7 (mma_values): every tier has a B table, 32 bytes of value byte tables, and the warps only their
-// page buffers (scores and weights stay in registers; the end-of-split reduction reuses the buffers).
+// v7 (mma_values): every tier has a B table and value byte tables (in vlev), the warps only their
+// page buffers and mbarriers (scores and weights stay in registers), and the end-of-split reduction
+// [16 warps][4 heads][d] reuses the B tables' region.
 WppPlan wpp_plan(const TierTable& tt, int d, int nh, bool mma, bool mma_values = false) {
   constexpr int kWarps = kWppThreads / 32;
   WppPlan p{};

@@ -131,6 +131,22 @@ __device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
 template <int N> __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
 
+// The warp-per-page kernels' (v5/v6, v7) first step: the tier table (thread 0) and the per-tier
+// constants (threads 32 .. 39) into shared memory; the caller's next barrier publishes them. Indexing a kernel-parameter
+// array by a runtime tier id would copy the whole parameter struct to local memory, hence the
+// unrolled loop; adjust(c, t) sets a kernel's own fields (LUT offset, MMA flag).
+template <class Adjust>
+__device__ __forceinline__ void stage_tier_table(const PagedKv& kv, TierTable& tt, TierConst* tcs, Adjust adjust) {
+  if (threadIdx.x == 0) tt = kv.tiers;
+#pragma unroll
+  for (int t = 0; t < kMaxTiers; ++t)
+    if (threadIdx.x == 32 + t && t < kv.tiers.count) {
+      TierConst c = tier_const(kv.tiers.layouts[t]);
+      adjust(c, t);
+      tcs[t] = c;
+    }
+}
+
 // Shared-memory plan of the warp-per-page kernel (v5): every coded tier's LUT lives in shared
 // memory at once (warps may be on pages of different tiers), and each warp owns a private
 // 2-stage page buffer plus its logits/weights scratch.
@@ -633,15 +649,24 @@ __device__ __forceinline__ void mma_u8s8(int (&c)[4], uint32_t a0, uint32_t a1, 
 }
 
 // The tier's B table (ada_bitplane.h) in `region`: a 64-byte header (float cst[4] = C * sum_i q'_h,i,
-// float inv_scale[4] = 2^-E_h, int E[4], int general) then mma_steps x 32 lanes x 16 bytes. Warp 0
-// writes the header; all threads then fill the table. Every thread of the CTA must call it.
+// float inv_scale[4] = 2^-E_h, int E[4], int general) then mma_steps x 32 lanes x 16 bytes. Every
+// thread of the CTA must call it. Warp 0 derives the Walsh coefficients once (into klev_t[16 + S],
+// so klev_t holds 24 floats) and the header; then one thread
+// per (step, lane, bit position s) computes the 4 coefficients of its K rows once, in float and
+// int32 (|x| < 2^29: exact integers in float), and writes both of their digit pairs. (v6's build,
+// a double and int64 digit loop per word in every thread, took several µs of v7's 78 µs.)
 template <int D, int NH, int THREADS>
-__device__ __forceinline__ void build_bitplane_table(const float* klev, const float* q_rot, float* region) {
+__device__ __forceinline__ void build_key_table(float* klev_t, const float* q_rot, float* region) {
   namespace bp = bitplane;
   const int tid = threadIdx.x, lane = tid & 31;
   int* ihdr = reinterpret_cast<int*>(region);
   if (tid < 32) {
-    const bp::Coefficients k = bp::coefficients(klev);
+    const double mine = bp::walsh3_one(klev_t, lane & 7);  // lane S < 8: beta_S
+    double beta[8];
+#pragma unroll
+    for (int S = 0; S < 8; ++S) beta[S] = __shfl_sync(0xffffffffu, mine, S);
+    const bp::Coefficients k = bp::coefficients_from_beta(klev_t, beta);
+    if (lane < 8) klev_t[16 + lane] = k.kappa[lane];
     float kmax = 0.f;
 #pragma unroll
     for (int S = 1; S < 8; ++S) kmax = fmaxf(kmax, fabsf(k.kappa[S]));
@@ -669,14 +694,38 @@ __device__ __forceinline__ void build_bitplane_table(const float* klev, const fl
     if (lane == 0) ihdr[12] = k.general ? 1 : 0;
   }
   __syncthreads();
-  const bp::Coefficients k = bp::coefficients(klev);
-  const int E[4] = {ihdr[8], ihdr[9], ihdr[10], ihdr[11]};
-  const int steps = bp::mma_steps(D, k.general);
+  const int steps = bp::mma_steps(D, ihdr[12] != 0);
   auto* tab = reinterpret_cast<uint32_t*>(reinterpret_cast<unsigned char*>(region) + bp::kHeaderBytes);
-  for (int e = tid; e < steps * 32 * 4; e += THREADS) {
-    const int which = e & 3, ln = (e >> 2) & 31, step = e >> 7;
-    tab[e] = bp::table_word(D, NH, step, ln, which, k, q_rot, E);
+  // One item per (step, bit position s, lane quarter tig, head): its 4 K rows' coefficients, written
+  // as the digit pairs of the head's two B columns (n = 2 head: digits 0, 2; n = 2 head + 1: 1, 3).
+  for (int item = tid; item < steps * 2 * 4 * NH; item += THREADS) {
+    const int head = item % NH, tig = (item / NH) & 3, sb = (item / (4 * NH)) & 1, step = item / (8 * NH);
+    const int w = step >> 2, s = 2 * (step & 3) + sb, E = ihdr[8 + head];
+    uint32_t d0w = 0, d1w = 0, d2w = 0, d3w = 0;
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      int dim = 0;
+      const int S = bp::plane_of(D, w, 8 * j + s, &dim);
+      const float kap = S ? klev_t[16 + S] : 0.f;
+      const int x = kap == 0.f ? 0 : __float2int_rn(ldexpf(kap * q_rot[(tig * (D / 4) + dim) * NH + head], E - s));
+      const int d0 = int(int8_t(x & 255)), x1 = (x - d0) >> 8;
+      const int d1 = int(int8_t(x1 & 255)), x2 = (x1 - d1) >> 8;
+      const int d2 = int(int8_t(x2 & 255)), x3 = (x2 - d2) >> 8;
+      const int d3 = int(int8_t(x3 & 255));
+      d0w |= uint32_t(uint8_t(d0)) << (8 * j);
+      d1w |= uint32_t(uint8_t(d1)) << (8 * j);
+      d2w |= uint32_t(uint8_t(d2)) << (8 * j);
+      d3w |= uint32_t(uint8_t(d3)) << (8 * j);
+    }
+    const int ln0 = (2 * head) * 4 + tig, ln1 = ln0 + 4;
+    tab[(step * 32 + ln0) * 4 + sb] = d0w;
+    tab[(step * 32 + ln0) * 4 + 2 + sb] = d2w;
+    tab[(step * 32 + ln1) * 4 + sb] = d1w;
+    tab[(step * 32 + ln1) * 4 + 2 + sb] = d3w;
   }
+  // Lanes of heads >= NH (n >= 2 NH) get zero words.
+  for (int e = tid; e < steps * 32 * 4; e += THREADS)
+    if (((e >> 2) & 31) >= 8 * NH) tab[e] = 0u;
 }
 
 // Logits of tokens [0, ntok) of a staged 3-bit COORD page on the tensor cores: 16-token tiles,

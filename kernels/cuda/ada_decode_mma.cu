@@ -166,83 +166,6 @@ __device__ __forceinline__ void accumulate_tile(const uint32_t* vrows, int kt, i
   }
 }
 
-// The tier's B table as build_bitplane_table lays it out (same header, same words), built cheaply:
-// warp 0 derives the Walsh coefficients once (into klev_t[16 + S]) and the header; then one thread
-// per (step, lane, bit position s) computes the 4 coefficients of its K rows once, in float and
-// int32 (|x| < 2^29: exact integers in float), and writes both of their digit pairs. (v6's build,
-// a double and int64 digit loop per word in every thread, took several µs of v7's 78 µs.)
-template <int D, int NH, int THREADS>
-__device__ __forceinline__ void build_key_table(float* klev_t, const float* q_rot, float* region) {
-  namespace bp = bitplane;
-  const int tid = threadIdx.x, lane = tid & 31;
-  int* ihdr = reinterpret_cast<int*>(region);
-  if (tid < 32) {
-    const double mine = bp::walsh3_one(klev_t, lane & 7);  // lane S < 8: beta_S
-    double beta[8];
-#pragma unroll
-    for (int S = 0; S < 8; ++S) beta[S] = __shfl_sync(0xffffffffu, mine, S);
-    const bp::Coefficients k = bp::coefficients_from_beta(klev_t, beta);
-    if (lane < 8) klev_t[16 + lane] = k.kappa[lane];
-    float kmax = 0.f;
-#pragma unroll
-    for (int S = 1; S < 8; ++S) kmax = fmaxf(kmax, fabsf(k.kappa[S]));
-#pragma unroll
-    for (int h = 0; h < 4; ++h) {
-      float qmax = 0.f, qsum = 0.f;
-      if (h < NH)
-        for (int i = lane; i < D; i += 32) {
-          const float v = q_rot[i * NH + h];
-          qmax = fmaxf(qmax, fabsf(v));
-          qsum += v;
-        }
-#pragma unroll
-      for (int o = 16; o; o >>= 1) {
-        qmax = fmaxf(qmax, __shfl_xor_sync(0xffffffffu, qmax, o));
-        qsum += __shfl_xor_sync(0xffffffffu, qsum, o);
-      }
-      if (lane == 0) {
-        const int E = bp::head_exponent(kmax * qmax);
-        region[h] = k.constant * qsum;
-        region[4 + h] = ldexpf(1.f, -E);
-        ihdr[8 + h] = E;
-      }
-    }
-    if (lane == 0) ihdr[12] = k.general ? 1 : 0;
-  }
-  __syncthreads();
-  const int steps = bp::mma_steps(D, ihdr[12] != 0);
-  auto* tab = reinterpret_cast<uint32_t*>(reinterpret_cast<unsigned char*>(region) + bp::kHeaderBytes);
-  // One item per (step, bit position s, lane quarter tig, head): its 4 K rows' coefficients, written
-  // as the digit pairs of the head's two B columns (n = 2 head: digits 0, 2; n = 2 head + 1: 1, 3).
-  for (int item = tid; item < steps * 2 * 4 * NH; item += THREADS) {
-    const int head = item % NH, tig = (item / NH) & 3, sb = (item / (4 * NH)) & 1, step = item / (8 * NH);
-    const int w = step >> 2, s = 2 * (step & 3) + sb, E = ihdr[8 + head];
-    uint32_t d0w = 0, d1w = 0, d2w = 0, d3w = 0;
-#pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      int dim = 0;
-      const int S = bp::plane_of(D, w, 8 * j + s, &dim);
-      const float kap = S ? klev_t[16 + S] : 0.f;
-      const int x = kap == 0.f ? 0 : __float2int_rn(ldexpf(kap * q_rot[(tig * (D / 4) + dim) * NH + head], E - s));
-      const int d0 = int(int8_t(x & 255)), x1 = (x - d0) >> 8;
-      const int d1 = int(int8_t(x1 & 255)), x2 = (x1 - d1) >> 8;
-      const int d2 = int(int8_t(x2 & 255)), x3 = (x2 - d2) >> 8;
-      const int d3 = int(int8_t(x3 & 255));
-      d0w |= uint32_t(uint8_t(d0)) << (8 * j);
-      d1w |= uint32_t(uint8_t(d1)) << (8 * j);
-      d2w |= uint32_t(uint8_t(d2)) << (8 * j);
-      d3w |= uint32_t(uint8_t(d3)) << (8 * j);
-    }
-    const int ln0 = (2 * head) * 4 + tig, ln1 = ln0 + 4;
-    tab[(step * 32 + ln0) * 4 + sb] = d0w;
-    tab[(step * 32 + ln0) * 4 + 2 + sb] = d2w;
-    tab[(step * 32 + ln1) * 4 + sb] = d1w;
-    tab[(step * 32 + ln1) * 4 + 2 + sb] = d3w;
-  }
-  // Lanes of heads >= NH (n >= 2 NH) get zero words.
-  for (int e = tid; e < steps * 32 * 4; e += THREADS)
-    if (((e >> 2) & 31) >= 8 * NH) tab[e] = 0u;
-}
 
 // Page copies. sm_90: one TMA bulk copy per array (keys, values) issued by lane 0, completion on a
 // per-warp mbarrier: the warp never blocks on issuing (~15 cp.async per lane and their loop did,
@@ -337,16 +260,11 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
   extern __shared__ __align__(16) unsigned char smem[];
   const WppPlan& plan = p.wpp;
   TierTable& tt = *reinterpret_cast<TierTable*>(smem + plan.tiers);
-  if (threadIdx.x == 0) tt = p.kv.tiers;
   auto* tcs = reinterpret_cast<TierConst*>(smem + plan.tconst);
-#pragma unroll
-  for (int t = 0; t < kMaxTiers; ++t)  // compile-time index into the parameter struct
-    if (threadIdx.x == 32 + t && t < p.kv.tiers.count) {
-      TierConst c = tier_const(p.kv.tiers.layouts[t]);
-      c.pad = p.wpp.lut_off[t];
-      c.mma = 1;
-      tcs[t] = c;
-    }
+  stage_tier_table(p.kv, tt, tcs, [&](TierConst& c, int t) {
+    c.pad = plan.lut_off[t];
+    c.mma = 1;
+  });
   auto* pinfo = reinterpret_cast<PageInfo*>(smem + plan.pinfo);
   auto* q_plain = reinterpret_cast<float*>(smem + plan.q_plain);
   auto* q_rot = reinterpret_cast<float*>(smem + plan.q_rot);
@@ -498,25 +416,17 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
     else score_page<D, false>(krows, region, lane, x);
     const float cst = region[tig], inv = region[4 + tig];
     const auto* kscale = reinterpret_cast<const __half*>(kstage + tc.key_scales);
-    float s[kTiles][2];
-#pragma unroll
-    for (int j = 0; j < kTiles; ++j)
-#pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        const int tok = 16 * j + 8 * r + g;
-        s[j][r] = tok < ntok ? __half2float(kscale[tok]) * fmaf(x[j][r], inv, cst) : 0.f;
-      }
-    issue_keys(k + 1);  // (the copier waits for every lane to be done with the keys)
     const float qm = tc.has_mean ? q_dot_mean<D, NH>(mraw, q_plain, lane) : 0.f;
-    float mx = -INFINITY;
+    float s[kTiles][2], mx = -INFINITY;  // base-2 logits of head tig
 #pragma unroll
     for (int j = 0; j < kTiles; ++j)
 #pragma unroll
       for (int r = 0; r < 2; ++r) {
         const int tok = 16 * j + 8 * r + g;
-        s[j][r] = tok < ntok ? (s[j][r] + qm) * p.scale_log2 : -INFINITY;
+        s[j][r] = tok < ntok ? (__half2float(kscale[tok]) * fmaf(x[j][r], inv, cst) + qm) * p.scale_log2 : -INFINITY;
         mx = fmaxf(mx, s[j][r]);
       }
+    issue_keys(k + 1);  // (the copier waits for every lane to be done with the keys)
     mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 4));
     mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 8));
     mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 16));

@@ -28,16 +28,11 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_wpp_kernel(const Decode
   extern __shared__ __align__(16) unsigned char smem[];
   const WppPlan& plan = p.wpp;
   TierTable& tt = *reinterpret_cast<TierTable*>(smem + plan.tiers);
-  if (threadIdx.x == 0) tt = p.kv.tiers;
   auto* tcs = reinterpret_cast<TierConst*>(smem + plan.tconst);
-#pragma unroll
-  for (int t = 0; t < kMaxTiers; ++t)  // compile-time index into the parameter struct
-    if (threadIdx.x == 32 + t && t < p.kv.tiers.count) {
-      TierConst c = tier_const(p.kv.tiers.layouts[t]);
-      c.pad = p.wpp.lut_off[t];
-      c.mma = MMA && bitplane_tier(p.kv.tiers.layouts[t]) ? 1 : 0;
-      tcs[t] = c;
-    }
+  stage_tier_table(p.kv, tt, tcs, [&](TierConst& c, int t) {
+    c.pad = plan.lut_off[t];
+    c.mma = MMA && bitplane_tier(p.kv.tiers.layouts[t]) ? 1 : 0;
+  });
   auto* pinfo = reinterpret_cast<PageInfo*>(smem + plan.pinfo);
   auto* q_plain = reinterpret_cast<float*>(smem + plan.q_plain);
   auto* q_rot = reinterpret_cast<float*>(smem + plan.q_rot);
@@ -103,7 +98,7 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_wpp_kernel(const Decode
   stage_query<D, NH, true, kWppThreads>(p, b, h, chunk, p.kv.signs + size_t(h) * D, q_plain, q_rot);
   __syncthreads();
   for (int t = 0; t < tt.count; ++t) {
-    if (MMA && tcs[t].mma) build_bitplane_table<D, NH, kWppThreads>(klev + t * 64, q_rot, luts + tcs[t].pad);
+    if (MMA && tcs[t].mma) build_key_table<D, NH, kWppThreads>(klev + t * 64, q_rot, luts + tcs[t].pad);
     else if (keys_coded(tt.layouts[t])) build_lut<NH, kWppThreads>(tt.layouts[t], klev + t * 64, q_rot, luts + tcs[t].pad);
   }
   __syncthreads();

@@ -35,6 +35,16 @@ void drive(AttentionBackend& b, const ModelConfig& c, const std::vector<Stream>&
     }
 }
 
+// The ADA cache on the target tier (k3v4) with a small hot window.
+BackendSpec k3v4_spec(int64_t hot_window, int64_t retier_every) {
+  BackendSpec spec;
+  spec.kv = "ada";
+  spec.tier = "k3v4";
+  spec.cache.hot_window = hot_window;
+  spec.cache.retier_every = retier_every;
+  return spec;
+}
+
 TEST(TieredKvCache, Fp16OnlyTierEqualsDenseCacheAttention) {
   const auto c = test_inputs::small_attention_config();
   std::vector<Stream> layers = {make_stream(c, 400, 1), make_stream(c, 400, 2)};
@@ -60,12 +70,7 @@ TEST(TieredKvCache, Fp16OnlyTierEqualsDenseCacheAttention) {
 TEST(TieredKvCache, CodedTierEqualsExactAttentionOverDecodedKeys) {
   const auto c = test_inputs::small_attention_config();
   std::vector<Stream> layers = {make_stream(c, 300, 3), make_stream(c, 300, 4)};
-  BackendSpec spec;
-  spec.kv = "ada";
-  spec.tier = "k3v4";
-  spec.cache.hot_window = 16;
-  spec.cache.retier_every = 1000;
-  auto cache = make_tiered_cache(spec);
+  auto cache = make_tiered_cache(k3v4_spec(16, 1000));
   cache->reset(c, 1, 300, at::kCPU);
   drive(*cache, c, layers, 200, 20, [&](int64_t l, int64_t pos, const at::Tensor& o) {
     // Assemble what the cache holds: decoded sealed keys/values + fp16 hot tokens (new ones too).
@@ -105,12 +110,7 @@ TEST(TieredKvCache, CodedTierEqualsExactAttentionOverDecodedKeys) {
 TEST(TieredKvCache, StagedViewReproducesTheCachesDecodeAttention) {
   const auto c = test_inputs::small_attention_config();
   std::vector<Stream> layers = {make_stream(c, 300, 11), make_stream(c, 300, 12)};
-  BackendSpec spec;
-  spec.kv = "ada";
-  spec.tier = "k3v4";
-  spec.cache.hot_window = 16;
-  spec.cache.retier_every = 8;  // re-tiered during the steps too
-  auto cache = make_tiered_cache(spec);
+  auto cache = make_tiered_cache(k3v4_spec(16, 8));  // re-tiered during the steps too
   cache->reset(c, 1, 300, at::kCPU);
   int checked = 0;
   drive(*cache, c, layers, 150, 40, [&](int64_t l, int64_t pos, const at::Tensor& o) {
@@ -133,11 +133,7 @@ TEST(TieredKvCache, CudaKernelsMatchTheCpuPath) {
   if (!at::hasCUDA() || !kernels::cuda_device_available()) GTEST_SKIP() << "no CUDA device";
   const auto c = test_inputs::small_attention_config();
   std::vector<Stream> layers = {make_stream(c, 300, 13), make_stream(c, 300, 14)};
-  BackendSpec spec;
-  spec.kv = "ada";
-  spec.tier = "k3v4";
-  spec.cache.hot_window = 16;
-  spec.cache.retier_every = 8;
+  BackendSpec spec = k3v4_spec(16, 8);
   auto cpu_cache = make_tiered_cache(spec);
   spec.cache.cuda_kernels = true;
   auto gpu_cache = make_tiered_cache(spec);
