@@ -7,7 +7,8 @@
 # report; everything goes under $OUT (at most 8 files), a short summary table last.
 # Knobs: SKIP_SDPA=1, BENCH_ARGS (e.g. "--quick --runs 30" or "--cfg 65536,32,8,128,1"), NCU=1,
 # NVCC_ONLY=1 (plain nvcc build of the kernels, tests and bench: quickest), TEST_FILTER (gtest),
-# SKIP_SAN=1 (no memcheck).
+# SKIP_SAN=1 (no memcheck), CORE=1 (also skv_core_tests: the tiered cache's CUDA path tests),
+# SKIP_BENCH=1, DECODER=1 (with .carry: scripts/gpu_decoder_check.sh on the CLI built here, into $OUT/decoder).
 set -u
 OUT=${OUT:-$PWD/gpu-check-out}
 mkdir -p "$OUT"
@@ -26,6 +27,7 @@ if [ -d "$S" ]; then  # the host deps the whole project needs (pcre2, fmt, CLI11
   export LD_LIBRARY_PATH=$S/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
   EXTRA=(-DCMAKE_PREFIX_PATH="$S/usr" -DCMAKE_CXX_FLAGS="-isystem $S/usr/include")
   TARGETS+=(skv)
+  [ "${CORE:-0}" = 1 ] && TARGETS+=(skv_core_tests)
 fi
 # NVCC_ONLY=1: skip the CMake build (kernel work: the plain-nvcc build below is the quickest).
 if [ "${NVCC_ONLY:-0}" != 1 ] && cmake -S . -B "$B" -G Ninja -DSKV_BUILD_GUI=OFF -DCMAKE_BUILD_TYPE=Release "${EXTRA[@]}" \
@@ -70,7 +72,19 @@ if [ -n "${TESTS:-}" ] && [ -x "$TESTS" ]; then
   log "tests"
   timeout 240 "$TESTS" --gtest_filter="${TEST_FILTER:-*}" > "$OUT/tests.log" 2>&1; TEST_RC=$?
 fi
-if [ -n "${SKV:-}" ]; then
+if [ "${CORE:-0}" = 1 ] && [ -x "$B/tests/skv_core_tests" ]; then
+  log "core tests (CUDA paths)"
+  timeout 240 "$B/tests/skv_core_tests" --gtest_filter="${CORE_FILTER:-TieredKvCache.*}" > "$OUT/core_tests.log" 2>&1
+  echo "core tests rc=$?" >> "$OUT/core_tests.log"
+fi
+if [ "${DECODER:-0}" = 1 ] && [ -n "${SKV:-}" ]; then
+  log "decoder check"
+  mkdir -p "$OUT/decoder"
+  SKV_BIN="$SKV" OUT="$OUT/decoder" timeout 400 bash scripts/gpu_decoder_check.sh > "$OUT/decoder/summary.txt" 2>&1
+fi
+if [ "${SKIP_BENCH:-0}" = 1 ]; then
+  log "bench skipped (SKIP_BENCH=1)"
+elif [ -n "${SKV:-}" ]; then
   log "skv bench attn"
   SDPA_FLAG=; [ "${SKIP_SDPA:-0}" = 1 ] && SDPA_FLAG=--no-sdpa
   timeout 300 "$SKV" bench attn --json "$OUT/bench.json" $SDPA_FLAG ${BENCH_ARGS:-} > "$OUT/bench.txt" 2>&1; BENCH_RC=$?
@@ -79,7 +93,7 @@ elif [ -n "${BENCH:-}" ] && [ -x "$BENCH" ]; then
   log "bench"
   timeout 150 "$BENCH" --json "$OUT/bench.json" ${BENCH_ARGS:-} > "$OUT/bench.txt" 2>&1; BENCH_RC=$?
 fi
-if [ -z "${SKV:-}" ] && [ "${SKIP_SDPA:-0}" != 1 ]; then
+if [ -z "${SKV:-}" ] && [ "${SKIP_SDPA:-0}" != 1 ] && [ "${SKIP_BENCH:-0}" != 1 ]; then
   log "sdpa baseline"
   timeout 120 python3 scripts/sdpa_baseline.py --json "$OUT/sdpa.json" ${BENCH_ARGS:-} >> "$OUT/bench.txt" 2>&1; SDPA_RC=$?
 fi
@@ -115,6 +129,8 @@ fi
   echo "build_ok=$BUILD_OK tests_rc=$TEST_RC sanitizer_rc=$SAN_RC bench_rc=$BENCH_RC sdpa_rc=$SDPA_RC elapsed=$(( $(date +%s) - START ))s"
   [ -f "$OUT/tests.log" ] && grep -E "^\[  (PASSED|FAILED|SKIPPED) |^\[==========\]" "$OUT/tests.log" | tail -5
   [ -f "$OUT/sanitizer.log" ] && grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$OUT/sanitizer.log" | tail -2
+  [ -f "$OUT/core_tests.log" ] && grep -E "^\[  (PASSED|FAILED|SKIPPED) |^\[==========\]|Failure|rc=" "$OUT/core_tests.log" | tail -8
+  [ -f "$OUT/decoder/summary.txt" ] && tail -20 "$OUT/decoder/summary.txt"
   if [ -f "$OUT/bench.json" ]; then
     python3 - "$OUT/bench.json" "$OUT/sdpa.json" <<'PY'
 import json, os, sys

@@ -14,7 +14,7 @@
 #include "app/cli/cli_commands.h"
 #include "core/bench/torch_sdpa_timing.h"
 #include "core/common/error.h"
-#include "core/decoder/dense_kv_cache.h"
+#include "core/cache/backend_factory.h"
 #include "core/decoder/device_choice.h"
 #include "core/decoder/generator.h"
 #include "kernels/ada_attention.h"
@@ -50,7 +50,7 @@ std::vector<int64_t> parse_list(const std::string& s) {
 }
 
 int bench_decode(const std::string& model_spec, const std::string& contexts, const std::string& device_name,
-                 int64_t decode_tokens, const std::string& json_out) {
+                 int64_t decode_tokens, const BackendSpec& spec, const std::string& json_out) {
   auto device = choose_device(device_name);
   ModelBundle model = open_model(model_spec);
   LlamaDecoder decoder(*model.weights, device);
@@ -61,7 +61,8 @@ int bench_decode(const std::string& model_spec, const std::string& contexts, con
   j["identity"] = model.weights->identity();
   j["device"] = device_description(device);
   j["decode_tokens"] = decode_tokens;
-  std::printf("%-9s %14s %14s %14s\n", "context", "prefill tok/s", "decode tok/s", "ms/token");
+  j["kv"] = spec.kv == "ada" ? "ada:" + spec.tier : spec.kv;
+  std::printf("%-9s %14s %14s %14s  %s\n", "context", "prefill tok/s", "decode tok/s", "ms/token", "attention");
   for (int64_t ctx : parse_list(contexts)) {
     if (ctx + decode_tokens > c.context_length)
       throw Error("context " + std::to_string(ctx) + " + " + std::to_string(decode_tokens) +
@@ -71,7 +72,8 @@ int bench_decode(const std::string& model_spec, const std::string& contexts, con
     std::uniform_int_distribution<int32_t> pick(100, static_cast<int32_t>(c.vocab_size) - 1);
     std::vector<int32_t> prompt(ctx);
     for (auto& id : prompt) id = pick(rng);
-    DenseKvCache cache;
+    auto backend = make_backend(spec);
+    AttentionBackend& cache = *backend;
     GenerationOptions opt;
     opt.max_new_tokens = decode_tokens;
     opt.stop_at_eos = false;
@@ -89,9 +91,12 @@ int bench_decode(const std::string& model_spec, const std::string& contexts, con
     auto r = generate(decoder, *tok, cache, prompt, opt);
     const double prefill_tps = 1000.0 * ctx / r.prefill_ms;
     const double decode_tps = 1000.0 * (r.ids.size() - 1) / r.decode_ms;
-    std::printf("%-9lld %14.1f %14.2f %14.2f\n", (long long)ctx, prefill_tps, decode_tps, 1000.0 / decode_tps);
+    const auto* tiered = dynamic_cast<const TieredKvCache*>(&cache);
+    const std::string path = tiered ? tiered->attention_path() : "dense";
+    std::printf("%-9lld %14.1f %14.2f %14.2f  %s\n", (long long)ctx, prefill_tps, decode_tps, 1000.0 / decode_tps, path.c_str());
     j["results"].push_back({{"context", ctx}, {"prefill_ms", r.prefill_ms}, {"prefill_tokens_per_s", prefill_tps},
-                            {"decode_tokens_per_s", decode_tps}, {"decode_ms_per_token", 1000.0 / decode_tps}});
+                            {"decode_tokens_per_s", decode_tps}, {"decode_ms_per_token", 1000.0 / decode_tps},
+                            {"attention", path}});
   }
   if (!json_out.empty()) {
     std::ofstream f(json_out);
@@ -182,6 +187,7 @@ Handler add_bench(CLI::App& app) {
     int runs = 60;
     bool quick = false, no_sdpa = false;
     std::string only, attn_json;
+    BackendSpec spec;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("bench", "Benchmarks (print a table, write JSON)");
@@ -191,6 +197,9 @@ Handler add_bench(CLI::App& app) {
   dec->add_option("--context", o->contexts, "Comma-separated context lengths")->capture_default_str();
   dec->add_option("--device", o->device, "cpu | cuda | auto")->capture_default_str();
   dec->add_option("--decode-tokens", o->decode_tokens, "Tokens decoded per context")->capture_default_str();
+  dec->add_option("--kv", o->spec.kv, "KV cache: dense | ada (one tier, --tier)")->capture_default_str();
+  dec->add_option("--tier", o->spec.tier, "--kv ada: the tier")->capture_default_str();
+  dec->add_option("--attention", o->spec.cache.attention, "--kv ada on cuda: auto | cuda | reference")->capture_default_str();
   dec->add_option("--json", o->json, "Write the results to this JSON file");
 
   auto* att = cmd->add_subcommand("attn", "ADA decode attention vs our dense fp16 kernel and torch SDPA fp16 (GPU)");
@@ -200,7 +209,10 @@ Handler add_bench(CLI::App& app) {
   att->add_flag("--no-sdpa", o->no_sdpa, "Skip the torch SDPA baseline");
   att->add_option("--json", o->attn_json, "Write the results to this JSON file");
   return [o, dec, att]() {
-    if (dec->parsed()) return bench_decode(o->model, o->contexts, o->device, o->decode_tokens, o->json);
+    if (dec->parsed()) {
+      if (o->spec.kv != "dense" && o->spec.kv != "ada") throw Error("bench decode: --kv must be dense or ada");
+      return bench_decode(o->model, o->contexts, o->device, o->decode_tokens, o->spec, o->json);
+    }
     if (att->parsed()) return bench_attn(o->runs, o->quick, o->only, !o->no_sdpa, o->attn_json);
     return 1;
   };

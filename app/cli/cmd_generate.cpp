@@ -22,7 +22,7 @@ Handler add_generate(CLI::App& app) {
     int64_t max_new = 64;
     double temperature = 0, top_p = 1;
     uint64_t seed = 0;
-    std::string kv = "dense", tier = "k3v4", policy = "rdr", budget = "0.25", profile;
+    std::string kv = "dense", tier = "k3v4", policy = "rdr", budget = "0.25", profile, attention = "auto";
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("generate", "Generate text with the built-in decoder");
@@ -36,6 +36,8 @@ Handler add_generate(CLI::App& app) {
   cmd->add_option("--seed", o->seed, "Sampling seed")->capture_default_str();
   cmd->add_option("--kv", o->kv, "KV cache: dense | ada (one tier, --tier) | rdr (--policy, --budget)")->capture_default_str();
   cmd->add_option("--tier", o->tier, "--kv ada: the tier (assets/tiers name, or kivi2 / kivi4)")->capture_default_str();
+  cmd->add_option("--attention", o->attention, "--kv ada on cuda: auto (the CUDA kernels where they run) | cuda | "
+                  "reference (the CPU reference code)")->capture_default_str();
   cmd->add_option("--policy", o->policy, "--kv rdr: retention policy (rdr, snapkv, h2o, kivi2, ...)")->capture_default_str();
   auto* budget = cmd->add_option("--budget", o->budget, "--kv rdr: budget, fraction of the fp16 cache (0.25) or bytes (64MiB)")->capture_default_str();
   cmd->add_option("--profile", o->profile, "--kv rdr --policy rdr: per-layer budget profile: auto (default: the model's "
@@ -54,6 +56,7 @@ Handler add_generate(CLI::App& app) {
     spec.tier = o->tier;
     spec.policy = o->policy;
     spec.budget = o->budget;
+    spec.cache.attention = o->attention;
     if (!o->profile.empty() && o->profile != "auto" && o->profile != kRdrNoProfile) {
       if (spec.kv != "rdr" || (spec.policy != "rdr" && spec.policy != "rdr-c"))
         throw Error("--profile needs --kv rdr --policy rdr");
@@ -71,12 +74,14 @@ Handler add_generate(CLI::App& app) {
     GenerationCallbacks cb;
     if (!o->json) cb.on_token = [](const GeneratedToken& t) { std::fwrite(t.piece.data(), 1, t.piece.size(), stdout); std::fflush(stdout); };
     auto r = generate(decoder, tok, cache, prompt_ids, opt, cb);
+    const auto* tiered = dynamic_cast<const TieredKvCache*>(&cache);
+    const std::string attention = tiered ? tiered->attention_path() : "dense";
     if (!o->json) {
       std::printf("\n");
-      std::fprintf(stderr, "[%zu prompt tokens, %zu generated, prefill %.1f ms, decode %.1f tok/s, %s]\n",
+      std::fprintf(stderr, "[%zu prompt tokens, %zu generated, prefill %.1f ms, decode %.1f tok/s, %s, attention: %s]\n",
                    r.prompt_ids.size(), r.ids.size(), r.prefill_ms,
                    r.ids.size() > 1 ? 1000.0 * (r.ids.size() - 1) / r.decode_ms : 0.0,
-                   device_description(device).c_str());
+                   device_description(device).c_str(), attention.c_str());
       return 0;
     }
     nlohmann::json j;
@@ -92,6 +97,7 @@ Handler add_generate(CLI::App& app) {
     j["prefill_ms"] = r.prefill_ms;
     j["decode_ms"] = r.decode_ms;
     j["device"] = device_description(device);
+    j["attention"] = attention;
     std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return 0;
   };

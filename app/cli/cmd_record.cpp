@@ -97,7 +97,7 @@ std::vector<std::pair<int64_t, int64_t>> parse_heads(const std::string& s, const
 Handler add_record(CLI::App& app) {
   struct Opts {
     std::string model = "default", prompt, text, policy = "dense", budget = "0.25", probe = "off", out, device = "auto";
-    std::string tier_heads = "0:0", profile;
+    std::string tier_heads = "0:0", profile, attention = "auto";
     bool chat = false, no_reference = false;
     int64_t max_new = 64, prompt_tokens = 0, autosave_steps = 16, overhead_steps = 8;
     bool pm_sampling = false;
@@ -125,6 +125,8 @@ Handler add_record(CLI::App& app) {
   cmd->add_option("--out", o->out, "Session directory (created; an existing session is replaced)")->required();
   cmd->add_option("--max-new-tokens", o->max_new, "Tokens to generate")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--device", o->device, "cpu | cuda | auto")->capture_default_str();
+  cmd->add_option("--attention", o->attention, "ada on cuda: auto (CUDA kernels where they run) | cuda | reference (CPU code)")
+      ->capture_default_str();
   cmd->add_option("--temperature", o->temperature, "0 = greedy")->capture_default_str();
   cmd->add_option("--top-p", o->top_p, "Nucleus mass")->capture_default_str();
   cmd->add_option("--seed", o->seed, "Sampling seed (and --prompt-tokens seed)")->capture_default_str();
@@ -204,6 +206,7 @@ Handler add_record(CLI::App& app) {
       }
       spec.policy_options.profile = o->profile;
       spec.cache.track_errors = true;
+      spec.cache.attention = o->attention;
       auto t = make_tiered_cache(spec);
       *tiered_out = t.get();
       return t;
@@ -224,7 +227,8 @@ Handler add_record(CLI::App& app) {
                      {"chat", o->chat}, {"prompt_source", o->prompt_tokens > 0 ? "random ids" : o->text.empty() ? "--prompt" : o->text},
                      {"profile", profile_used == "-" ? std::string() : profile_used.empty() ? std::string(kRdrNoProfile) : profile_used},
                      {"backend", backend->name()}, {"reference", reference != nullptr},
-                     {"probe_overhead_steps", overhead_steps}, {"pm_sampling", o->pm_sampling}};
+                     {"probe_overhead_steps", overhead_steps}, {"pm_sampling", o->pm_sampling},
+                     {"attention", o->attention}};
     header.model.spec = o->model;
     header.model.name = c.name;
     header.model.identity = model.weights->identity();
@@ -483,9 +487,11 @@ Handler add_record(CLI::App& app) {
       rec.put_array("series/kernel_ms", NpyArray::from(kms), {"series", "ms", "sum of GPU kernel time per step (CUPTI timeline)"});
     }
     rec.set_summary("generated_tokens", steps);
+    if (tiered) rec.set_summary("attention_path", tiered->attention_path());
     rec.set_summary("dropped_probe_records", probe.dropped());
     rec.finish();
-    std::fprintf(stderr, "[record] %lld steps -> %s\n", (long long)steps, o->out.c_str());
+    std::fprintf(stderr, "[record] %lld steps -> %s%s%s\n", (long long)steps, o->out.c_str(), tiered ? ", attention: " : "",
+                 tiered ? tiered->attention_path().c_str() : "");
     return 0;
   };
 }

@@ -11,6 +11,7 @@
 
 #include "core/common/error.h"
 #include "kernels/ada_attention.h"
+#include "kernels/kernel_error.h"
 #include "kernels/cpu/ada_reference.h"
 
 namespace skv {
@@ -86,7 +87,9 @@ TieredKvCache::TieredKvCache(TieredCacheOptions options, std::shared_ptr<Retenti
 std::string TieredKvCache::name() const { return "tiered(" + policy_->name() + ")"; }
 
 void TieredKvCache::reset(const ModelConfig& c, int64_t batch, int64_t capacity, const at::Device& device) {
-  device_mirror_ = DeviceMirror{};  // the tiers (and their device codebooks) may change
+  dev_ = DeviceState{};  // the tiers (and their device codebooks) may change
+  if (opt_.attention != "auto" && opt_.attention != "cuda" && opt_.attention != "reference")
+    throw Error("attention '" + opt_.attention + "' is unknown (use auto, cuda or reference)");
   if (batch != 1) throw Error("tiered cache: batch " + std::to_string(batch) + " is not supported (use batch 1)");
   config_ = c;
   device_ = device;
@@ -112,12 +115,19 @@ void TieredKvCache::reset(const ModelConfig& c, int64_t batch, int64_t capacity,
     auto gen = at::make_generator<at::CPUGeneratorImpl>(opt_.seed ^ 0xC0FFEEull);
     feature_w_ = at::randn({opt_.completion_features, c.head_dim}, gen, at::TensorOptions().dtype(at::kDouble));
   }
+  if (opt_.attention == "cuda") {  // the CUDA kernels asked for: say now why they cannot run
+    if (!device.is_cuda() || !kernels::cuda_device_available())
+      throw Error("--attention cuda needs --device cuda and a CUDA GPU (this run is on " + device.str() + ")");
+    if (policy_->name() != "ada" || !completion_.empty())
+      throw Error("--attention cuda runs policy ada (--kv ada) only; policy '" + policy_->name() + "' attends on the CPU");
+  }
   const int64_t Hkv = c.n_kv_heads, Hq = c.n_heads, d = c.head_dim;
   auto f32 = at::TensorOptions().dtype(at::kFloat);
   layers_.clear();
   layers_.resize(size_t(c.n_layers));
   for (int64_t l = 0; l < c.n_layers; ++l) {
     LayerState& L = layers_[size_t(l)];
+    L.epoch = next_epoch_++;
     L.hot_k = at::zeros({Hkv, capacity, d}, f32);
     L.hot_v = at::zeros({Hkv, capacity, d}, f32);
     L.hot_pos = at::zeros({capacity}, at::kLong);
@@ -231,7 +241,19 @@ at::Tensor TieredKvCache::attend(const AttentionCall& call) {
     L.shadow_v.narrow(1, call.start_pos, T).copy_(call.v[0].to(at::kCPU, at::kFloat));
   }
   auto q = call.q[0].to(at::kCPU, at::kFloat);  // [Hq, T, d]
-  auto out = use_cuda_kernels(T) ? attend_layer_cuda(L, l, q) : attend_layer(L, l, q, call.start_pos);
+  at::Tensor out;
+  dev_.last = use_cuda_kernels(T);
+  if (dev_.last) {
+    try {
+      out = attend_layer_cuda(L, l, call);
+    } catch (const KernelError& e) {  // the kernels reject these tiers: auto falls back for good
+      if (opt_.attention == "cuda") throw Error(std::string("--attention cuda: ") + e.what());
+      dev_.fallback = e.what();
+      dev_.last = false;
+    }
+  }
+  if (!dev_.last) out = attend_layer(L, l, q, call.start_pos);
+  if (opt_.track_errors && out.is_cuda()) out = out.to(at::kCPU);
   // Observation window: the last obs_window queries (ring).
   for (int64_t t = std::max<int64_t>(0, T - opt_.obs_window); t < T; ++t) {
     L.obs_q.select(1, L.obs_next).copy_(q.select(1, t));
@@ -569,6 +591,7 @@ void TieredKvCache::apply_assignment(const PolicyContext& ctx, const Assignment&
     L.hot_v.narrow(1, 0, n_keep).copy_(hv);
     L.hot_pos.narrow(0, 0, n_keep).copy_(hpk);
     L.n_hot = n_keep;
+    L.epoch = next_epoch_++;
     rebuild_head_views(L);
   }
 }
@@ -646,6 +669,7 @@ void TieredKvCache::adopt_prefill(const TieredKvCache& src) {
     L.hot_v.narrow(1, 0, n).copy_(S.hot_v.narrow(1, 0, n));
     L.hot_pos.narrow(0, 0, n).copy_(S.hot_pos.narrow(0, 0, n));
     L.n_hot = n;
+    L.epoch = next_epoch_++;
     L.tier.narrow(1, 0, src.length_).copy_(S.tier.narrow(1, 0, src.length_));
     L.obs_q.copy_(S.obs_q);
     L.obs_pos.copy_(S.obs_pos);
@@ -664,113 +688,185 @@ void TieredKvCache::adopt_prefill(const TieredKvCache& src) {
 
 
 // ---------------------------------------------------------------------------------------------
-kernels::PagedKv TieredKvCache::staged_view(int64_t layer) {
-  const LayerState& L = layers_.at(size_t(layer));
-  const int64_t Hkv = config_.n_kv_heads, d = config_.head_dim;
-  Staging& S = staging_;
-  S.table = table_;
-  if (S.table.count >= kernels::kMaxTiers) throw Error("tiered cache: no tier slot left for the hot window's fp16 pages");
-  const int ftier = S.table.count++;
+namespace {
+kernels::TierLayout hot_page_layout(int64_t d) {
   kernels::TierLayout f16;
   f16.head_dim = int(d);
   f16.key_kind = kernels::KeyKind::kFp16;
   f16.value_kind = kernels::ValueKind::kFp16;
   f16.page_tokens = 64;
+  return f16;
+}
+}  // namespace
+
+void TieredKvCache::stage_table(const LayerState& L, size_t sealed, int64_t hot_cap, StagedTable& S) const {
+  const int64_t Hkv = config_.n_kv_heads;
+  S.table = table_;
+  if (S.table.count >= kernels::kMaxTiers) throw Error("tiered cache: no tier slot left for the hot window's fp16 pages");
+  const int ftier = S.table.count++;
+  const kernels::TierLayout f16 = hot_page_layout(config_.head_dim);
   S.table.layouts[ftier] = f16;
   S.table.codebooks[ftier] = {};
-  const kernels::PageOffsets fo = kernels::page_offsets(f16);
+  S.hot_page_bytes = kernels::page_offsets(f16).total;
   const int64_t P = f16.page_tokens, hot_pages = (L.n_hot + P - 1) / P;
-  const size_t sealed = size_t(L.arena.numel());  // a multiple of 16 (pages are)
-  S.arena = at::zeros({int64_t(sealed + size_t(Hkv * hot_pages) * fo.total)}, at::kByte);
-  if (sealed) std::memcpy(S.arena.data_ptr<uint8_t>(), L.arena.data_ptr<uint8_t>(), sealed);
+  if (hot_pages > hot_cap) throw Error("tiered cache: staged hot window over its page capacity");
   S.pages = L.pages;
   S.indptr.assign(1, 0);
   S.indices.clear();
-  auto hk = L.hot_k.narrow(1, 0, L.n_hot).to(at::kHalf).contiguous();  // [Hkv, n_hot, d], exact (fp16-rounded)
-  auto hv = L.hot_v.narrow(1, 0, L.n_hot).to(at::kHalf).contiguous();
   for (int64_t h = 0; h < Hkv; ++h) {
     const HeadState& H = L.heads[size_t(h)];
     S.indices.insert(S.indices.end(), H.pages.begin(), H.pages.end());
     for (int64_t j = 0; j < hot_pages; ++j) {
-      const int64_t t0 = j * P, n = std::min(P, L.n_hot - t0);
-      const size_t off = sealed + size_t(h * hot_pages + j) * fo.total;
-      uint8_t* page = S.arena.data_ptr<uint8_t>() + off;
-      const size_t row = size_t(d) * 2;
-      std::memcpy(page + fo.key_codes, reinterpret_cast<const uint8_t*>(hk[h].data_ptr()) + size_t(t0) * row, size_t(n) * row);
-      std::memcpy(page + fo.values, reinterpret_cast<const uint8_t*>(hv[h].data_ptr()) + size_t(t0) * row, size_t(n) * row);
+      const size_t off = sealed + size_t(h * hot_cap + j) * S.hot_page_bytes;
       S.indices.push_back(int32_t(S.pages.size()));
-      S.pages.push_back({uint64_t(off), uint32_t(ftier), uint32_t(n)});
+      S.pages.push_back({uint64_t(off), uint32_t(ftier), uint32_t(std::min(P, L.n_hot - j * P))});
     }
     S.indptr.push_back(int32_t(S.indices.size()));
   }
+}
+
+void TieredKvCache::stage_hot_rows(const LayerState& L, int64_t row0, size_t sealed, int64_t hot_cap, uint8_t* arena) const {
+  const int64_t Hkv = config_.n_kv_heads, d = config_.head_dim;
+  const kernels::TierLayout f16 = hot_page_layout(d);
+  const kernels::PageOffsets fo = kernels::page_offsets(f16);
+  const int64_t P = f16.page_tokens, n = L.n_hot - row0;
+  if (n <= 0) return;
+  auto hk = L.hot_k.narrow(1, row0, n).to(at::kHalf).contiguous();  // [Hkv, n, d], exact (fp16-rounded)
+  auto hv = L.hot_v.narrow(1, row0, n).to(at::kHalf).contiguous();
+  const size_t row = size_t(d) * 2;
+  for (int64_t h = 0; h < Hkv; ++h)
+    for (int64_t r = row0; r < L.n_hot;) {  // a run of rows inside one page
+      const int64_t j = r / P, s0 = r % P, m = std::min(P - s0, L.n_hot - r);
+      uint8_t* page = arena + sealed + size_t(h * hot_cap + j) * fo.total;
+      const size_t src = size_t((h * n + (r - row0))) * row;
+      std::memcpy(page + fo.key_codes + size_t(s0) * row, static_cast<const uint8_t*>(hk.data_ptr()) + src, size_t(m) * row);
+      std::memcpy(page + fo.values + size_t(s0) * row, static_cast<const uint8_t*>(hv.data_ptr()) + src, size_t(m) * row);
+      r += m;
+    }
+}
+
+kernels::PagedKv TieredKvCache::staged_view(int64_t layer) {
+  const LayerState& L = layers_.at(size_t(layer));
+  const int64_t P = hot_page_layout(config_.head_dim).page_tokens, hot_cap = (L.n_hot + P - 1) / P;
+  const size_t sealed = size_t(L.arena.numel());  // a multiple of 16 (pages are)
+  stage_table(L, sealed, hot_cap, staged_);
+  staged_arena_ = at::zeros({int64_t(sealed + size_t(config_.n_kv_heads * hot_cap) * staged_.hot_page_bytes)}, at::kByte);
+  if (sealed) std::memcpy(staged_arena_.data_ptr<uint8_t>(), L.arena.data_ptr<uint8_t>(), sealed);
+  stage_hot_rows(L, 0, sealed, hot_cap, staged_arena_.data_ptr<uint8_t>());
   kernels::PagedKv kv;
-  kv.arena = S.arena.data_ptr<uint8_t>();
-  kv.pages = S.pages.data();
-  kv.indptr = S.indptr.data();
-  kv.indices = S.indices.empty() ? nullptr : S.indices.data();
+  kv.arena = staged_arena_.data_ptr<uint8_t>();
+  kv.pages = staged_.pages.data();
+  kv.indptr = staged_.indptr.data();
+  kv.indices = staged_.indices.empty() ? nullptr : staged_.indices.data();
   kv.signs = L.signs.data();
   kv.batch = 1;
-  kv.num_kv_heads = int(Hkv);
-  kv.head_dim = int(d);
-  kv.tiers = S.table;
+  kv.num_kv_heads = int(config_.n_kv_heads);
+  kv.head_dim = int(config_.head_dim);
+  kv.tiers = staged_.table;
   return kv;
 }
 
 bool TieredKvCache::use_cuda_kernels(int64_t T) const {
-  return opt_.cuda_kernels && T == 1 && device_.is_cuda() && policy_->name() == "ada" && completion_.empty() &&
-         kernels::cuda_device_available();
+  return opt_.attention != "reference" && dev_.fallback.empty() && T == 1 && device_.is_cuda() &&
+         policy_->name() == "ada" && completion_.empty() && kernels::cuda_device_available();
 }
 
-// A decode step on the GPU: the staged table (sealed pages + hot fp16 pages) uploaded, the ADA
-// CUDA kernels (v5 for a table with fp16 pages), the output back. The same bytes are counted as
-// read as on the CPU path; the accumulated attention (H2O) is not kept (policy "ada" needs none).
-at::Tensor TieredKvCache::attend_layer_cuda(LayerState& L, int64_t layer, const at::Tensor& q) {
+std::string TieredKvCache::attention_path() const {
+  if (dev_.last) return "cuda kernels";
+  if (!dev_.fallback.empty()) return "cpu reference (CUDA kernels unavailable: " + dev_.fallback + ")";
+  return "cpu reference";
+}
+
+// A decode step on the GPU: the layer's device arena brought up to date (whole after a
+// re-tiering, else the new token's rows written on the device), the page table uploaded, the ADA
+// CUDA kernels run (the table holds an fp16 tier, so auto picks v5), the output left on the device.
+// The same bytes are counted as read as on the CPU path; the accumulated attention (H2O) is not
+// kept (policy "ada" needs none).
+at::Tensor TieredKvCache::attend_layer_cuda(LayerState& L, int64_t layer, const AttentionCall& call) {
   const int64_t Hq = config_.n_heads, Hkv = config_.n_kv_heads, d = config_.head_dim;
-  kernels::PagedKv kv = staged_view(layer);
-  DeviceMirror& M = device_mirror_;
-  auto up = [&](const void* p, size_t bytes) {
-    auto t = at::empty({int64_t(std::max<size_t>(bytes, 16))}, at::kByte);
-    if (bytes) std::memcpy(t.data_ptr(), p, bytes);
+  const at::TensorOptions bytes_on_dev = at::TensorOptions().dtype(at::kByte).device(device_);
+  auto up = [&](const void* p, size_t n) {
+    auto t = at::empty({int64_t(std::max<size_t>(n, 16))}, at::kByte);
+    if (n) std::memcpy(t.data_ptr(), p, n);
     return t.to(device_);
   };
-  if (M.levels.empty())  // the tiers' codebooks on the device (fixed for the cache's life)
+  if (dev_.levels.empty())  // the tiers' codebooks on the device (fixed for the cache's life)
     for (int t = 0; t < table_.count; ++t) {
       const kernels::TierLayout& tl = table_.layouts[t];
       const auto& cb = table_.codebooks[t];
-      M.levels.push_back(cb.key_levels ? up(cb.key_levels, sizeof(float) * size_t(kernels::key_level_count(tl))) : at::Tensor());
-      M.levels.push_back(cb.value_levels ? up(cb.value_levels, sizeof(float) * size_t(kernels::value_level_count(tl)))
-                                         : at::Tensor());
+      dev_.levels.push_back(cb.key_levels ? up(cb.key_levels, sizeof(float) * size_t(kernels::key_level_count(tl))) : at::Tensor());
+      dev_.levels.push_back(cb.value_levels ? up(cb.value_levels, sizeof(float) * size_t(kernels::value_level_count(tl)))
+                                            : at::Tensor());
     }
-  M.arena = staging_.arena.to(device_);
-  M.pages = up(staging_.pages.data(), staging_.pages.size() * sizeof(kernels::PageInfo));
-  M.indptr = up(staging_.indptr.data(), staging_.indptr.size() * sizeof(int32_t));
-  M.indices = up(staging_.indices.data(), staging_.indices.size() * sizeof(int32_t));
-  M.signs = up(L.signs.data(), L.signs.size());
-  kv.arena = M.arena.data_ptr<uint8_t>();
-  kv.pages = reinterpret_cast<const kernels::PageInfo*>(M.pages.data_ptr());
-  kv.indptr = reinterpret_cast<const int32_t*>(M.indptr.data_ptr());
-  kv.indices = reinterpret_cast<const int32_t*>(M.indices.data_ptr());
-  kv.signs = reinterpret_cast<const int8_t*>(M.signs.data_ptr());
+  if (dev_.layers.size() != layers_.size()) dev_.layers.assign(layers_.size(), DeviceLayer{});
+  DeviceLayer& D = dev_.layers[size_t(layer)];
+  const kernels::TierLayout f16 = hot_page_layout(d);
+  const kernels::PageOffsets fo = kernels::page_offsets(f16);
+  const int64_t P = f16.page_tokens, T = call.k.size(2);
+  const bool append = D.epoch == L.epoch && D.n_hot + T == L.n_hot && (L.n_hot + P - 1) / P <= D.hot_cap;
+  if (!append) {  // whole upload: sealed pages, then the hot pages with room for a re-tiering period
+    D.sealed = size_t(L.arena.numel());
+    D.hot_cap = (L.n_hot + opt_.retier_every + P) / P + 1;
+    auto host = at::zeros({int64_t(D.sealed + size_t(Hkv * D.hot_cap) * fo.total)}, at::kByte);
+    if (D.sealed) std::memcpy(host.data_ptr<uint8_t>(), L.arena.data_ptr<uint8_t>(), D.sealed);
+    stage_hot_rows(L, 0, D.sealed, D.hot_cap, host.data_ptr<uint8_t>());
+    D.arena = host.to(device_);
+    D.signs = up(L.signs.data(), L.signs.size());
+    D.epoch = L.epoch;
+    ++dev_.uploads;
+  } else {  // the call's new rows, straight from its device tensors, into every kv head's hot page
+    const auto half_dev = at::TensorOptions().dtype(at::kHalf).device(device_);
+    const int64_t head_stride = D.hot_cap * int64_t(fo.total) / 2;  // in halfs
+    for (int64_t t = 0; t < T; ++t) {
+      const int64_t r = D.n_hot + t, j = r / P, s0 = r % P;
+      uint8_t* page0 = D.arena.data_ptr<uint8_t>() + D.sealed + size_t(j) * fo.total;
+      for (auto [src, at_off] : {std::pair{&call.k, fo.key_codes}, std::pair{&call.v, fo.values}}) {
+        auto dst = at::from_blob(page0 + at_off + size_t(s0 * d) * 2, {Hkv, d}, {head_stride, 1}, half_dev);
+        dst.copy_((*src)[0].select(1, t));
+      }
+    }
+  }
+  D.n_hot = L.n_hot;
+  // The page table: pages, indptr, indices in one upload.
+  stage_table(L, D.sealed, D.hot_cap, staged_);
+  const size_t pb = staged_.pages.size() * sizeof(kernels::PageInfo), ib = staged_.indptr.size() * sizeof(int32_t),
+               xb = staged_.indices.size() * sizeof(int32_t);
+  std::vector<uint8_t> packed(pb + ib + xb);
+  std::memcpy(packed.data(), staged_.pages.data(), pb);
+  std::memcpy(packed.data() + pb, staged_.indptr.data(), ib);
+  if (xb) std::memcpy(packed.data() + pb + ib, staged_.indices.data(), xb);
+  dev_.table = up(packed.data(), packed.size());
+  kernels::PagedKv kv;
+  kv.arena = D.arena.data_ptr<uint8_t>();
+  kv.pages = reinterpret_cast<const kernels::PageInfo*>(dev_.table.data_ptr<uint8_t>());
+  kv.indptr = reinterpret_cast<const int32_t*>(dev_.table.data_ptr<uint8_t>() + pb);
+  kv.indices = xb ? reinterpret_cast<const int32_t*>(dev_.table.data_ptr<uint8_t>() + pb + ib) : nullptr;
+  kv.signs = reinterpret_cast<const int8_t*>(D.signs.data_ptr());
+  kv.batch = 1;
+  kv.num_kv_heads = int(Hkv);
+  kv.head_dim = int(d);
+  kv.tiers = staged_.table;
   for (int t = 0; t < table_.count; ++t) {
-    const at::Tensor &kl = M.levels[size_t(2 * t)], &vl = M.levels[size_t(2 * t + 1)];
+    const at::Tensor &kl = dev_.levels[size_t(2 * t)], &vl = dev_.levels[size_t(2 * t + 1)];
     kv.tiers.codebooks[t] = {kl.defined() ? reinterpret_cast<const float*>(kl.data_ptr()) : nullptr,
                              vl.defined() ? reinterpret_cast<const float*>(vl.data_ptr()) : nullptr};
   }
   int max_pages = 1;
-  for (int64_t h = 0; h < Hkv; ++h) max_pages = std::max(max_pages, staging_.indptr[size_t(h + 1)] - staging_.indptr[size_t(h)]);
-  auto qd = q.reshape({1, Hq, d}).to(device_).contiguous();  // q: [Hq, 1, d]
-  auto out = at::empty({1, Hq, d}, qd.options());
+  for (int64_t h = 0; h < Hkv; ++h) max_pages = std::max(max_pages, staged_.indptr[size_t(h + 1)] - staged_.indptr[size_t(h)]);
+  auto qd = call.q[0].select(1, T - 1).to(device_, at::kFloat).contiguous();  // [Hq, d] on the device
+  auto out = at::empty({Hq, 1, d}, qd.options());
   const size_t ws = kernels::ada_decode_workspace_bytes(kv, int(Hq), max_pages);
-  if (!M.workspace.defined() || size_t(M.workspace.numel()) < ws)
-    M.workspace = at::empty({int64_t(std::max<size_t>(ws, 16))}, at::TensorOptions().dtype(at::kByte).device(device_));
+  if (!dev_.workspace.defined() || size_t(dev_.workspace.numel()) < ws)
+    dev_.workspace = at::empty({int64_t(std::max<size_t>(ws, 16))}, bytes_on_dev);
   kernels::DecodeArgs a;
   a.q = qd.data_ptr<float>();
   a.out = out.data_ptr<float>();
   a.num_q_heads = int(Hq);
   a.max_pages_per_head = max_pages;
-  a.workspace = M.workspace.data_ptr();
+  a.workspace = dev_.workspace.data_ptr();
   a.workspace_bytes = ws;
   kernels::ada_decode_attention(kv, a);  // the default stream, as torch's copies around it
+  ++dev_.steps;
   // What the CPU path counts as read: the hot window and every sealed page.
   L.read_subset = false;
   L.read_indptr.assign(1, 0);
@@ -780,7 +876,7 @@ at::Tensor TieredKvCache::attend_layer_cuda(LayerState& L, int64_t layer, const 
     read_bytes_acc_ += double(L.n_hot) * 4.0 * double(d);
     for (int32_t p : L.heads[size_t(h)].pages) read_bytes_acc_ += double(tiers_[L.pages[size_t(p)].tier].stored_page_bytes);
   }
-  return out.reshape({Hq, 1, d}).to(at::kCPU);
+  return out;
 }
 // ---------------------------------------------------------------------------------------------
 at::Tensor TieredKvCache::tier_map(int64_t layer) const { return layers_.at(size_t(layer)).tier.narrow(1, 0, length_).clone(); }

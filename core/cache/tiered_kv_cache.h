@@ -49,10 +49,14 @@ struct TieredCacheOptions {
   bool track_errors = false;          // per (layer, q head) attention error vs exact attention
   std::string completion;             // "" (policy decides), "off", "prf"
   int completion_features = 64;       // positive random features per head
-  // Decode steps on a CUDA device attend with the ADA CUDA kernels over staged_view() (policy
-  // "ada" only: no re-tiering utilities, page selection or completion). Off by default until a GPU
-  // run validates the path against the CPU one (tests/core/tiered_cache_test.cpp, CudaKernels*).
-  bool cuda_kernels = false;
+  // Which code attends on decode steps (T = 1) of policy "ada" on a CUDA device:
+  //   auto       the ADA CUDA kernels over a device-resident staged table (sealed pages + the hot
+  //              window as fp16 pages), falling back to the CPU reference code when the kernels
+  //              reject the tiers (the reason is in attention_path())
+  //   cuda       the CUDA kernels, or an error when they cannot run
+  //   reference  the CPU reference code on every device
+  // Other policies (re-tiering utilities, page selection, completion) always use the CPU code.
+  std::string attention = "auto";
 };
 
 struct ResidentBytes {
@@ -99,6 +103,13 @@ class TieredKvCache : public AttentionBackend {
   // (kernels::cpu / CUDA ada_decode_attention). Pointers into a staging buffer of the cache, valid
   // until the next staged_view() call.
   kernels::PagedKv staged_view(int64_t layer);
+  // Which code attended the last decode step: "cuda kernels", "cpu reference", or "cpu reference
+  // (CUDA kernels unavailable: <why>)".
+  std::string attention_path() const;
+  // CUDA path: decode calls (layer steps) it served, and whole-arena uploads among them (one per
+  // layer after each re-tiering; the other calls write only their new rows on the device).
+  int64_t cuda_calls() const { return dev_.steps; }
+  int64_t cuda_arena_uploads() const { return dev_.uploads; }
   // Bytes the layer's last call read to select its pages (page bounds, skipped pages' summaries).
   double read_selection_bytes(int64_t layer) const;
   // Decoded sealed keys/values of (layer, head) and their positions (explicit decode, for tests).
@@ -134,6 +145,7 @@ class TieredKvCache : public AttentionBackend {
     double read_selection = 0;
     std::vector<int8_t> signs;           // [Hkv][d]
     std::vector<HeadState> heads;
+    uint64_t epoch = 0;                  // new value whenever the arena, pages or hot rows are rewritten
     at::Tensor tier;                     // [Hkv, capacity] int32
     at::Tensor obs_q, obs_pos;           // ring [Hq, W, d], [W]
     int64_t obs_count = 0, obs_next = 0;
@@ -153,18 +165,40 @@ class TieredKvCache : public AttentionBackend {
   std::shared_ptr<RetentionPolicy> policy_;
   std::vector<CacheTier> tiers_;
   kernels::TierTable table_{};
-  struct Staging {
-    at::Tensor arena;  // uint8: the layer's arena, then the hot pages
+  // The staged page table of a layer: its sealed pages, then per kv head its hot window as fp16
+  // pages of one more tier at sealed_bytes + (h * hot_cap + j) * page bytes.
+  struct StagedTable {
     std::vector<kernels::PageInfo> pages;
     std::vector<int32_t> indptr, indices;
     kernels::TierTable table{};
-  } staging_;
-  struct DeviceMirror {  // cuda_kernels: the staged table on the GPU (rebuilt every call)
-    at::Tensor arena, pages, indptr, indices, signs, workspace;
+    size_t hot_page_bytes = 0;
+  };
+  void stage_table(const LayerState& L, size_t sealed_bytes, int64_t hot_cap, StagedTable& S) const;
+  // Writes hot rows [row0, n_hot) of every kv head into the staged hot pages of `arena`.
+  void stage_hot_rows(const LayerState& L, int64_t row0, size_t sealed_bytes, int64_t hot_cap, uint8_t* arena) const;
+  StagedTable staged_;
+  at::Tensor staged_arena_;  // staged_view(): host arena
+  // The CUDA path's device state. A layer's arena (sealed pages, then hot_cap fp16 pages per kv
+  // head) is uploaded whole after a re-tiering (its epoch changes); between re-tierings a decode
+  // step writes only its new token's key and value rows on the device. The page table (small)
+  // is uploaded every call.
+  struct DeviceLayer {
+    at::Tensor arena, signs;
+    uint64_t epoch = 0;  // LayerState::epoch of the last whole upload (0: none)
+    int64_t n_hot = 0, hot_cap = 0;
+    size_t sealed = 0;
+  };
+  struct DeviceState {
+    std::vector<DeviceLayer> layers;
     std::vector<at::Tensor> levels;  // per tier: key levels, value levels (device float)
-  } device_mirror_;
-  at::Tensor attend_layer_cuda(LayerState& L, int64_t layer, const at::Tensor& q);
+    at::Tensor table, workspace;
+    std::string fallback;            // auto: why the CUDA kernels were given up (then CPU code)
+    int64_t steps = 0, uploads = 0;  // decode calls served, whole-arena uploads
+    bool last = false;               // the last decode call ran on the CUDA kernels
+  } dev_;
+  at::Tensor attend_layer_cuda(LayerState& L, int64_t layer, const AttentionCall& call);
   bool use_cuda_kernels(int64_t T) const;
+  uint64_t next_epoch_ = 1;
   std::string completion_;
   at::Tensor feature_w_;  // [m, d] positive random features (shared by every head)
   ModelConfig config_;

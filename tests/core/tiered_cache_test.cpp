@@ -127,15 +127,18 @@ TEST(TieredKvCache, StagedViewReproducesTheCachesDecodeAttention) {
   EXPECT_EQ(checked, 80);
 }
 
-// The opt-in CUDA path (TieredCacheOptions::cuda_kernels: decode steps on the ADA CUDA kernels over
-// the staged table) against the CPU path, step by step. Needs a CUDA device (skipped otherwise).
+// The CUDA path (TieredCacheOptions::attention auto/cuda: decode steps on the ADA CUDA kernels over
+// the device-resident staged table, whole uploads after re-tierings, the new rows written on the
+// device between them) against the CPU reference path, step by step, through re-tierings. Needs a
+// CUDA device (skipped otherwise).
 TEST(TieredKvCache, CudaKernelsMatchTheCpuPath) {
   if (!at::hasCUDA() || !kernels::cuda_device_available()) GTEST_SKIP() << "no CUDA device";
   const auto c = test_inputs::small_attention_config();
   std::vector<Stream> layers = {make_stream(c, 300, 13), make_stream(c, 300, 14)};
   BackendSpec spec = k3v4_spec(16, 8);
+  spec.cache.attention = "reference";
   auto cpu_cache = make_tiered_cache(spec);
-  spec.cache.cuda_kernels = true;
+  spec.cache.attention = "cuda";
   auto gpu_cache = make_tiered_cache(spec);
   cpu_cache->reset(c, 1, 300, at::kCPU);
   gpu_cache->reset(c, 1, 300, at::Device(at::kCUDA, 0));
@@ -148,7 +151,30 @@ TEST(TieredKvCache, CudaKernelsMatchTheCpuPath) {
     ++i;
   });
   EXPECT_EQ(i, want.size());
+  EXPECT_EQ(gpu_cache->attention_path(), "cuda kernels");
+  EXPECT_EQ(cpu_cache->attention_path(), "cpu reference");
+  EXPECT_EQ(gpu_cache->cuda_calls(), 40 * c.n_layers);
+  EXPECT_EQ(gpu_cache->cuda_arena_uploads(), gpu_cache->retier_count() * c.n_layers);  // rows in between
   EXPECT_DOUBLE_EQ(gpu_cache->last_step_read_bytes(), cpu_cache->last_step_read_bytes());
+}
+
+TEST(TieredKvCache, AttentionCudaFailsClearlyWhereTheKernelsCannotRun) {
+  const auto c = test_inputs::small_attention_config();
+  auto reset_error = [&](const std::string& attention) -> std::string {
+    BackendSpec spec = k3v4_spec(16, 8);
+    spec.cache.attention = attention;
+    auto cache = make_tiered_cache(spec);
+    try {
+      cache->reset(c, 1, 64, at::kCPU);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  EXPECT_NE(reset_error("cuda").find("--attention cuda needs --device cuda"), std::string::npos);
+  EXPECT_NE(reset_error("fast").find("attention 'fast' is unknown"), std::string::npos);
+  EXPECT_EQ(reset_error("auto"), "");  // auto on the CPU: the reference code, no error
+  EXPECT_EQ(reset_error("reference"), "");
 }
 
 TEST(TieredKvCache, PagesAreTierHomogeneousAndTheTableIsValid) {
