@@ -150,7 +150,7 @@ int bench_attn(int runs, bool quick, const std::string& only, bool sdpa, const s
     std::fflush(stdout);
     nlohmann::json row{{"ctx", c.ctx}, {"hq", c.hq}, {"hkv", c.hkv}, {"d", c.d}, {"batch", c.batch},
                        {"ada_us", r.ada_us}, {"ada_split_v4_us", r.ada_split_us}, {"ada_v6_us", r.ada_v6_us}, {"ada_v5_us", r.ada_v5_us},
-                       {"ada_bytes", r.ada_bytes},
+                       {"ada_merge_kernel_us", r.ada_merge_kernel_us}, {"ada_bytes", r.ada_bytes},
                        {"ada_gbs", ada_gbs}, {"ada_pct_copy", 100.0 * ada_gbs / copy_gbs},
                        {"dense_us", r.dense_us}, {"dense_bytes", r.dense_bytes},
                        {"dense_gbs", r.dense_bytes / (r.dense_us * 1e-6) / 1e9},

@@ -118,7 +118,7 @@ void TieredKvCache::reset(const ModelConfig& c, int64_t batch, int64_t capacity,
   if (opt_.attention == "cuda") {  // the CUDA kernels asked for: say now why they cannot run
     if (!device.is_cuda() || !kernels::cuda_device_available())
       throw Error("--attention cuda needs --device cuda and a CUDA GPU (this run is on " + device.str() + ")");
-    if (policy_->name() != "ada" || !completion_.empty())
+    if (!uniform_tier_policy() || !completion_.empty())
       throw Error("--attention cuda runs policy ada (--kv ada) only; policy '" + policy_->name() + "' attends on the CPU");
   }
   const int64_t Hkv = c.n_kv_heads, Hq = c.n_heads, d = c.head_dim;
@@ -768,8 +768,12 @@ kernels::PagedKv TieredKvCache::staged_view(int64_t layer) {
 
 bool TieredKvCache::use_cuda_kernels(int64_t T) const {
   return opt_.attention != "reference" && dev_.fallback.empty() && T == 1 && device_.is_cuda() &&
-         policy_->name() == "ada" && completion_.empty() && kernels::cuda_device_available();
+         uniform_tier_policy() && completion_.empty() && kernels::cuda_device_available();
 }
+
+// Policy "ada" (make_policy names it "ada(<tier>)"): one tier for every sealed token, no
+// attention-based utilities, page selection or completion: what the CUDA path serves.
+bool TieredKvCache::uniform_tier_policy() const { return policy_->name().rfind("ada(", 0) == 0; }
 
 std::string TieredKvCache::attention_path() const {
   if (dev_.last) return "cuda kernels";

@@ -198,6 +198,7 @@ class TieredKvCache : public AttentionBackend {
   } dev_;
   at::Tensor attend_layer_cuda(LayerState& L, int64_t layer, const AttentionCall& call);
   bool use_cuda_kernels(int64_t T) const;
+  bool uniform_tier_policy() const;
   uint64_t next_epoch_ = 1;
   std::string completion_;
   at::Tensor feature_w_;  // [m, d] positive random features (shared by every head)

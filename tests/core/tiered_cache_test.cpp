@@ -174,6 +174,21 @@ TEST(TieredKvCache, AttentionCudaFailsClearlyWhereTheKernelsCannotRun) {
   EXPECT_NE(reset_error("cuda").find("--attention cuda needs --device cuda"), std::string::npos);
   EXPECT_NE(reset_error("fast").find("attention 'fast' is unknown"), std::string::npos);
   EXPECT_EQ(reset_error("auto"), "");  // auto on the CPU: the reference code, no error
+  // A policy other than ada asking for the CUDA kernels (on a CUDA device) is refused by name.
+  if (at::hasCUDA() && kernels::cuda_device_available()) {
+    BackendSpec spec;
+    spec.kv = "rdr";
+    spec.policy = "snapkv";
+    spec.cache.attention = "cuda";
+    auto cache = make_tiered_cache(spec);
+    std::string what;
+    try {
+      cache->reset(c, 1, 64, at::Device(at::kCUDA, 0));
+    } catch (const Error& e) {
+      what = e.what();
+    }
+    EXPECT_NE(what.find("runs policy ada (--kv ada) only"), std::string::npos) << what;
+  }
   EXPECT_EQ(reset_error("reference"), "");
 }
 
