@@ -262,12 +262,14 @@ __device__ __forceinline__ unsigned long long gtime() {
 template <int D, int NH>
 __device__ __forceinline__ void merge_in_last_cta(const DecodeParams& p, int tid, int b, int h, int chunk, float* y) {
   static_assert(NH * D <= kWppThreads, "one thread per (head, dim)");
-  __shared__ unsigned last;
+  // The flag lives in dynamic shared memory after y (a static __shared__ variable would take bytes
+  // from the opt-in maximum the launch asks for).
+  volatile unsigned* last = reinterpret_cast<unsigned*>(y + NH * D);
   __threadfence();
+  __syncthreads();  // every thread's partials are published; y (the reduction scratch) is free
+  if (tid == 0) *last = atomicInc(p.counters + blockIdx.y, gridDim.x - 1) == gridDim.x - 1;
   __syncthreads();
-  if (tid == 0) last = atomicInc(p.counters + blockIdx.y, gridDim.x - 1) == gridDim.x - 1;
-  __syncthreads();
-  if (!last) return;
+  if (!*last) return;
   __threadfence();
   const int head = tid / D, dim = tid % D, gq = chunk * NH + head, splits = int(gridDim.x);
   const bool act = tid < NH * D && gq < p.group;
