@@ -41,15 +41,7 @@ struct DecodeArgs {
   size_t workspace_bytes = 0;
   void* stream = nullptr;          // cudaStream_t
   int variant = kAdaKernelAuto;    // ADA kernel choice (ignored by the dense baseline)
-  // Optional, device: ada_decode_counter_count() uint32 counters, zero-filled before their first
-  // use; every call leaves them zero again. With them the v7 kernel merges the splits itself (the
-  // last CTA of each head, found through an atomic counter) instead of launching the merge kernel.
-  // Calls that share counters must not run concurrently (one stream). Other kernels ignore them.
-  unsigned* merge_counters = nullptr;
 };
-
-// Counters DecodeArgs::merge_counters must hold for these shapes.
-size_t ada_decode_counter_count(const PagedKv& kv, int num_q_heads);
 
 // Bytes of device workspace the split-over-pages decode needs for these shapes.
 size_t ada_decode_workspace_bytes(const PagedKv& kv, int num_q_heads, int max_pages_per_head);

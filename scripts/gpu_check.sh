@@ -143,7 +143,7 @@ for r in b["results"]:
     k = (r["ctx"], r["hq"], r["hkv"], r["d"], r["batch"]); t = sd.get(k)
     xs = f"{t / r['ada_us']:7.2f}" if t else "    n/a"
     ts = f"{t:8.2f}" if t else "     n/a"
-    print(f"{r['ctx']:>7} {r['hq']:>3}/{r['hkv']:<2} {r['d']:>4} {r['batch']:>2} | {r['ada_us']:8.2f} {r.get('ada_split_v4_us', 0):8.2f} {r.get('ada_v5_us', 0):8.2f} {r.get('ada_v6_us', 0):8.2f} {r.get('ada_merge_kernel_us', 0):8.2f} {r['ada_pct_copy']:5.1f}% | {r['dense_us']:8.2f} {ts} | {r['speedup_vs_dense']:7.2f} {xs} | {r['encode_one_token_all_heads_us']:7.2f}")
+    print(f"{r['ctx']:>7} {r['hq']:>3}/{r['hkv']:<2} {r['d']:>4} {r['batch']:>2} | {r['ada_us']:8.2f} {r.get('ada_split_v4_us', 0):8.2f} {r.get('ada_v5_us', 0):8.2f} {r.get('ada_v6_us', 0):8.2f} {r['ada_pct_copy']:5.1f}% | {r['dense_us']:8.2f} {ts} | {r['speedup_vs_dense']:7.2f} {xs} | {r['encode_one_token_all_heads_us']:7.2f}")
 PY
   fi
 } >> "$OUT/summary.txt" 2>&1

@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
     std::vector<AttnBenchCase> cfgs = only.ctx > 0 ? std::vector<AttnBenchCase>{only} : attn_bench_grid(quick);
     std::vector<AttnBenchResult> res;
     std::printf("%7s %5s %5s %4s %3s | %9s %9s %9s %9s %9s %7s %6s | %9s %9s %7s | %7s | %9s %9s\n", "ctx", "hq", "hkv", "d",
-                "B", "ada_us", "merge_k", "v5_us", "v6_us", "ada_MB", "GB/s", "%copy", "dense_us", "dense_MB", "GB/s", "speedup", "enc1_us",
+                "B", "ada_us", "v4_us", "v5_us", "v6_us", "ada_MB", "GB/s", "%copy", "dense_us", "dense_MB", "GB/s", "speedup", "enc1_us",
                 "enc_ns/t");
     for (const AttnBenchCase& c : cfgs) {
       const AttnBenchResult r = run_attn_bench_case(c, runs);
@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
 #endif
       const double ag = r.ada_bytes / (r.ada_us * 1e-6) / 1e9, dg = r.dense_bytes / (r.dense_us * 1e-6) / 1e9;
       std::printf("%7d %5d %5d %4d %3d | %9.2f %9.2f %9.2f %9.2f %9.2f %7.0f %5.1f%% | %9.2f %9.2f %7.0f | %6.2fx | %9.2f %9.2f\n",
-                  c.ctx, c.hq, c.hkv, c.d, c.batch, r.ada_us, r.ada_merge_kernel_us, r.ada_v5_us, r.ada_v6_us, r.ada_bytes / 1e6, ag, 100.0 * ag / copy_gbs,
+                  c.ctx, c.hq, c.hkv, c.d, c.batch, r.ada_us, r.ada_split_us, r.ada_v5_us, r.ada_v6_us, r.ada_bytes / 1e6, ag, 100.0 * ag / copy_gbs,
                   r.dense_us, r.dense_bytes / 1e6, dg, r.dense_us / r.ada_us, r.encode_one_token_us,
                   r.encode_page_ns_per_token);
       std::fflush(stdout);
@@ -60,12 +60,12 @@ int main(int argc, char** argv) {
       for (size_t i = 0; i < res.size(); ++i) {
         const AttnBenchResult& r = res[i];
         std::fprintf(f,
-                     "    {\"ctx\": %d, \"hq\": %d, \"hkv\": %d, \"d\": %d, \"batch\": %d, \"ada_us\": %.3f, \"ada_split_v4_us\": %.3f, \"ada_v6_us\": %.3f, \"ada_v5_us\": %.3f, \"ada_merge_kernel_us\": %.3f, "
+                     "    {\"ctx\": %d, \"hq\": %d, \"hkv\": %d, \"d\": %d, \"batch\": %d, \"ada_us\": %.3f, \"ada_split_v4_us\": %.3f, \"ada_v6_us\": %.3f, \"ada_v5_us\": %.3f, "
                      "\"ada_bytes\": %.0f, \"ada_gbs\": %.1f, \"ada_pct_copy\": %.1f, \"dense_us\": %.3f, "
                      "\"dense_bytes\": %.0f, \"dense_gbs\": %.1f, \"speedup_vs_dense\": %.3f, "
                      "\"encode_one_token_all_heads_us\": %.3f, \"encode_page_ns_per_token\": %.3f, "
                      "\"sets_ada\": %d, \"sets_dense\": %d}%s\n",
-                     r.c.ctx, r.c.hq, r.c.hkv, r.c.d, r.c.batch, r.ada_us, r.ada_split_us, r.ada_v6_us, r.ada_v5_us, r.ada_merge_kernel_us, r.ada_bytes,
+                     r.c.ctx, r.c.hq, r.c.hkv, r.c.d, r.c.batch, r.ada_us, r.ada_split_us, r.ada_v6_us, r.ada_v5_us, r.ada_bytes,
                      r.ada_bytes / (r.ada_us * 1e-6) / 1e9, 100.0 * r.ada_bytes / (r.ada_us * 1e-6) / 1e9 / copy_gbs,
                      r.dense_us, r.dense_bytes, r.dense_bytes / (r.dense_us * 1e-6) / 1e9, r.dense_us / r.ada_us,
                      r.encode_one_token_us, r.encode_page_ns_per_token, r.sets_ada, r.sets_dense,

@@ -93,7 +93,6 @@ struct Bench {
   int8_t* signs = nullptr;
   float *q = nullptr, *out = nullptr, *klev = nullptr, *vlev = nullptr;
   void* ws = nullptr;
-  unsigned* counters = nullptr;  // DecodeArgs::merge_counters (v7 merges in its last CTAs)
   size_t ws_bytes = 0;
   AttnBenchCase c{};
   int pph = 0;
@@ -145,14 +144,11 @@ struct Bench {
     tt.codebooks[0] = {klev, vlev};
     ws_bytes = ada_decode_workspace_bytes(kv(0), cfg.hq, pph);
     ws = dalloc<uint8_t>(ws_bytes);
-    const size_t nc = ada_decode_counter_count(kv(0), cfg.hq);
-    counters = dalloc<unsigned>(nc);
-    SKV_CUDA_CHECK(cudaMemset(counters, 0, nc * sizeof(unsigned)));  // zero once; calls leave them zero
     SKV_CUDA_CHECK(cudaDeviceSynchronize());
   }
   ~Bench() {
     cudaFree(arena); for (auto* p : pages) cudaFree(p);
-    cudaFree(indptr); cudaFree(indices); cudaFree(signs); cudaFree(q); cudaFree(out); cudaFree(klev); cudaFree(vlev); cudaFree(ws); cudaFree(counters);
+    cudaFree(indptr); cudaFree(indices); cudaFree(signs); cudaFree(q); cudaFree(out); cudaFree(klev); cudaFree(vlev); cudaFree(ws);
   }
   PagedKv kv(int s) const {
     PagedKv k;
@@ -163,7 +159,7 @@ struct Bench {
   DecodeArgs args(int s) const {
     DecodeArgs a;
     a.q = q + size_t(s) * c.batch * c.hq * c.d; a.out = out; a.num_q_heads = c.hq; a.max_pages_per_head = pph;
-    a.workspace = ws; a.workspace_bytes = ws_bytes; a.merge_counters = counters;
+    a.workspace = ws; a.workspace_bytes = ws_bytes;
     return a;
   }
   // Modeled bytes one call must read: pages + metadata + queries, plus the output it writes.
@@ -271,11 +267,6 @@ AttnBenchResult run_attn_bench_case(const AttnBenchCase& c, int runs) {
     r.sets_ada = b.sets;
     r.ada_bytes = b.modeled_bytes();
     r.ada_us = b.time_us([&](int s) { ada_decode_attention(b.kv(s), b.args(s)); }, runs);
-    r.ada_merge_kernel_us = b.time_us([&](int s) {  // auto with the merge kernel (no counters)
-      DecodeArgs a = b.args(s);
-      a.merge_counters = nullptr;
-      ada_decode_attention(b.kv(s), a);
-    }, runs);
     r.ada_split_us = b.time_us([&](int s) {  // the v4 kernel, for the record of what v5 changed
       DecodeArgs a = b.args(s);
       a.variant = kAdaKernelSplit;

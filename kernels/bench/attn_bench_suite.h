@@ -20,7 +20,6 @@ struct AttnBenchResult {
   double ada_us = 0, ada_split_us = 0, dense_us = 0;  // medians, CUDA events, per call
   double ada_v6_us = 0;                               // the v6 kernel (tensor-core key scoring)
   double ada_v5_us = 0;                               // the v5 kernel (LUT scoring, FFMA values)
-  double ada_merge_kernel_us = 0;                     // auto without merge counters (a merge kernel after v7)
   double ada_bytes = 0, dense_bytes = 0;              // modeled bytes one call reads and writes
   double encode_one_token_us = 0;                     // one new token for every (sequence, kv head)
   double encode_page_ns_per_token = 0;                // sealing whole pages, per token

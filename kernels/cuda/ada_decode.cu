@@ -309,15 +309,9 @@ void run_decode(const PagedKv& kv, const DecodeArgs& a, bool dense) {
   auto stream = static_cast<cudaStream_t>(a.stream);
   if (grid.y > 65535u) throw KernelError("ada decode: batch * kv heads * chunks above 65535");
 
-  const bool fused_merge = kernel == Kernel::kMmaValues && a.merge_counters != nullptr;
-  if (fused_merge) {
-    prm.counters = a.merge_counters;
-    prm.out = a.out;
-  }
   if (kernel == Kernel::kMmaValues) launch_decode_mma(d, plan.nh, prm, grid, smem_bytes, stream);
   else if (wpp) launch_decode_wpp(d, plan.nh, vmode, kernel == Kernel::kWppMma, prm, grid, smem_bytes, stream);
   else launch_decode_split(d, plan.nh, dense, vmode, prm, grid, smem_bytes, stream);
-  if (fused_merge) return;
   const float* rot = vmode == 1 ? nullptr : prm.part_rot;
   const float* plain = vmode == 0 ? nullptr : prm.part_plain;
   const int rows = int(plan.rows);
@@ -356,10 +350,6 @@ bool cuda_device_available() {
 size_t ada_decode_workspace_bytes(const PagedKv& kv, int num_q_heads, int max_pages_per_head) {
   return std::max(make_plan(kv, num_q_heads, max_pages_per_head, false).bytes,
                   make_plan(kv, num_q_heads, max_pages_per_head, true).bytes);
-}
-
-size_t ada_decode_counter_count(const PagedKv& kv, int num_q_heads) {
-  return size_t(std::max(0, kv.batch)) * size_t(std::max(1, num_q_heads));  // >= batch * Hkv * chunks
 }
 
 void ada_decode_attention(const PagedKv& kv, const DecodeArgs& args) { run_decode(kv, args, false); }

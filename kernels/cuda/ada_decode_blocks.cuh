@@ -169,8 +169,6 @@ struct DecodeParams {
   float* part_l;     // [splits][B*Hq]
   float* part_rot;   // [splits][B*Hq][d]
   float* part_plain; // [splits][B*Hq][d]
-  unsigned* counters; // v7: the splits merged by each head's last CTA (DecodeArgs::merge_counters), or null
-  float* out;         // [B*Hq][d] (with counters)
 };
 
 // ---- per-page building blocks shared by both decode kernels ------------------------------------

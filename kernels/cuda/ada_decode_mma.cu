@@ -253,63 +253,6 @@ __device__ __forceinline__ unsigned long long gtime() {
 #else
 #define SKV_TRACE_POINT(i) (void)0
 #endif
-// The merge kernel's work done by the last CTA of a (sequence, kv head, query-head chunk) to finish
-// (DecodeParams::counters): every CTA publishes its partials (fence), takes a ticket with atomicInc
-// (which wraps to 0 at the last one, so the counters are zero again for the next call), and the
-// CTA holding the last ticket combines the splits (base-2 log-sum-exp over L2-coherent loads),
-// applies Pi^T to each head (Walsh-Hadamard in shared memory) and writes the output: no merge
-// kernel, no wait for the grid to drain.
-template <int D, int NH>
-__device__ __forceinline__ void merge_in_last_cta(const DecodeParams& p, int tid, int b, int h, int chunk, float* y) {
-  static_assert(NH * D <= kWppThreads, "one thread per (head, dim)");
-  // The flag lives in dynamic shared memory after y (a static __shared__ variable would take bytes
-  // from the opt-in maximum the launch asks for).
-  volatile unsigned* last = reinterpret_cast<unsigned*>(y + NH * D);
-  __threadfence();
-  __syncthreads();  // every thread's partials are published; y (the reduction scratch) is free
-  if (tid == 0) *last = atomicInc(p.counters + blockIdx.y, gridDim.x - 1) == gridDim.x - 1;
-  __syncthreads();
-  if (!*last) return;
-  __threadfence();
-  const int head = tid / D, dim = tid % D, gq = chunk * NH + head, splits = int(gridDim.x);
-  const bool act = tid < NH * D && gq < p.group;
-  const size_t rows = size_t(p.kv.batch) * p.num_q_heads, r = size_t(b) * p.num_q_heads + size_t(h) * p.group + gq;
-  constexpr int kU = 8;
-  float M = -INFINITY, L = 0.f, o = 0.f;
-  if (act) {
-    for (int s = 0; s < splits; ++s) M = fmaxf(M, __ldcg(p.part_m + size_t(s) * rows + r));
-    for (int s0 = 0; s0 < splits; s0 += kU) {  // kU independent loads in flight
-      float m[kU], l[kU], x[kU];
-#pragma unroll
-      for (int k = 0; k < kU; ++k) {
-        const bool in = s0 + k < splits;
-        const size_t at = size_t(s0 + k) * rows + r;
-        m[k] = in ? __ldcg(p.part_m + at) : -INFINITY;
-        l[k] = in ? __ldcg(p.part_l + at) : 0.f;
-        x[k] = in ? __ldcg(p.part_rot + at * D + dim) : 0.f;
-      }
-#pragma unroll
-      for (int k = 0; k < kU; ++k)
-        if (m[k] != -INFINITY) {  // M is finite here
-          const float w = exp2f(m[k] - M);
-          L += w * l[k];
-          o += w * x[k];
-        }
-    }
-  }
-  const float inv = L > 0.f ? 1.f / L : 0.f;
-  if (tid < NH * D) y[tid] = o * inv;
-  __syncthreads();
-  for (int hs = 1; hs < D; hs *= 2) {  // Pi^T y = signs * H y / sqrt(D), per head (D-aligned rows)
-    float v = 0.f;
-    if (tid < NH * D) v = (dim & hs) == 0 ? y[tid] + y[tid + hs] : y[tid - hs] - y[tid];
-    __syncthreads();
-    if (tid < NH * D) y[tid] = v;
-    __syncthreads();
-  }
-  if (act) p.out[r * D + dim] = y[tid] * rsqrtf(float(D)) * float(p.kv.signs[size_t(h) * D + dim]);
-}
-
 template <int D, int NH>
 __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const DecodeParams p) {
   SKV_TRACE_POINT(0);
@@ -570,7 +513,6 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
       SKV_TRACE_POINT(7);
     }
   }
-  if (p.counters != nullptr) merge_in_last_cta<D, NH>(p, tid, b, h, chunk, scratch);
 }
 
 }  // namespace

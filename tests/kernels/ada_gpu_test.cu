@@ -55,10 +55,8 @@ struct DevCache {
 
 uint32_t fresh_seed() { return std::random_device{}(); }
 
-// fused_calls > 0: that many calls with DecodeArgs::merge_counters (v7 merges in its last CTA per
-// head); the counters must be zero again after each call, and the last call's output is returned.
 std::vector<float> run_gpu(const test::TestCache& c, const std::vector<float>& q, int hq, bool dense,
-                           int variant = kAdaKernelAuto, int fused_calls = 0) {
+                           int variant = kAdaKernelAuto) {
   DevCache dc(c);
   DevBuf dq(q), dout(q.size() * sizeof(float));
   std::vector<float> nan(q.size(), NAN);
@@ -69,22 +67,9 @@ std::vector<float> run_gpu(const test::TestCache& c, const std::vector<float>& q
   DecodeArgs a;
   a.q = dq.as<float>(); a.out = dout.as<float>(); a.num_q_heads = hq; a.max_pages_per_head = c.max_pages;
   a.workspace = dws.p; a.workspace_bytes = ws; a.variant = variant;
-  const size_t nc = ada_decode_counter_count(dc.kv, hq);
-  DevBuf counters(nc * sizeof(unsigned));
-  if (cudaMemset(counters.p, 0, counters.n) != cudaSuccess) throw KernelError("memset");
-  for (int call = 0; call < std::max(1, fused_calls); ++call) {
-    if (fused_calls > 0) {
-      a.merge_counters = counters.as<unsigned>();
-      if (cudaMemcpy(dout.p, nan.data(), dout.n, cudaMemcpyHostToDevice) != cudaSuccess) throw KernelError("memcpy");
-    }
-    if (dense) dense_fp16_decode_attention(dc.kv, a);
-    else ada_decode_attention(dc.kv, a);
-    if (cudaDeviceSynchronize() != cudaSuccess) throw KernelError("kernel failed");
-    std::vector<unsigned> left(nc);
-    if (cudaMemcpy(left.data(), counters.p, nc * sizeof(unsigned), cudaMemcpyDeviceToHost) != cudaSuccess)
-      throw KernelError("memcpy");
-    for (unsigned x : left) EXPECT_EQ(x, 0u) << "a merge counter was left non-zero after call " << call;
-  }
+  if (dense) dense_fp16_decode_attention(dc.kv, a);
+  else ada_decode_attention(dc.kv, a);
+  if (cudaDeviceSynchronize() != cudaSuccess) throw KernelError("kernel failed");
   std::vector<float> out(q.size());
   if (cudaMemcpy(out.data(), dout.p, dout.n, cudaMemcpyDeviceToHost) != cudaSuccess) throw KernelError("memcpy");
   return out;
@@ -155,11 +140,6 @@ void check_decode(int d, int group, int batch, int hkv, const std::vector<TierLa
   const double e = rel_err(out, ref, &nans);
   EXPECT_EQ(nans, 0);
   EXPECT_LT(e, tol);
-  if (variant == kAdaKernelMmaValues) {  // v7 with the merge in its last CTAs, two calls in a row
-    const auto fused = run_gpu(c, q, hq, dense, variant, 2);
-    EXPECT_LT(rel_err(fused, ref, &nans), tol) << "merged in the last CTAs";
-    EXPECT_EQ(nans, 0);
-  }
 }
 
 // Both kernels on every shape: the split kernel (v4) and auto on a two-tier table (auto is v5 where
