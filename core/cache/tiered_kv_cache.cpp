@@ -229,10 +229,6 @@ at::Tensor TieredKvCache::attend(const AttentionCall& call) {
   }
   if (l == 0) read_bytes_acc_ = 0;
   LayerState& L = layers_.at(size_t(l));
-  auto k = fp16_round(call.k[0].to(at::kCPU, at::kFloat));  // [Hkv, T, d]
-  auto v = fp16_round(call.v[0].to(at::kCPU, at::kFloat));
-  L.hot_k.narrow(1, L.n_hot, T).copy_(k);
-  L.hot_v.narrow(1, L.n_hot, T).copy_(v);
   L.hot_pos.narrow(0, L.n_hot, T).copy_(at::arange(call.start_pos, call.start_pos + T, at::kLong));
   L.tier.narrow(1, call.start_pos, T).fill_(kHotTier);
   L.n_hot += T;
@@ -240,8 +236,9 @@ at::Tensor TieredKvCache::attend(const AttentionCall& call) {
     L.shadow_k.narrow(1, call.start_pos, T).copy_(call.k[0].to(at::kCPU, at::kFloat));
     L.shadow_v.narrow(1, call.start_pos, T).copy_(call.v[0].to(at::kCPU, at::kFloat));
   }
-  auto q = call.q[0].to(at::kCPU, at::kFloat);  // [Hq, T, d]
-  at::Tensor out;
+  // The CUDA path keeps the new rows on the device (attend_layer_cuda) and reads nothing on the
+  // host: no device-to-host copy, so no sync, on its decode steps.
+  at::Tensor out, q;
   dev_.last = use_cuda_kernels(T);
   if (dev_.last) {
     try {
@@ -252,10 +249,17 @@ at::Tensor TieredKvCache::attend(const AttentionCall& call) {
       dev_.last = false;
     }
   }
-  if (!dev_.last) out = attend_layer(L, l, q, call.start_pos);
-  if (opt_.track_errors && out.is_cuda()) out = out.to(at::kCPU);
-  // Observation window: the last obs_window queries (ring).
-  for (int64_t t = std::max<int64_t>(0, T - opt_.obs_window); t < T; ++t) {
+  if (!dev_.last) {
+    store_rows_on_host(L, l, call);
+    q = call.q[0].to(at::kCPU, at::kFloat);  // [Hq, T, d]
+    out = attend_layer(L, l, q, call.start_pos);
+  } else if (opt_.track_errors) {
+    q = call.q[0].to(at::kCPU, at::kFloat);
+    out = out.to(at::kCPU);
+  }
+  // Observation window: the last obs_window queries (ring). Not kept on the CUDA path: its
+  // policy (ada) reads none.
+  for (int64_t t = std::max<int64_t>(0, T - opt_.obs_window); t < T && q.defined(); ++t) {
     L.obs_q.select(1, L.obs_next).copy_(q.select(1, t));
     L.obs_pos[L.obs_next] = call.start_pos + t;
     L.obs_next = (L.obs_next + 1) % opt_.obs_window;
@@ -412,6 +416,7 @@ at::Tensor TieredKvCache::attend_layer(LayerState& L, int64_t layer, const at::T
 void TieredKvCache::retier() {
   const int64_t N = length_, Hkv = config_.n_kv_heads, d = config_.head_dim;
   if (N == 0) return;
+  for (size_t l = 0; l < layers_.size(); ++l) pull_hot_rows(layers_[l], int64_t(l));
   PolicyContext ctx;
   ctx.config = &config_;
   ctx.tiers = &tiers_;
@@ -590,7 +595,7 @@ void TieredKvCache::apply_assignment(const PolicyContext& ctx, const Assignment&
     L.hot_k.narrow(1, 0, n_keep).copy_(hk);
     L.hot_v.narrow(1, 0, n_keep).copy_(hv);
     L.hot_pos.narrow(0, 0, n_keep).copy_(hpk);
-    L.n_hot = n_keep;
+    L.n_hot = L.host_rows = n_keep;
     L.epoch = next_epoch_++;
     rebuild_head_views(L);
   }
@@ -668,7 +673,8 @@ void TieredKvCache::adopt_prefill(const TieredKvCache& src) {
     L.hot_k.narrow(1, 0, n).copy_(S.hot_k.narrow(1, 0, n));
     L.hot_v.narrow(1, 0, n).copy_(S.hot_v.narrow(1, 0, n));
     L.hot_pos.narrow(0, 0, n).copy_(S.hot_pos.narrow(0, 0, n));
-    L.n_hot = n;
+    if (S.host_rows != n) throw Error("tiered cache: adopt_prefill needs a source whose hot rows are on the host");
+    L.n_hot = L.host_rows = n;
     L.epoch = next_epoch_++;
     L.tier.narrow(1, 0, src.length_).copy_(S.tier.narrow(1, 0, src.length_));
     L.obs_q.copy_(S.obs_q);
@@ -746,6 +752,7 @@ void TieredKvCache::stage_hot_rows(const LayerState& L, int64_t row0, size_t sea
 }
 
 kernels::PagedKv TieredKvCache::staged_view(int64_t layer) {
+  pull_hot_rows(layers_.at(size_t(layer)), layer);
   const LayerState& L = layers_.at(size_t(layer));
   const int64_t P = hot_page_layout(config_.head_dim).page_tokens, hot_cap = (L.n_hot + P - 1) / P;
   const size_t sealed = size_t(L.arena.numel());  // a multiple of 16 (pages are)
@@ -764,6 +771,37 @@ kernels::PagedKv TieredKvCache::staged_view(int64_t layer) {
   kv.head_dim = int(config_.head_dim);
   kv.tiers = staged_.table;
   return kv;
+}
+
+void TieredKvCache::store_rows_on_host(LayerState& L, int64_t layer, const AttentionCall& call) {
+  const int64_t T = call.k.size(2), row0 = L.n_hot - T;
+  if (L.host_rows < row0) pull_hot_rows(L, layer, row0);
+  L.hot_k.narrow(1, row0, T).copy_(fp16_round(call.k[0].to(at::kCPU, at::kFloat)));  // [Hkv, T, d]
+  L.hot_v.narrow(1, row0, T).copy_(fp16_round(call.v[0].to(at::kCPU, at::kFloat)));
+  L.host_rows = L.n_hot;
+}
+
+void TieredKvCache::pull_hot_rows(LayerState& L, int64_t layer, int64_t upto) {
+  if (upto < 0) upto = L.n_hot;
+  if (L.host_rows >= upto) return;
+  const DeviceLayer* D = size_t(layer) < dev_.layers.size() ? &dev_.layers[size_t(layer)] : nullptr;
+  if (!D || !D->arena.defined() || D->epoch != L.epoch || D->n_hot < upto)
+    throw Error("tiered cache: hot rows " + std::to_string(L.host_rows) + ".." + std::to_string(upto) +
+                " of layer " + std::to_string(layer) + " are neither on the host nor on the device");
+  const int64_t Hkv = config_.n_kv_heads, d = config_.head_dim;
+  const kernels::PageOffsets fo = kernels::page_offsets(hot_page_layout(d));
+  const int64_t P = hot_page_layout(d).page_tokens, head_stride = D->hot_cap * int64_t(fo.total) / 2;
+  const auto half_dev = at::TensorOptions().dtype(at::kHalf).device(device_);
+  for (int64_t r = L.host_rows; r < upto;) {  // a run of rows inside one page, every kv head
+    const int64_t j = r / P, s0 = r % P, m = std::min(P - s0, upto - r);
+    uint8_t* page0 = D->arena.data_ptr<uint8_t>() + D->sealed + size_t(j) * fo.total;
+    for (auto [dst, at_off] : {std::pair{&L.hot_k, fo.key_codes}, std::pair{&L.hot_v, fo.values}}) {
+      auto src = at::from_blob(page0 + at_off + size_t(s0 * d) * 2, {Hkv, m, d}, {head_stride, d, 1}, half_dev);
+      dst->narrow(1, r, m).copy_(src.to(at::kCPU).to(at::kFloat));
+    }
+    r += m;
+  }
+  L.host_rows = upto;
 }
 
 bool TieredKvCache::use_cuda_kernels(int64_t T) const {
@@ -809,6 +847,7 @@ at::Tensor TieredKvCache::attend_layer_cuda(LayerState& L, int64_t layer, const 
   const int64_t P = f16.page_tokens, T = call.k.size(2);
   const bool append = D.epoch == L.epoch && D.n_hot + T == L.n_hot && (L.n_hot + P - 1) / P <= D.hot_cap;
   if (!append) {  // whole upload: sealed pages, then the hot pages with room for a re-tiering period
+    store_rows_on_host(L, layer, call);  // rows still only on the device come back first
     D.sealed = size_t(L.arena.numel());
     D.hot_cap = (L.n_hot + opt_.retier_every + P) / P + 1;
     auto host = at::zeros({int64_t(D.sealed + size_t(Hkv * D.hot_cap) * fo.total)}, at::kByte);
@@ -835,11 +874,12 @@ at::Tensor TieredKvCache::attend_layer_cuda(LayerState& L, int64_t layer, const 
   stage_table(L, D.sealed, D.hot_cap, staged_);
   const size_t pb = staged_.pages.size() * sizeof(kernels::PageInfo), ib = staged_.indptr.size() * sizeof(int32_t),
                xb = staged_.indices.size() * sizeof(int32_t);
-  std::vector<uint8_t> packed(pb + ib + xb);
-  std::memcpy(packed.data(), staged_.pages.data(), pb);
-  std::memcpy(packed.data() + pb, staged_.indptr.data(), ib);
-  if (xb) std::memcpy(packed.data() + pb + ib, staged_.indices.data(), xb);
-  dev_.table = up(packed.data(), packed.size());
+  // Pinned and non-blocking: no sync (torch's host allocator keeps the block until the copy is done).
+  auto packed = at::empty({int64_t(pb + ib + xb)}, at::TensorOptions().dtype(at::kByte).pinned_memory(true));
+  std::memcpy(packed.data_ptr<uint8_t>(), staged_.pages.data(), pb);
+  std::memcpy(packed.data_ptr<uint8_t>() + pb, staged_.indptr.data(), ib);
+  if (xb) std::memcpy(packed.data_ptr<uint8_t>() + pb + ib, staged_.indices.data(), xb);
+  dev_.table = packed.to(at::TensorOptions().device(device_), /*non_blocking=*/true);
   kernels::PagedKv kv;
   kv.arena = D.arena.data_ptr<uint8_t>();
   kv.pages = reinterpret_cast<const kernels::PageInfo*>(dev_.table.data_ptr<uint8_t>());

@@ -134,6 +134,8 @@ class TieredKvCache : public AttentionBackend {
     at::Tensor hot_k, hot_v;             // [Hkv, capacity, d] fp16-rounded, first n_hot rows used
     at::Tensor hot_pos;                  // [capacity] int64
     int64_t n_hot = 0;
+    int64_t host_rows = 0;               // hot rows [0, host_rows) are in hot_k/hot_v; the rest (CUDA
+                                         // path) only in the device arena until pull_hot_rows()
     at::Tensor arena;                    // uint8, the sealed pages
     std::vector<kernels::PageInfo> pages;
     std::vector<std::vector<int64_t>> page_pos;  // positions of each page's slots
@@ -199,6 +201,10 @@ class TieredKvCache : public AttentionBackend {
   at::Tensor attend_layer_cuda(LayerState& L, int64_t layer, const AttentionCall& call);
   bool use_cuda_kernels(int64_t T) const;
   bool uniform_tier_policy() const;
+  // The call's new rows into hot_k/hot_v (after pulling any rows still only on the device).
+  void store_rows_on_host(LayerState& L, int64_t layer, const AttentionCall& call);
+  // Hot rows [host_rows, upto) (default: all) copied back from the layer's device arena.
+  void pull_hot_rows(LayerState& L, int64_t layer, int64_t upto = -1);
   uint64_t next_epoch_ = 1;
   std::string completion_;
   at::Tensor feature_w_;  // [m, d] positive random features (shared by every head)

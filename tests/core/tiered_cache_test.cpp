@@ -1,6 +1,8 @@
 // TieredKvCache against exact attention: fp16-only equals the dense cache, a coded tier equals
 // exact attention over the explicitly decoded keys, pages are tier-homogeneous and valid, and a
 // budgeted policy never exceeds its bytes.
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include <ATen/ATen.h>
@@ -156,6 +158,21 @@ TEST(TieredKvCache, CudaKernelsMatchTheCpuPath) {
   EXPECT_EQ(gpu_cache->cuda_calls(), 40 * c.n_layers);
   EXPECT_EQ(gpu_cache->cuda_arena_uploads(), gpu_cache->retier_count() * c.n_layers);  // rows in between
   EXPECT_DOUBLE_EQ(gpu_cache->last_step_read_bytes(), cpu_cache->last_step_read_bytes());
+  // The rows the CUDA path kept only on the device (pulled back for every re-tiering and here)
+  // are the CPU path's rows bit for bit: the two caches' staged tables are the same bytes.
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    const kernels::PagedKv a = cpu_cache->staged_view(l);
+    const int32_t np = a.indptr[a.num_kv_heads];
+    ASSERT_GT(np, 0);
+    const kernels::PageInfo& last = a.pages[a.indices[np - 1]];  // the last head's last hot page ends the arena
+    const uint64_t bytes = last.byte_offset + kernels::page_offsets(a.tiers.layouts[last.tier]).total;
+    std::vector<uint8_t> want(a.arena, a.arena + bytes);
+    std::vector<kernels::PageInfo> want_pages(a.pages, a.pages + np);
+    const kernels::PagedKv b = gpu_cache->staged_view(l);
+    ASSERT_EQ(b.indptr[b.num_kv_heads], np);
+    EXPECT_TRUE(std::equal(want.begin(), want.end(), b.arena)) << "layer " << l;
+    for (int32_t i = 0; i < np; ++i) EXPECT_EQ(b.pages[i].tokens, want_pages[size_t(i)].tokens);
+  }
 }
 
 TEST(TieredKvCache, AttentionCudaFailsClearlyWhereTheKernelsCannotRun) {
