@@ -26,7 +26,7 @@ $SKV bench decode --model $M --context 512 --device cuda --decode-tokens 8 > /de
 # Decode throughput with ADA K3V4 on the GPU: attention on the CUDA kernels, and on the CPU
 # reference code (--attention reference), same model and prompt.
 for att in cuda reference; do
-  timeout 150 $SKV bench decode --model $M --context 512,4096 --decode-tokens 16 --device cuda --kv ada --tier k3v4 \
+  timeout 150 $SKV bench decode --model $M --context 512,4096 --decode-tokens 48 --device cuda --kv ada --tier k3v4 \
     --attention $att --json "$OUT/decode_ada_$att.json" 2>&1 | tail -3
 done
 # The real model (when SKV_MODEL is its GGUF): the same chat prompt (~300 tokens, so most of it is

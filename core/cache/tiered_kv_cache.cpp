@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
 
 #include "core/common/error.h"
 #include "kernels/ada_attention.h"
@@ -544,34 +545,37 @@ void TieredKvCache::apply_assignment(const PolicyContext& ctx, const Assignment&
     auto arena = at::zeros({int64_t(std::max<size_t>(total, 16))}, at::kByte);
     std::vector<kernels::PageInfo> pages(plan.size());
     std::vector<std::vector<int64_t>> page_pos(plan.size());
-    std::vector<float> kbuf, vbuf, kq, vq;
-    for (size_t i = 0; i < plan.size(); ++i) {
-      const NewPage& np = plan[i];
-      const CacheTier& tier = tiers_[np.tier];
-      uint8_t* dst = arena.data_ptr<uint8_t>() + offsets[i];
-      pages[i] = {uint64_t(offsets[i]), np.tier, uint32_t(np.pos.size())};
-      page_pos[i] = np.pos;
-      if (np.reuse >= 0) {
-        std::memcpy(dst, L.arena.data_ptr<uint8_t>() + L.pages[size_t(np.reuse)].byte_offset, tier.stored_page_bytes);
-        continue;
+    // Pages are independent (each writes its own bytes): encoded in parallel.
+    at::parallel_for(0, int64_t(plan.size()), 4, [&](int64_t begin, int64_t end) {
+      std::vector<float> kbuf, vbuf, kq, vq;
+      for (size_t i = size_t(begin); i < size_t(end); ++i) {
+        const NewPage& np = plan[i];
+        const CacheTier& tier = tiers_[np.tier];
+        uint8_t* dst = arena.data_ptr<uint8_t>() + offsets[i];
+        pages[i] = {uint64_t(offsets[i]), np.tier, uint32_t(np.pos.size())};
+        page_pos[i] = np.pos;
+        if (np.reuse >= 0) {
+          std::memcpy(dst, L.arena.data_ptr<uint8_t>() + L.pages[size_t(np.reuse)].byte_offset, tier.stored_page_bytes);
+          continue;
+        }
+        const int n = int(np.pos.size());
+        kbuf.resize(size_t(n) * d);
+        vbuf.resize(size_t(n) * d);
+        for (int j = 0; j < n; ++j) {
+          std::memcpy(&kbuf[size_t(j) * d], keys.data_ptr<float>() + (np.head * N + np.pos[size_t(j)]) * d, size_t(d) * 4);
+          std::memcpy(&vbuf[size_t(j) * d], values.data_ptr<float>() + (np.head * N + np.pos[size_t(j)]) * d, size_t(d) * 4);
+        }
+        if (tier.kivi_bits > 0) {
+          kq.resize(kbuf.size());
+          vq.resize(vbuf.size());
+          kivi_quantize(tier.kivi_bits, n, int(d), kbuf.data(), vbuf.data(), kq.data(), vq.data());
+          kbuf.swap(kq);
+          vbuf.swap(vq);
+        }
+        kernels::cpu::encode_page(tier.layout, table_.codebooks[np.tier], L.signs.data() + np.head * d, kbuf.data(),
+                                  vbuf.data(), n, 0, true, dst);
       }
-      const int n = int(np.pos.size());
-      kbuf.resize(size_t(n) * d);
-      vbuf.resize(size_t(n) * d);
-      for (int j = 0; j < n; ++j) {
-        std::memcpy(&kbuf[size_t(j) * d], keys.data_ptr<float>() + (np.head * N + np.pos[size_t(j)]) * d, size_t(d) * 4);
-        std::memcpy(&vbuf[size_t(j) * d], values.data_ptr<float>() + (np.head * N + np.pos[size_t(j)]) * d, size_t(d) * 4);
-      }
-      if (tier.kivi_bits > 0) {
-        kq.resize(kbuf.size());
-        vq.resize(vbuf.size());
-        kivi_quantize(tier.kivi_bits, n, int(d), kbuf.data(), vbuf.data(), kq.data(), vq.data());
-        kbuf.swap(kq);
-        vbuf.swap(vq);
-      }
-      kernels::cpu::encode_page(tier.layout, table_.codebooks[np.tier], L.signs.data() + np.head * d, kbuf.data(),
-                                vbuf.data(), n, 0, true, dst);
-    }
+    });
     L.arena = arena;
     L.pages = std::move(pages);
     L.page_pos = std::move(page_pos);
@@ -616,20 +620,30 @@ void TieredKvCache::rebuild_head_views(LayerState& L) {
     H.pos = at::empty({ns}, at::kLong);
     H.page_kmin = at::empty({int64_t(H.pages.size()), d}, at::kFloat);
     H.page_kmax = at::empty({int64_t(H.pages.size()), d}, at::kFloat);
-    for (size_t pi = 0; pi < H.pages.size(); ++pi) {
-      const kernels::PageInfo& pg = L.pages[size_t(H.pages[pi])];
-      const uint8_t* page = L.arena.data_ptr<uint8_t>() + pg.byte_offset;
-      const int64_t r0 = H.page_row[pi];
-      kernels::cpu::decode_keys(table_.layouts[pg.tier], table_.codebooks[pg.tier], L.signs.data() + h * d, page,
-                                int(pg.tokens), H.kdec.data_ptr<float>() + r0 * d);
-      kernels::cpu::decode_values(table_.layouts[pg.tier], table_.codebooks[pg.tier], L.signs.data() + h * d, page,
-                                  int(pg.tokens), H.vdec.data_ptr<float>() + r0 * d);
-      const auto& pp = L.page_pos[size_t(H.pages[pi])];
-      std::copy(pp.begin(), pp.end(), H.pos.data_ptr<int64_t>() + r0);
-      auto rows = H.kdec.narrow(0, r0, pg.tokens);
-      H.page_kmin[int64_t(pi)].copy_(rows.amin(0));
-      H.page_kmax[int64_t(pi)].copy_(rows.amax(0));
-    }
+    // Pages decode into disjoint rows: in parallel.
+    at::parallel_for(0, int64_t(H.pages.size()), 4, [&](int64_t begin, int64_t end) {
+      for (size_t pi = size_t(begin); pi < size_t(end); ++pi) {
+        const kernels::PageInfo& pg = L.pages[size_t(H.pages[pi])];
+        const uint8_t* page = L.arena.data_ptr<uint8_t>() + pg.byte_offset;
+        const int64_t r0 = H.page_row[pi];
+        float* kd = H.kdec.data_ptr<float>() + r0 * d;
+        kernels::cpu::decode_keys(table_.layouts[pg.tier], table_.codebooks[pg.tier], L.signs.data() + h * d, page,
+                                  int(pg.tokens), kd);
+        kernels::cpu::decode_values(table_.layouts[pg.tier], table_.codebooks[pg.tier], L.signs.data() + h * d, page,
+                                    int(pg.tokens), H.vdec.data_ptr<float>() + r0 * d);
+        const auto& pp = L.page_pos[size_t(H.pages[pi])];
+        std::copy(pp.begin(), pp.end(), H.pos.data_ptr<int64_t>() + r0);
+        float* lo = H.page_kmin.data_ptr<float>() + int64_t(pi) * d;
+        float* hi = H.page_kmax.data_ptr<float>() + int64_t(pi) * d;
+        std::copy(kd, kd + d, lo);
+        std::copy(kd, kd + d, hi);
+        for (uint32_t j = 1; j < pg.tokens; ++j)
+          for (int64_t e = 0; e < d; ++e) {
+            lo[e] = std::min(lo[e], kd[j * d + e]);
+            hi[e] = std::max(hi[e], kd[j * d + e]);
+          }
+      }
+    });
     if (!completion_.empty() && policy_->query_page_budget_tokens(length_) >= 0) {
       const int64_t np = int64_t(H.pages.size()), m = opt_.completion_features;
       H.page_s = at::zeros({np, m, d}, at::kDouble);
