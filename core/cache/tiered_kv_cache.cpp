@@ -11,6 +11,7 @@
 #include <ATen/Parallel.h>
 
 #include "core/common/error.h"
+#include "core/decoder/dense_kv_cache.h"
 #include "kernels/ada_attention.h"
 #include "kernels/kernel_error.h"
 #include "kernels/cpu/ada_reference.h"
@@ -121,6 +122,15 @@ void TieredKvCache::reset(const ModelConfig& c, int64_t batch, int64_t capacity,
       throw Error("--attention cuda needs --device cuda and a CUDA GPU (this run is on " + device.str() + ")");
     if (!uniform_tier_policy() || !completion_.empty())
       throw Error("--attention cuda runs policy ada (--kv ada) only; policy '" + policy_->name() + "' attends on the CPU");
+  }
+  // The prefill (exact, every token hot) on the GPU: a dense fp16 cache on the device does it
+  // where the CUDA path will serve the decode steps (the CPU's exact float64 attention over the
+  // whole prompt took ~14 s for 4k tokens); released at the first re-tiering.
+  prefill_dense_.reset();
+  if (device.is_cuda() && opt_.attention != "reference" && uniform_tier_policy() && completion_.empty() &&
+      kernels::cuda_device_available()) {
+    prefill_dense_ = std::make_unique<DenseKvCache>(at::kHalf);  // hot rows are fp16 (rounded as on the CPU)
+    prefill_dense_->reset(c, batch, capacity, device);
   }
   const int64_t Hkv = c.n_kv_heads, Hq = c.n_heads, d = c.head_dim;
   auto f32 = at::TensorOptions().dtype(at::kFloat);
@@ -241,7 +251,14 @@ at::Tensor TieredKvCache::attend(const AttentionCall& call) {
   // host: no device-to-host copy, so no sync, on its decode steps.
   at::Tensor out, q;
   dev_.last = use_cuda_kernels(T);
-  if (dev_.last) {
+  if (prefill_dense_ && !compressed_ && T > 1 && prefill_dense_->cached_tokens() == call.start_pos) {
+    // The prefill on the GPU (exact, fp16 rows).
+    out = prefill_dense_->attend(call)[0].to(at::kFloat);  // [Hq, T, d]
+    store_rows_on_host(L, l, call);  // the first re-tiering encodes them on the host
+    ++dev_.prefill_calls;
+    read_bytes_acc_ += double(L.n_hot) * 4.0 * double(config_.head_dim) * double(config_.n_kv_heads);
+    if (opt_.track_errors) q = call.q[0].to(at::kCPU, at::kFloat);
+  } else if (dev_.last) {
     try {
       out = attend_layer_cuda(L, l, call);
     } catch (const KernelError& e) {  // the kernels reject these tiers: auto falls back for good
@@ -250,12 +267,12 @@ at::Tensor TieredKvCache::attend(const AttentionCall& call) {
       dev_.last = false;
     }
   }
-  if (!dev_.last) {
+  if (!dev_.last && !out.defined()) {
     store_rows_on_host(L, l, call);
     q = call.q[0].to(at::kCPU, at::kFloat);  // [Hq, T, d]
     out = attend_layer(L, l, q, call.start_pos);
   } else if (opt_.track_errors) {
-    q = call.q[0].to(at::kCPU, at::kFloat);
+    if (!q.defined()) q = call.q[0].to(at::kCPU, at::kFloat);
     out = out.to(at::kCPU);
   }
   // Observation window: the last obs_window queries (ring). Not kept on the CUDA path: its
@@ -418,6 +435,7 @@ void TieredKvCache::retier() {
   const int64_t N = length_, Hkv = config_.n_kv_heads, d = config_.head_dim;
   if (N == 0) return;
   for (size_t l = 0; l < layers_.size(); ++l) pull_hot_rows(layers_[l], int64_t(l));
+  prefill_dense_.reset();  // the prefill is over
   PolicyContext ctx;
   ctx.config = &config_;
   ctx.tiers = &tiers_;

@@ -110,6 +110,8 @@ class TieredKvCache : public AttentionBackend {
   // layer after each re-tiering; the other calls write only their new rows on the device).
   int64_t cuda_calls() const { return dev_.steps; }
   int64_t cuda_arena_uploads() const { return dev_.uploads; }
+  // Prefill calls that ran on the GPU's dense fp16 cache (the CUDA path's prefill).
+  int64_t cuda_prefill_calls() const { return dev_.prefill_calls; }
   // Bytes the layer's last call read to select its pages (page bounds, skipped pages' summaries).
   double read_selection_bytes(int64_t layer) const;
   // Decoded sealed keys/values of (layer, head) and their positions (explicit decode, for tests).
@@ -196,6 +198,7 @@ class TieredKvCache : public AttentionBackend {
     at::Tensor table, workspace;
     std::string fallback;            // auto: why the CUDA kernels were given up (then CPU code)
     int64_t steps = 0, uploads = 0;  // decode calls served, whole-arena uploads
+    int64_t prefill_calls = 0;       // prefill calls on the GPU (prefill_dense_)
     bool last = false;               // the last decode call ran on the CUDA kernels
   } dev_;
   at::Tensor attend_layer_cuda(LayerState& L, int64_t layer, const AttentionCall& call);
@@ -206,6 +209,7 @@ class TieredKvCache : public AttentionBackend {
   // Hot rows [host_rows, upto) (default: all) copied back from the layer's device arena.
   void pull_hot_rows(LayerState& L, int64_t layer, int64_t upto = -1);
   uint64_t next_epoch_ = 1;
+  std::unique_ptr<AttentionBackend> prefill_dense_;  // CUDA path: the prefill's exact attention on the GPU
   std::string completion_;
   at::Tensor feature_w_;  // [m, d] positive random features (shared by every head)
   ModelConfig config_;

@@ -175,6 +175,30 @@ TEST(TieredKvCache, CudaKernelsMatchTheCpuPath) {
   }
 }
 
+// On a CUDA device the prefill of the CUDA path runs on a dense fp16 cache on the GPU: every
+// prefill chunk's output equals the CPU path's exact attention (float64 over the same fp16 rows).
+TEST(TieredKvCache, CudaPrefillMatchesTheCpuPath) {
+  if (!at::hasCUDA() || !kernels::cuda_device_available()) GTEST_SKIP() << "no CUDA device";
+  const auto c = test_inputs::small_attention_config();
+  std::vector<Stream> layers = {make_stream(c, 300, 15), make_stream(c, 300, 16)};
+  BackendSpec spec = k3v4_spec(16, 8);
+  spec.cache.attention = "reference";
+  auto cpu_cache = make_tiered_cache(spec);
+  spec.cache.attention = "auto";
+  auto gpu_cache = make_tiered_cache(spec);
+  cpu_cache->reset(c, 1, 300, at::kCPU);
+  gpu_cache->reset(c, 1, 300, at::Device(at::kCUDA, 0));
+  for (int64_t p = 0; p < 200; p += 64)
+    for (int64_t l = 0; l < c.n_layers; ++l) {
+      const auto call = call_at(layers[size_t(l)], l, p, std::min<int64_t>(64, 200 - p));
+      auto want = cpu_cache->attend(call);
+      auto got = gpu_cache->attend(call).to(at::kCPU);
+      EXPECT_LT((got - want).abs().max().item<double>(), 1e-4 * want.abs().max().item<double>()) << "pos " << p << " layer " << l;
+    }
+  EXPECT_EQ(gpu_cache->cuda_prefill_calls(), 4 * c.n_layers);  // 4 chunks, all on the GPU
+  EXPECT_EQ(cpu_cache->cuda_prefill_calls(), 0);
+}
+
 TEST(TieredKvCache, AttentionCudaFailsClearlyWhereTheKernelsCannotRun) {
   const auto c = test_inputs::small_attention_config();
   auto reset_error = [&](const std::string& attention) -> std::string {
