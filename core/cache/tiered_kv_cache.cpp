@@ -253,7 +253,11 @@ at::Tensor TieredKvCache::attend(const AttentionCall& call) {
   dev_.last = use_cuda_kernels(T);
   if (prefill_dense_ && !compressed_ && T > 1 && prefill_dense_->cached_tokens() == call.start_pos) {
     // The prefill on the GPU (exact, fp16 rows).
-    out = prefill_dense_->attend(call)[0].to(at::kFloat);  // [Hq, T, d]
+    AttentionCall on_device = call;  // (the decoder's tensors are there already)
+    on_device.q = call.q.to(device_);
+    on_device.k = call.k.to(device_);
+    on_device.v = call.v.to(device_);
+    out = prefill_dense_->attend(on_device)[0].to(at::kFloat);  // [Hq, T, d]
     store_rows_on_host(L, l, call);  // the first re-tiering encodes them on the host
     ++dev_.prefill_calls;
     read_bytes_acc_ += double(L.n_hot) * 4.0 * double(config_.head_dim) * double(config_.n_kv_heads);
