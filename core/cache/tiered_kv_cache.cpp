@@ -567,37 +567,64 @@ void TieredKvCache::apply_assignment(const PolicyContext& ctx, const Assignment&
     auto arena = at::zeros({int64_t(std::max<size_t>(total, 16))}, at::kByte);
     std::vector<kernels::PageInfo> pages(plan.size());
     std::vector<std::vector<int64_t>> page_pos(plan.size());
-    // Pages are independent (each writes its own bytes): encoded in parallel.
+    // On the CUDA path the new pages are encoded on the GPU (kernels::ada_encode), the reused ones
+    // copied here; the host arena gets the result back (the CPU code reads it).
+    const bool gpu_encode = use_cuda_kernels(1) && std::all_of(plan.begin(), plan.end(), [&](const NewPage& np) {
+      return tiers_[np.tier].kivi_bits == 0;
+    });
+    std::vector<kernels::EncodeJob> jobs;
+    std::vector<int64_t> job_rows;  // (head * N + position) of every row the jobs read, in order
+    auto cpu_encode = [&](size_t i, std::vector<float>& kbuf, std::vector<float>& vbuf, std::vector<float>& kq,
+                          std::vector<float>& vq) {
+      const NewPage& np = plan[i];
+      const CacheTier& tier = tiers_[np.tier];
+      const int n = int(np.pos.size());
+      kbuf.resize(size_t(n) * d);
+      vbuf.resize(size_t(n) * d);
+      for (int j = 0; j < n; ++j) {
+        std::memcpy(&kbuf[size_t(j) * d], keys.data_ptr<float>() + (np.head * N + np.pos[size_t(j)]) * d, size_t(d) * 4);
+        std::memcpy(&vbuf[size_t(j) * d], values.data_ptr<float>() + (np.head * N + np.pos[size_t(j)]) * d, size_t(d) * 4);
+      }
+      if (tier.kivi_bits > 0) {
+        kq.resize(kbuf.size());
+        vq.resize(vbuf.size());
+        kivi_quantize(tier.kivi_bits, n, int(d), kbuf.data(), vbuf.data(), kq.data(), vq.data());
+        kbuf.swap(kq);
+        vbuf.swap(vq);
+      }
+      kernels::cpu::encode_page(tier.layout, table_.codebooks[np.tier], L.signs.data() + np.head * d, kbuf.data(),
+                                vbuf.data(), n, 0, true, arena.data_ptr<uint8_t>() + offsets[i]);
+    };
+    // Pages are independent (each writes its own bytes): copied or encoded in parallel.
     at::parallel_for(0, int64_t(plan.size()), 4, [&](int64_t begin, int64_t end) {
       std::vector<float> kbuf, vbuf, kq, vq;
       for (size_t i = size_t(begin); i < size_t(end); ++i) {
         const NewPage& np = plan[i];
-        const CacheTier& tier = tiers_[np.tier];
-        uint8_t* dst = arena.data_ptr<uint8_t>() + offsets[i];
         pages[i] = {uint64_t(offsets[i]), np.tier, uint32_t(np.pos.size())};
         page_pos[i] = np.pos;
-        if (np.reuse >= 0) {
-          std::memcpy(dst, L.arena.data_ptr<uint8_t>() + L.pages[size_t(np.reuse)].byte_offset, tier.stored_page_bytes);
-          continue;
-        }
-        const int n = int(np.pos.size());
-        kbuf.resize(size_t(n) * d);
-        vbuf.resize(size_t(n) * d);
-        for (int j = 0; j < n; ++j) {
-          std::memcpy(&kbuf[size_t(j) * d], keys.data_ptr<float>() + (np.head * N + np.pos[size_t(j)]) * d, size_t(d) * 4);
-          std::memcpy(&vbuf[size_t(j) * d], values.data_ptr<float>() + (np.head * N + np.pos[size_t(j)]) * d, size_t(d) * 4);
-        }
-        if (tier.kivi_bits > 0) {
-          kq.resize(kbuf.size());
-          vq.resize(vbuf.size());
-          kivi_quantize(tier.kivi_bits, n, int(d), kbuf.data(), vbuf.data(), kq.data(), vq.data());
-          kbuf.swap(kq);
-          vbuf.swap(vq);
-        }
-        kernels::cpu::encode_page(tier.layout, table_.codebooks[np.tier], L.signs.data() + np.head * d, kbuf.data(),
-                                  vbuf.data(), n, 0, true, dst);
+        if (np.reuse >= 0)
+          std::memcpy(arena.data_ptr<uint8_t>() + offsets[i],
+                      L.arena.data_ptr<uint8_t>() + L.pages[size_t(np.reuse)].byte_offset, tiers_[np.tier].stored_page_bytes);
+        else if (!gpu_encode)
+          cpu_encode(i, kbuf, vbuf, kq, vq);
       }
     });
+    if (gpu_encode) {
+      for (size_t i = 0; i < plan.size(); ++i) {
+        const NewPage& np = plan[i];
+        if (np.reuse >= 0) continue;
+        jobs.push_back({uint64_t(offsets[i]), int32_t(job_rows.size()), int32_t(np.pos.size()), 0, int32_t(np.head),
+                        np.tier, 1});
+        for (int64_t p : np.pos) job_rows.push_back(np.head * N + p);
+      }
+      try {
+        if (!jobs.empty()) encode_on_device(L, keys, values, job_rows, jobs, arena);
+      } catch (const KernelError&) {  // a tier the CUDA encoder does not take: the CPU encodes it
+        std::vector<float> kbuf, vbuf, kq, vq;
+        for (size_t i = 0; i < plan.size(); ++i)
+          if (plan[i].reuse < 0) cpu_encode(i, kbuf, vbuf, kq, vq);
+      }
+    }
     L.arena = arena;
     L.pages = std::move(pages);
     L.page_pos = std::move(page_pos);
@@ -840,6 +867,50 @@ void TieredKvCache::pull_hot_rows(LayerState& L, int64_t layer, int64_t upto) {
   L.host_rows = upto;
 }
 
+void TieredKvCache::ensure_device_levels() {
+  if (!dev_.levels.empty()) return;  // the tiers' codebooks on the device (fixed for the cache's life)
+  auto up = [&](const float* p, size_t n) {
+    return at::from_blob(const_cast<float*>(p), {int64_t(n)}, at::kFloat).to(device_);
+  };
+  for (int t = 0; t < table_.count; ++t) {
+    const kernels::TierLayout& tl = table_.layouts[t];
+    const auto& cb = table_.codebooks[t];
+    dev_.levels.push_back(cb.key_levels ? up(cb.key_levels, size_t(kernels::key_level_count(tl))) : at::Tensor());
+    dev_.levels.push_back(cb.value_levels ? up(cb.value_levels, size_t(kernels::value_level_count(tl))) : at::Tensor());
+  }
+}
+
+kernels::TierTable TieredKvCache::device_tier_table() const {
+  kernels::TierTable tt = table_;
+  for (int t = 0; t < table_.count; ++t) {
+    const at::Tensor &kl = dev_.levels[size_t(2 * t)], &vl = dev_.levels[size_t(2 * t + 1)];
+    tt.codebooks[t] = {kl.defined() ? kl.data_ptr<float>() : nullptr, vl.defined() ? vl.data_ptr<float>() : nullptr};
+  }
+  return tt;
+}
+
+// The new pages of a re-tiering encoded by kernels::ada_encode: their rows (gathered from the
+// layer view, float) go up, the host arena (reused pages already in place) goes up, the jobs
+// write the new pages into it, and it comes back (the host code reads the pages).
+void TieredKvCache::encode_on_device(const LayerState& L, const at::Tensor& keys, const at::Tensor& values,
+                                     const std::vector<int64_t>& rows, const std::vector<kernels::EncodeJob>& jobs,
+                                     at::Tensor& arena) {
+  const int64_t d = config_.head_dim;
+  ensure_device_levels();
+  auto idx = at::from_blob(const_cast<int64_t*>(rows.data()), {int64_t(rows.size())}, at::kLong);
+  auto k = keys.reshape({-1, d}).index_select(0, idx).to(device_);  // [rows, d] float
+  auto v = values.reshape({-1, d}).index_select(0, idx).to(device_);
+  auto dj = at::from_blob(const_cast<kernels::EncodeJob*>(jobs.data()), {int64_t(jobs.size() * sizeof(kernels::EncodeJob))},
+                          at::kByte).to(device_);
+  auto signs = at::from_blob(const_cast<int8_t*>(L.signs.data()), {int64_t(L.signs.size())}, at::kChar).to(device_);
+  auto da = arena.to(device_);
+  kernels::ada_encode(device_tier_table(), signs.data_ptr<int8_t>(), int(d), k.data_ptr<float>(), v.data_ptr<float>(),
+                      reinterpret_cast<const kernels::EncodeJob*>(dj.data_ptr()), int(jobs.size()), da.data_ptr<uint8_t>(),
+                      nullptr);
+  arena.copy_(da);  // synchronous: the host arena holds the encoded pages
+  dev_.gpu_encoded_pages += int64_t(jobs.size());
+}
+
 bool TieredKvCache::use_cuda_kernels(int64_t T) const {
   return opt_.attention != "reference" && dev_.fallback.empty() && T == 1 && device_.is_cuda() &&
          uniform_tier_policy() && completion_.empty() && kernels::cuda_device_available();
@@ -868,14 +939,7 @@ at::Tensor TieredKvCache::attend_layer_cuda(LayerState& L, int64_t layer, const 
     if (n) std::memcpy(t.data_ptr(), p, n);
     return t.to(device_);
   };
-  if (dev_.levels.empty())  // the tiers' codebooks on the device (fixed for the cache's life)
-    for (int t = 0; t < table_.count; ++t) {
-      const kernels::TierLayout& tl = table_.layouts[t];
-      const auto& cb = table_.codebooks[t];
-      dev_.levels.push_back(cb.key_levels ? up(cb.key_levels, sizeof(float) * size_t(kernels::key_level_count(tl))) : at::Tensor());
-      dev_.levels.push_back(cb.value_levels ? up(cb.value_levels, sizeof(float) * size_t(kernels::value_level_count(tl)))
-                                            : at::Tensor());
-    }
+  ensure_device_levels();
   if (dev_.layers.size() != layers_.size()) dev_.layers.assign(layers_.size(), DeviceLayer{});
   DeviceLayer& D = dev_.layers[size_t(layer)];
   const kernels::TierLayout f16 = hot_page_layout(d);
@@ -926,11 +990,8 @@ at::Tensor TieredKvCache::attend_layer_cuda(LayerState& L, int64_t layer, const 
   kv.num_kv_heads = int(Hkv);
   kv.head_dim = int(d);
   kv.tiers = staged_.table;
-  for (int t = 0; t < table_.count; ++t) {
-    const at::Tensor &kl = dev_.levels[size_t(2 * t)], &vl = dev_.levels[size_t(2 * t + 1)];
-    kv.tiers.codebooks[t] = {kl.defined() ? reinterpret_cast<const float*>(kl.data_ptr()) : nullptr,
-                             vl.defined() ? reinterpret_cast<const float*>(vl.data_ptr()) : nullptr};
-  }
+  const kernels::TierTable dt = device_tier_table();
+  for (int t = 0; t < table_.count; ++t) kv.tiers.codebooks[t] = dt.codebooks[t];
   int max_pages = 1;
   for (int64_t h = 0; h < Hkv; ++h) max_pages = std::max(max_pages, staged_.indptr[size_t(h + 1)] - staged_.indptr[size_t(h)]);
   auto qd = call.q[0].select(1, T - 1).to(device_, at::kFloat).contiguous();  // [Hq, d] on the device

@@ -23,6 +23,7 @@
 #include "core/codecs/rotation_signs.h"
 #include "core/decoder/attention_backend.h"
 #include "core/policies/retention_policy.h"
+#include "kernels/ada_attention.h"
 #include "kernels/page_table.h"
 
 namespace skv {
@@ -112,6 +113,7 @@ class TieredKvCache : public AttentionBackend {
   int64_t cuda_arena_uploads() const { return dev_.uploads; }
   // Prefill calls that ran on the GPU's dense fp16 cache (the CUDA path's prefill).
   int64_t cuda_prefill_calls() const { return dev_.prefill_calls; }
+  int64_t cuda_encoded_pages() const { return dev_.gpu_encoded_pages; }
   // Bytes the layer's last call read to select its pages (page bounds, skipped pages' summaries).
   double read_selection_bytes(int64_t layer) const;
   // Decoded sealed keys/values of (layer, head) and their positions (explicit decode, for tests).
@@ -199,11 +201,16 @@ class TieredKvCache : public AttentionBackend {
     std::string fallback;            // auto: why the CUDA kernels were given up (then CPU code)
     int64_t steps = 0, uploads = 0;  // decode calls served, whole-arena uploads
     int64_t prefill_calls = 0;       // prefill calls on the GPU (prefill_dense_)
+    int64_t gpu_encoded_pages = 0;   // pages the re-tierings encoded on the GPU (kernels::ada_encode)
     bool last = false;               // the last decode call ran on the CUDA kernels
   } dev_;
   at::Tensor attend_layer_cuda(LayerState& L, int64_t layer, const AttentionCall& call);
   bool use_cuda_kernels(int64_t T) const;
   bool uniform_tier_policy() const;
+  void ensure_device_levels();
+  kernels::TierTable device_tier_table() const;  // table_ with the device codebooks
+  void encode_on_device(const LayerState& L, const at::Tensor& keys, const at::Tensor& values,
+                        const std::vector<int64_t>& rows, const std::vector<kernels::EncodeJob>& jobs, at::Tensor& arena);
   // The call's new rows into hot_k/hot_v (after pulling any rows still only on the device).
   void store_rows_on_host(LayerState& L, int64_t layer, const AttentionCall& call);
   // Hot rows [host_rows, upto) (default: all) copied back from the layer's device arena.

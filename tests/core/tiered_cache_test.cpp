@@ -159,24 +159,44 @@ TEST(TieredKvCache, CudaKernelsMatchTheCpuPath) {
   EXPECT_EQ(gpu_cache->cuda_arena_uploads(), gpu_cache->retier_count() * c.n_layers);  // rows in between
   EXPECT_DOUBLE_EQ(gpu_cache->last_step_read_bytes(), cpu_cache->last_step_read_bytes());
   // The rows the CUDA path kept only on the device (pulled back for every re-tiering and here)
-  // are the CPU path's rows bit for bit: the two caches' staged tables are the same bytes.
+  // are the CPU path's rows bit for bit: the staged tables' hot pages are the same bytes. The
+  // sealed pages were encoded on the GPU (kernels::ada_encode: float where the CPU code rounds in
+  // double, so a code at a cell boundary may differ, rarely): almost every byte is the same.
+  EXPECT_GT(gpu_cache->cuda_encoded_pages(), 0);
+  EXPECT_EQ(cpu_cache->cuda_encoded_pages(), 0);
   for (int64_t l = 0; l < c.n_layers; ++l) {
     const kernels::PagedKv a = cpu_cache->staged_view(l);
     const int32_t np = a.indptr[a.num_kv_heads];
     ASSERT_GT(np, 0);
-    const kernels::PageInfo& last = a.pages[a.indices[np - 1]];  // the last head's last hot page ends the arena
-    const uint64_t bytes = last.byte_offset + kernels::page_offsets(a.tiers.layouts[last.tier]).total;
-    std::vector<uint8_t> want(a.arena, a.arena + bytes);
     std::vector<kernels::PageInfo> want_pages(a.pages, a.pages + np);
+    std::vector<int32_t> want_indices(a.indices, a.indices + np);
+    const kernels::PageInfo& last = a.pages[a.indices[np - 1]];  // the last head's last hot page ends the arena
+    std::vector<uint8_t> want(a.arena, a.arena + last.byte_offset + kernels::page_offsets(a.tiers.layouts[last.tier]).total);
+    const int hot_tier = a.tiers.count - 1;
     const kernels::PagedKv b = gpu_cache->staged_view(l);
     ASSERT_EQ(b.indptr[b.num_kv_heads], np);
-    EXPECT_TRUE(std::equal(want.begin(), want.end(), b.arena)) << "layer " << l;
-    for (int32_t i = 0; i < np; ++i) EXPECT_EQ(b.pages[i].tokens, want_pages[size_t(i)].tokens);
+    size_t differ = 0, sealed_bytes = 0;
+    for (int32_t i = 0; i < np; ++i) {
+      const kernels::PageInfo& pa = want_pages[size_t(want_indices[size_t(i)])];
+      const kernels::PageInfo& pb = b.pages[b.indices[i]];
+      ASSERT_EQ(pb.tokens, pa.tokens);
+      ASSERT_EQ(pb.tier, pa.tier);
+      ASSERT_EQ(pb.byte_offset, pa.byte_offset);
+      const size_t n = kernels::page_offsets(a.tiers.layouts[pa.tier]).total;
+      const uint8_t* x = want.data() + pa.byte_offset;
+      const uint8_t* y = b.arena + pb.byte_offset;
+      if (int(pa.tier) == hot_tier) {
+        EXPECT_TRUE(std::equal(x, x + n, y)) << "layer " << l << ": hot page " << i;
+      } else {
+        sealed_bytes += n;
+        for (size_t k = 0; k < n; ++k) differ += x[k] != y[k];
+      }
+    }
+    EXPECT_GT(sealed_bytes, 0u);
+    EXPECT_LT(double(differ), 0.005 * double(sealed_bytes)) << "layer " << l << ": " << differ << " of " << sealed_bytes;
   }
 }
 
-// On a CUDA device the prefill of the CUDA path runs on a dense fp16 cache on the GPU: every
-// prefill chunk's output equals the CPU path's exact attention (float64 over the same fp16 rows).
 TEST(TieredKvCache, CudaPrefillMatchesTheCpuPath) {
   if (!at::hasCUDA() || !kernels::cuda_device_available()) GTEST_SKIP() << "no CUDA device";
   const auto c = test_inputs::small_attention_config();
