@@ -187,9 +187,12 @@ void draw_host(StudioUi& ui, StudioHost& host, const StudioSnapshot& snap, const
     ImGui::SameLine();
   }
   const FrameStats& last = ui.frame_log.frames.empty() ? FrameStats{} : ui.frame_log.frames.back();
+  const std::string backend = s.backend_name.empty() ? "-"
+                              : s.attention_path.empty() ? s.backend_name
+                                                         : s.backend_name + ", attention: " + s.attention_path;
   ImGui::Text("%s  |  %s  |  %s  |  %zu tokens  |  %.1f tokens/s  |  backend %s  |  %.0f fps drawn, frame %.1f ms (UI %.1f)",
               phase_label(s.phase), s.model.name.empty() ? s.settings.model_spec.c_str() : s.model.name.c_str(),
-              s.device.empty() ? "-" : s.device.c_str(), s.tokens.size(), tps, s.backend_name.empty() ? "-" : s.backend_name.c_str(), ui.fps,
+              s.device.empty() ? "-" : s.device.c_str(), s.tokens.size(), tps, backend.c_str(), ui.fps,
               last.frame_ms, last.ui_ms + last.render_ms);
   if (ImGui::IsItemHovered()) frame_stats_tooltip(ui);
   ImGui::End();

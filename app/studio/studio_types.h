@@ -169,6 +169,7 @@ struct StudioSnapshot {
   RunSettings settings;         // of the current/last run
   PolicySettings policy;        // as requested
   std::string backend_name;     // what actually runs ("dense")
+  std::string attention_path;   // tiered cache: which code attended the last decode step ("cuda kernels", "cpu reference")
   bool policy_fallback = false; // the requested policy is not in this build; dense runs instead
   ModelShape model;
   std::string device;           // device_description

@@ -566,6 +566,7 @@ struct StudioWorker::Impl {
     probe.record_modeled_bytes(t.index, probes::kNoLayer, tiered ? "attention (tiered layout)" : "attention K+V (dense layout)",
                                static_cast<uint64_t>(read));
     state.tokens.push_back(token_view(t, tok));
+    if (tiered && t.index > 0) state.attention_path = tiered->attention_path();
     StepSeries& s = state.series;
     push_capped(s.step, static_cast<double>(t.index), kMaxSeries);
     push_capped(s.step_ms, t.step_ms, kMaxSeries);

@@ -158,6 +158,7 @@ TEST(StudioWorker, RdrRunPublishesItsTiersBudgetAndBytes) {
   auto s = wait_for(w, [](const StudioSnapshot& s) { return s.phase == RunPhase::finished || s.phase == RunPhase::failed; }, 300s);
   ASSERT_EQ(s->phase, RunPhase::finished) << s->phase_detail;
   EXPECT_NE(s->backend_name.find("rdr"), std::string::npos) << s->backend_name;
+  EXPECT_EQ(s->attention_path, "cpu reference");  // RDR attends with the CPU code on every device
   ASSERT_TRUE(s->tiers.available);
   EXPECT_EQ(s->tiers.tier_names.size(), 1u + 4u);  // hot window + fp16, k4v4, k3v4, k2v2
   EXPECT_EQ(s->tiers.positions, static_cast<int>(s->prompt_tokens.size() + s->tokens.size()) - 1);
