@@ -3,6 +3,7 @@
 #include <exception>
 
 #include "app/cli/cli_commands.h"
+#include "core/common/error_text.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"skv: profile long-context decoding with a compressed (Spherical) KV cache"};
@@ -35,7 +36,7 @@ int main(int argc, char** argv) {
     for (auto& [sub, handler] : commands)
       if (sub->parsed()) return handler();
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "skv: error: %s\n", e.what());
+    std::fprintf(stderr, "skv: error: %s\n", skv::error_line(e).c_str());
     return 1;
   }
   return 1;

@@ -25,6 +25,7 @@
 #include "app/studio/studio_backend_spec.h"
 #include "core/cache/backend_factory.h"
 #include "core/common/error.h"
+#include "core/common/error_text.h"
 #include "core/decoder/dense_kv_cache.h"
 #include "core/decoder/device_choice.h"
 #include "core/decoder/generator.h"
@@ -197,15 +198,15 @@ struct StudioWorker::Impl {
       try {
         run(job);
       } catch (const std::exception& e) {
-        message(MessageLevel::error, e.what());
+        message(MessageLevel::error, error_line(e));
         if (recorder) {
           guard_recorder([&] {
-            recorder->add_status(std::string("error: the run failed: ") + e.what());
+            recorder->add_status("error: the run failed: " + error_line(e));
             recorder->flush();
           });
           recorder.reset();
         }
-        set_phase(RunPhase::failed, e.what());
+        set_phase(RunPhase::failed, error_line(e));
       }
       probe.stop();
       running = false;
