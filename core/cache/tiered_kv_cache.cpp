@@ -125,13 +125,11 @@ void TieredKvCache::reset(const ModelConfig& c, int64_t batch, int64_t capacity,
   }
   // The prefill (exact, every token hot) on the GPU: a dense fp16 cache on the device does it
   // where the CUDA path will serve the decode steps (the CPU's exact float64 attention over the
-  // whole prompt took ~14 s for 4k tokens); released at the first re-tiering.
+  // whole prompt took ~14 s for 4k tokens). Made at the first prefill call (a cache that adopts
+  // another's prefill never holds one), released at the first re-tiering.
   prefill_dense_.reset();
-  if (device.is_cuda() && opt_.attention != "reference" && uniform_tier_policy() && completion_.empty() &&
-      kernels::cuda_device_available()) {
-    prefill_dense_ = std::make_unique<DenseKvCache>(at::kHalf);  // hot rows are fp16 (rounded as on the CPU)
-    prefill_dense_->reset(c, batch, capacity, device);
-  }
+  gpu_prefill_ = device.is_cuda() && opt_.attention != "reference" && uniform_tier_policy() && completion_.empty() &&
+                 kernels::cuda_device_available();
   const int64_t Hkv = c.n_kv_heads, Hq = c.n_heads, d = c.head_dim;
   auto f32 = at::TensorOptions().dtype(at::kFloat);
   layers_.clear();
@@ -251,6 +249,10 @@ at::Tensor TieredKvCache::attend(const AttentionCall& call) {
   // host: no device-to-host copy, so no sync, on its decode steps.
   at::Tensor out, q;
   dev_.last = use_cuda_kernels(T);
+  if (gpu_prefill_ && !prefill_dense_ && !compressed_ && T > 1 && call.start_pos == 0) {
+    prefill_dense_ = std::make_unique<DenseKvCache>(at::kHalf);  // hot rows are fp16 (rounded as on the CPU)
+    prefill_dense_->reset(config_, 1, capacity_, device_);
+  }
   if (prefill_dense_ && !compressed_ && T > 1 && prefill_dense_->cached_tokens() == call.start_pos) {
     // The prefill on the GPU (exact, fp16 rows).
     AttentionCall on_device = call;  // (the decoder's tensors are there already)

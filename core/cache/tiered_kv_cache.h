@@ -217,6 +217,7 @@ class TieredKvCache : public AttentionBackend {
   void pull_hot_rows(LayerState& L, int64_t layer, int64_t upto = -1);
   uint64_t next_epoch_ = 1;
   std::unique_ptr<AttentionBackend> prefill_dense_;  // CUDA path: the prefill's exact attention on the GPU
+  bool gpu_prefill_ = false;                         // this cache's prefill runs there (made at its first call)
   std::string completion_;
   at::Tensor feature_w_;  // [m, d] positive random features (shared by every head)
   ModelConfig config_;
