@@ -128,8 +128,8 @@ void TieredKvCache::reset(const ModelConfig& c, int64_t batch, int64_t capacity,
   // whole prompt took ~14 s for 4k tokens). Made at the first prefill call (a cache that adopts
   // another's prefill never holds one), released at the first re-tiering.
   prefill_dense_.reset();
-  gpu_prefill_ = device.is_cuda() && opt_.attention != "reference" && uniform_tier_policy() && completion_.empty() &&
-                 kernels::cuda_device_available();
+  cuda_path_ = device.is_cuda() && opt_.attention != "reference" && uniform_tier_policy() && completion_.empty() &&
+               kernels::cuda_device_available();
   const int64_t Hkv = c.n_kv_heads, Hq = c.n_heads, d = c.head_dim;
   auto f32 = at::TensorOptions().dtype(at::kFloat);
   layers_.clear();
@@ -249,7 +249,7 @@ at::Tensor TieredKvCache::attend(const AttentionCall& call) {
   // host: no device-to-host copy, so no sync, on its decode steps.
   at::Tensor out, q;
   dev_.last = use_cuda_kernels(T);
-  if (gpu_prefill_ && !prefill_dense_ && !compressed_ && T > 1 && call.start_pos == 0) {
+  if (cuda_path_ && !prefill_dense_ && !compressed_ && T > 1 && call.start_pos == 0) {
     prefill_dense_ = std::make_unique<DenseKvCache>(at::kHalf);  // hot rows are fp16 (rounded as on the CPU)
     prefill_dense_->reset(config_, 1, capacity_, device_);
   }
@@ -620,7 +620,7 @@ void TieredKvCache::apply_assignment(const PolicyContext& ctx, const Assignment&
         for (int64_t p : np.pos) job_rows.push_back(np.head * N + p);
       }
       try {
-        if (!jobs.empty()) encode_on_device(L, keys, values, job_rows, jobs, arena);
+        if (!jobs.empty()) encode_on_device(L, int64_t(l), keys, values, job_rows, jobs, arena);
       } catch (const KernelError&) {  // a tier the CUDA encoder does not take: the CPU encodes it
         std::vector<float> kbuf, vbuf, kq, vq;
         for (size_t i = 0; i < plan.size(); ++i)
@@ -882,6 +882,14 @@ void TieredKvCache::ensure_device_levels() {
   }
 }
 
+// The layer's Hadamard signs on the device (fixed for the cache's life: uploaded once).
+const at::Tensor& TieredKvCache::device_signs(const LayerState& L, int64_t layer) {
+  if (dev_.layers.size() != layers_.size()) dev_.layers.assign(layers_.size(), DeviceLayer{});
+  at::Tensor& s = dev_.layers[size_t(layer)].signs;
+  if (!s.defined()) s = at::from_blob(const_cast<int8_t*>(L.signs.data()), {int64_t(L.signs.size())}, at::kChar).to(device_);
+  return s;
+}
+
 kernels::TierTable TieredKvCache::device_tier_table() const {
   kernels::TierTable tt = table_;
   for (int t = 0; t < table_.count; ++t) {
@@ -894,7 +902,7 @@ kernels::TierTable TieredKvCache::device_tier_table() const {
 // The new pages of a re-tiering encoded by kernels::ada_encode: their rows (gathered from the
 // layer view, float) go up, the host arena (reused pages already in place) goes up, the jobs
 // write the new pages into it, and it comes back (the host code reads the pages).
-void TieredKvCache::encode_on_device(const LayerState& L, const at::Tensor& keys, const at::Tensor& values,
+void TieredKvCache::encode_on_device(const LayerState& L, int64_t layer, const at::Tensor& keys, const at::Tensor& values,
                                      const std::vector<int64_t>& rows, const std::vector<kernels::EncodeJob>& jobs,
                                      at::Tensor& arena) {
   const int64_t d = config_.head_dim;
@@ -904,19 +912,15 @@ void TieredKvCache::encode_on_device(const LayerState& L, const at::Tensor& keys
   auto v = values.reshape({-1, d}).index_select(0, idx).to(device_);
   auto dj = at::from_blob(const_cast<kernels::EncodeJob*>(jobs.data()), {int64_t(jobs.size() * sizeof(kernels::EncodeJob))},
                           at::kByte).to(device_);
-  auto signs = at::from_blob(const_cast<int8_t*>(L.signs.data()), {int64_t(L.signs.size())}, at::kChar).to(device_);
   auto da = arena.to(device_);
-  kernels::ada_encode(device_tier_table(), signs.data_ptr<int8_t>(), int(d), k.data_ptr<float>(), v.data_ptr<float>(),
+  kernels::ada_encode(device_tier_table(), device_signs(L, layer).data_ptr<int8_t>(), int(d), k.data_ptr<float>(), v.data_ptr<float>(),
                       reinterpret_cast<const kernels::EncodeJob*>(dj.data_ptr()), int(jobs.size()), da.data_ptr<uint8_t>(),
                       nullptr);
   arena.copy_(da);  // synchronous: the host arena holds the encoded pages
   dev_.gpu_encoded_pages += int64_t(jobs.size());
 }
 
-bool TieredKvCache::use_cuda_kernels(int64_t T) const {
-  return opt_.attention != "reference" && dev_.fallback.empty() && T == 1 && device_.is_cuda() &&
-         uniform_tier_policy() && completion_.empty() && kernels::cuda_device_available();
-}
+bool TieredKvCache::use_cuda_kernels(int64_t T) const { return cuda_path_ && T == 1 && dev_.fallback.empty(); }
 
 // Policy "ada" (make_policy names it "ada(<tier>)"): one tier for every sealed token, no
 // attention-based utilities, page selection or completion: what the CUDA path serves.
@@ -936,13 +940,8 @@ std::string TieredKvCache::attention_path() const {
 at::Tensor TieredKvCache::attend_layer_cuda(LayerState& L, int64_t layer, const AttentionCall& call) {
   const int64_t Hq = config_.n_heads, Hkv = config_.n_kv_heads, d = config_.head_dim;
   const at::TensorOptions bytes_on_dev = at::TensorOptions().dtype(at::kByte).device(device_);
-  auto up = [&](const void* p, size_t n) {
-    auto t = at::empty({int64_t(std::max<size_t>(n, 16))}, at::kByte);
-    if (n) std::memcpy(t.data_ptr(), p, n);
-    return t.to(device_);
-  };
   ensure_device_levels();
-  if (dev_.layers.size() != layers_.size()) dev_.layers.assign(layers_.size(), DeviceLayer{});
+  const at::Tensor& signs = device_signs(L, layer);
   DeviceLayer& D = dev_.layers[size_t(layer)];
   const kernels::TierLayout f16 = hot_page_layout(d);
   const kernels::PageOffsets fo = kernels::page_offsets(f16);
@@ -956,7 +955,6 @@ at::Tensor TieredKvCache::attend_layer_cuda(LayerState& L, int64_t layer, const 
     if (D.sealed) std::memcpy(host.data_ptr<uint8_t>(), L.arena.data_ptr<uint8_t>(), D.sealed);
     stage_hot_rows(L, 0, D.sealed, D.hot_cap, host.data_ptr<uint8_t>());
     D.arena = host.to(device_);
-    D.signs = up(L.signs.data(), L.signs.size());
     D.epoch = L.epoch;
     ++dev_.uploads;
   } else {  // the call's new rows, straight from its device tensors, into every kv head's hot page
@@ -987,7 +985,7 @@ at::Tensor TieredKvCache::attend_layer_cuda(LayerState& L, int64_t layer, const 
   kv.pages = reinterpret_cast<const kernels::PageInfo*>(dev_.table.data_ptr<uint8_t>());
   kv.indptr = reinterpret_cast<const int32_t*>(dev_.table.data_ptr<uint8_t>() + pb);
   kv.indices = xb ? reinterpret_cast<const int32_t*>(dev_.table.data_ptr<uint8_t>() + pb + ib) : nullptr;
-  kv.signs = reinterpret_cast<const int8_t*>(D.signs.data_ptr());
+  kv.signs = signs.data_ptr<int8_t>();
   kv.batch = 1;
   kv.num_kv_heads = int(Hkv);
   kv.head_dim = int(d);

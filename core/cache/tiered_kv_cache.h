@@ -209,7 +209,8 @@ class TieredKvCache : public AttentionBackend {
   bool uniform_tier_policy() const;
   void ensure_device_levels();
   kernels::TierTable device_tier_table() const;  // table_ with the device codebooks
-  void encode_on_device(const LayerState& L, const at::Tensor& keys, const at::Tensor& values,
+  const at::Tensor& device_signs(const LayerState& L, int64_t layer);
+  void encode_on_device(const LayerState& L, int64_t layer, const at::Tensor& keys, const at::Tensor& values,
                         const std::vector<int64_t>& rows, const std::vector<kernels::EncodeJob>& jobs, at::Tensor& arena);
   // The call's new rows into hot_k/hot_v (after pulling any rows still only on the device).
   void store_rows_on_host(LayerState& L, int64_t layer, const AttentionCall& call);
@@ -217,7 +218,9 @@ class TieredKvCache : public AttentionBackend {
   void pull_hot_rows(LayerState& L, int64_t layer, int64_t upto = -1);
   uint64_t next_epoch_ = 1;
   std::unique_ptr<AttentionBackend> prefill_dense_;  // CUDA path: the prefill's exact attention on the GPU
-  bool gpu_prefill_ = false;                         // this cache's prefill runs there (made at its first call)
+  // reset(): a CUDA device, attention not "reference", policy ada, no completion: the CUDA path
+  // serves this cache's prefill (prefill_dense_, made at its first call) and decode steps.
+  bool cuda_path_ = false;
   std::string completion_;
   at::Tensor feature_w_;  // [m, d] positive random features (shared by every head)
   ModelConfig config_;

@@ -129,6 +129,22 @@ TEST(TieredKvCache, StagedViewReproducesTheCachesDecodeAttention) {
   EXPECT_EQ(checked, 80);
 }
 
+// The same k3v4 cache twice, reset: on the CPU reference path, and on a CUDA device with
+// `attention` (the CUDA path tests; they skip without a device).
+struct CachePair {
+  std::unique_ptr<TieredKvCache> cpu, gpu;
+};
+CachePair cpu_and_gpu_caches(const ModelConfig& c, const std::string& attention) {
+  BackendSpec spec = k3v4_spec(16, 8);
+  spec.cache.attention = "reference";
+  CachePair p{make_tiered_cache(spec), nullptr};
+  spec.cache.attention = attention;
+  p.gpu = make_tiered_cache(spec);
+  p.cpu->reset(c, 1, 300, at::kCPU);
+  p.gpu->reset(c, 1, 300, at::Device(at::kCUDA, 0));
+  return p;
+}
+
 // The CUDA path (TieredCacheOptions::attention auto/cuda: decode steps on the ADA CUDA kernels over
 // the device-resident staged table, whole uploads after re-tierings, the new rows written on the
 // device between them) against the CPU reference path, step by step, through re-tierings. Needs a
@@ -137,13 +153,7 @@ TEST(TieredKvCache, CudaKernelsMatchTheCpuPath) {
   if (!at::hasCUDA() || !kernels::cuda_device_available()) GTEST_SKIP() << "no CUDA device";
   const auto c = test_inputs::small_attention_config();
   std::vector<Stream> layers = {make_stream(c, 300, 13), make_stream(c, 300, 14)};
-  BackendSpec spec = k3v4_spec(16, 8);
-  spec.cache.attention = "reference";
-  auto cpu_cache = make_tiered_cache(spec);
-  spec.cache.attention = "cuda";
-  auto gpu_cache = make_tiered_cache(spec);
-  cpu_cache->reset(c, 1, 300, at::kCPU);
-  gpu_cache->reset(c, 1, 300, at::Device(at::kCUDA, 0));
+  auto [cpu_cache, gpu_cache] = cpu_and_gpu_caches(c, "cuda");
   std::vector<at::Tensor> want;
   drive(*cpu_cache, c, layers, 150, 40, [&](int64_t, int64_t, const at::Tensor& o) { want.push_back(o); });
   size_t i = 0;
@@ -201,13 +211,7 @@ TEST(TieredKvCache, CudaPrefillMatchesTheCpuPath) {
   if (!at::hasCUDA() || !kernels::cuda_device_available()) GTEST_SKIP() << "no CUDA device";
   const auto c = test_inputs::small_attention_config();
   std::vector<Stream> layers = {make_stream(c, 300, 15), make_stream(c, 300, 16)};
-  BackendSpec spec = k3v4_spec(16, 8);
-  spec.cache.attention = "reference";
-  auto cpu_cache = make_tiered_cache(spec);
-  spec.cache.attention = "auto";
-  auto gpu_cache = make_tiered_cache(spec);
-  cpu_cache->reset(c, 1, 300, at::kCPU);
-  gpu_cache->reset(c, 1, 300, at::Device(at::kCUDA, 0));
+  auto [cpu_cache, gpu_cache] = cpu_and_gpu_caches(c, "auto");
   for (int64_t p = 0; p < 200; p += 64)
     for (int64_t l = 0; l < c.n_layers; ++l) {
       const auto call = call_at(layers[size_t(l)], l, p, std::min<int64_t>(64, 200 - p));
