@@ -16,10 +16,14 @@
 //
 // Kernel mapping (per token, lane tig = lane % 4 of the MMA's thread group owns dims
 // [tig D/4, (tig+1) D/4), i.e. 3D/4 code bits, kept as NW = ceil(3D/128) 32-bit "span" words):
-// plane words, NW each, in this order: R (the raw code bits), Par = R ^ R>>1 ^ R>>2 (bit 3i:
-// b0^b1^b2 of dim i), X1 = R ^ R>>1 (bit 3i: b0^b1, 3i+1: b1^b2), X2 = R ^ R>>2 (bit 3i: b0^b2);
-// the symmetric case uses only R and Par. Every other bit position of a plane word gets a zero
-// coefficient. MMA step (word w, u = 0..3): A registers W & (0x01010101 << s), s = 2u (K cols
+// plane words in this order: R (NW words, the raw code bits), Par (1 word), and in the general
+// case X1 (NW words, R ^ R>>1: span bit 3i b0^b1, 3i+1 b1^b2 of dim i) and X2 (1 word).
+// Par and X2 are compacted: the parity P = R ^ R>>1 ^ R>>2 (and R ^ R>>2) carries its one useful
+// bit per dim at span bits 3i only, a third of its positions, and span word i's useful bits sit
+// at positions p = i (mod 3) (32 = 2 mod 3), so the three words merge into one with two
+// bit-selects: position p of the compact word is span bit 32 (p mod 3) + p. So the symmetric
+// case runs NW + 1 words (4 at D = 128, not 6), the general one 2 NW + 2 (8, not 12). Every
+// other bit position of a plane word gets a zero coefficient. MMA step (word w, u = 0..3): A registers W & (0x01010101 << s), s = 2u (K cols
 // 4 tig + j) and s = 2u + 1 (K cols 16 + 4 tig + j): byte j is bit 8j + s of W times 2^s; the B
 // table holds, for that K row and column n (head n / 2, digit 2 * (MMA index) + n % 2), digit of
 // round(kappa_S q'_{h,dim} 2^(E_h - s)).
@@ -42,7 +46,7 @@ namespace skv::kernels::bitplane {
 // Span words per lane and token (D = 64: 48 bits in 2 words; D = 128: 96 bits in 3 words).
 SKV_BP_HD constexpr int span_words(int d) { return (3 * (d / 4) + 31) / 32; }
 // Plane words per lane and token: R + Par (symmetric codebook) or R + Par + X1 + X2 (general).
-SKV_BP_HD constexpr int plane_words(int d, bool general) { return (general ? 4 : 2) * span_words(d); }
+SKV_BP_HD constexpr int plane_words(int d, bool general) { return (general ? 2 : 1) * (span_words(d) + 1); }
 // MMA k32 steps per 16-token tile, B-table bytes (the general case, the most it needs).
 SKV_BP_HD constexpr int mma_steps(int d, bool general) { return 4 * plane_words(d, general); }
 inline constexpr int kHeaderBytes = 64;  // cst[4], inv_scale[4], general flag, padding
@@ -103,14 +107,18 @@ SKV_BP_HD inline double walsh3_one(const float* levels, int S) {
 // Which plane (bit mask S, 0 = none) bit `pos` (0..31) of plane word `w` carries, and its dim
 // (lane-local, 0 .. D/4 - 1).
 SKV_BP_HD inline int plane_of(int d, int w, int pos, int* dim) {
-  const int nw = span_words(d), type = w / nw, span_pos = 32 * (w % nw) + pos;
+  const int nw = span_words(d), span_bits = 3 * (d / 4);
+  const bool x_part = w > nw;                      // X1, X2 (general case)
+  const int wi = x_part ? w - (nw + 1) : w;        // index within R + Par or X1 + X2
+  const bool compact = wi == nw;                   // Par or X2
+  const int span_word = compact ? pos % 3 : wi;    // the span word the bit comes from
+  const int span_pos = 32 * span_word + pos;
   *dim = span_pos / 3;
-  if (span_pos >= 3 * (d / 4)) return 0;
-  const int r = span_pos % 3;
-  if (type == 0) return 1 << r;
-  if (type == 1) return r == 0 ? 7 : 0;
-  if (type == 2) return r == 0 ? 3 : r == 1 ? 6 : 0;
-  return r == 0 ? 5 : 0;
+  if (span_word >= nw || span_pos >= span_bits) return 0;
+  const int r = span_pos % 3;                      // 0 for the compact words' positions
+  if (compact) return x_part ? 5 : 7;
+  if (!x_part) return 1 << r;
+  return r == 0 ? 3 : r == 1 ? 6 : 0;
 }
 
 // Scale exponent of a head: E with max|coefficient| * 2^E < 2^29 (4 balanced s8 digits hold it).
@@ -156,11 +164,22 @@ SKV_BP_HD inline uint32_t table_word(int d, int nh, int step, int lane, int whic
 SKV_BP_HD inline uint32_t funnel_r(uint32_t lo, uint32_t hi, int s) {
   return s == 0 ? lo : uint32_t(((uint64_t(hi) << 32) | lo) >> s);
 }
+// Bit-select: bits of a where m is set, of b elsewhere (one LOP3).
+SKV_BP_HD inline uint32_t bit_select(uint32_t a, uint32_t b, uint32_t m) { return (a & m) | (b & ~m); }
+// The compact word of three span-aligned words p[0..NW-1] whose useful bits are span bits 3i.
+template <int NW>
+SKV_BP_HD inline uint32_t compact_thirds(const uint32_t* p) {
+  constexpr uint32_t kM0 = 0x49249249u, kM2 = 0x24924924u;  // positions 0 and 2 (mod 3)
+  uint32_t c = bit_select(p[0], p[1], kM0);                  // positions 1 (mod 3) from word 1
+  if constexpr (NW > 2) c = bit_select(p[2], c, kM2);
+  return c;
+}
 template <int D, bool GENERAL>
 SKV_BP_HD inline void lane_plane_words(const uint32_t* row, int tig, uint32_t* W) {
   constexpr int NW = span_words(D);
+  static_assert(NW == 2 || NW == 3, "D 64 or 128");
   const int start = tig * 3 * (D / 4), w0 = start >> 5, sh = start & 31;
-  uint32_t R[NW + 1];
+  uint32_t R[NW + 1], P[NW], X2[NW];
   SKV_BP_UNROLL
   for (int i = 0; i < NW; ++i) R[i] = sh ? funnel_r(row[w0 + i], row[w0 + i + 1], sh) : row[w0 + i];
   R[NW] = 0;
@@ -168,12 +187,15 @@ SKV_BP_HD inline void lane_plane_words(const uint32_t* row, int tig, uint32_t* W
   for (int i = 0; i < NW; ++i) {
     const uint32_t s1 = funnel_r(R[i], R[i + 1], 1), s2 = funnel_r(R[i], R[i + 1], 2);
     W[i] = R[i];
-    W[NW + i] = R[i] ^ s1 ^ s2;
+    P[i] = R[i] ^ s1 ^ s2;
     if constexpr (GENERAL) {
-      W[2 * NW + i] = R[i] ^ s1;
-      W[3 * NW + i] = R[i] ^ s2;
+      W[NW + 1 + i] = R[i] ^ s1;
+      X2[i] = R[i] ^ s2;
     }
   }
+  W[NW] = compact_thirds<NW>(P);
+  if constexpr (GENERAL) W[2 * NW + 1] = compact_thirds<NW>(X2);
+  (void)X2;
 }
 
 }  // namespace skv::kernels::bitplane
