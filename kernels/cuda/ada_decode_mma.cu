@@ -11,15 +11,18 @@
 //   softmax per head over the page in registers (max: 3 shuffles; sums stay per lane).
 //   values  O[d x 4 heads] += V^T[d x 64] W[64 x 4 heads] with mma.m16n8k16 f16 -> f32: A = the
 //           value levels of the codes, looked up with byte permutes (PRMT) from a 16-entry fp16
-//           table held as byte planes in 8 registers, two tokens per half2; B = the weights p s_v split into
+//           table held as byte planes in 8 registers, two tokens per half2 (kernels/ada_value_table.h;
+//           a symmetric codebook, as the codecs build, takes a shorter lookup); B = the weights p s_v split into
 //           fp16 hi + lo columns (8 columns = 4 heads x {hi, lo}), so the weights carry ~22 bits.
 //           The accumulator of lane (g, t) is head t's only: the rescale by alpha is per lane.
 // Value levels are rounded to fp16 for the tensor cores (2^-11 relative per level at most, the
 // precision of an fp16 value cache; everything else is float or exact).
 #include <algorithm>
+#include <type_traits>
 #include <cstdio>
 #include <vector>
 
+#include "kernels/ada_value_table.h"
 #include "kernels/cuda/ada_decode_blocks.cuh"
 #include "kernels/cuda/cuda_check.h"
 
@@ -28,12 +31,6 @@ namespace {
 
 constexpr int kMmaPageTokens = 64;
 constexpr int kTiles = kMmaPageTokens / 16;
-
-__device__ __forceinline__ uint32_t prmt(uint32_t a, uint32_t b, uint32_t sel) {
-  uint32_t r;
-  asm("prmt.b32 %0, %1, %2, %3;" : "=r"(r) : "r"(a), "r"(b), "r"(sel));
-  return r;
-}
 
 // D[16x8] += A[16x16] (f16, row) * B[16x8] (f16, col), f32 accumulate.
 __device__ __forceinline__ void mma_f16(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
@@ -44,34 +41,8 @@ __device__ __forceinline__ void mma_f16(float (&c)[4], uint32_t a0, uint32_t a1,
       : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
 }
 
-// The byte tables of one tier's 16 value levels (fp16): lo bytes of levels 0-7 and 8-15, hi bytes
-// of levels 0-7 and 8-15, each 8 bytes = 2 registers.
-struct ValueTable {
-  uint32_t lo_a0, lo_a1, lo_b0, lo_b1, hi_a0, hi_a1, hi_b0, hi_b1;
-};
-
-// Levels of nibbles 4P .. 4P+3 of two tokens' value words wa, wb (8 codes each): h[j] = half2
-// (level of nibble 4P + j of wa, the same of wb), the pair the MMA's A fragment wants (two tokens
-// of one dim). Codes are mixed byte-wise first, so one selector serves both tokens; PRMT looks a
-// byte up in 8 (selector nibble bit 3 is PRMT's sign mode), so codes >= 8 come from the second
-// table and a sign-mode PRMT of the codes themselves gives the per-byte choice mask.
-template <int P>
-__device__ __forceinline__ void value_pairs(uint32_t wa, uint32_t wb, const ValueTable& T, uint32_t (&h)[4]) {
-  // nibbles of X: a(4P), a(4P+1), b(4P), b(4P+1), a(4P+2), a(4P+3), b(4P+2), b(4P+3)
-  const uint32_t X = prmt(wa, wb, P == 0 ? 0x5140u : 0x7362u);
-  const uint32_t X4 = X << 4, sel = X & 0x77777777u;
-#pragma unroll
-  for (int half = 0; half < 2; ++half) {
-    const uint32_t s = half ? sel >> 16 : sel;
-    // 0xFF in byte k where code k (of the 4 this half selects) is >= 8: its bit 3 is the msb of a
-    // byte of X (odd nibbles) or of X << 4 (even nibbles).
-    const uint32_t m = prmt(X, X4, half ? 0xBFAEu : 0x9D8Cu);
-    const uint32_t lo = (prmt(T.lo_b0, T.lo_b1, s) & m) | (prmt(T.lo_a0, T.lo_a1, s) & ~m);
-    const uint32_t hi = (prmt(T.hi_b0, T.hi_b1, s) & m) | (prmt(T.hi_a0, T.hi_a1, s) & ~m);
-    h[2 * half] = prmt(lo, hi, 0x6240u);      // nibble 4P + 2 half of a, of b
-    h[2 * half + 1] = prmt(lo, hi, 0x7351u);  // nibble 4P + 2 half + 1
-  }
-}
+using value_table::ValueTable;
+using value_table::value_pairs;
 
 __device__ __forceinline__ uint32_t pack_half2(float a, float b) {
   const __half2 h = __floats2half2_rn(a, b);
@@ -127,7 +98,7 @@ __device__ __forceinline__ void score_page(const uint32_t* rows, const float* re
 // acc[i] += V^T W over one 16-token tile kt of the staged values: lane (g, t) owns dims
 // g D/8 .. g D/8 + D/8 - 1 (value words D/64 g ...), M tile i rows g / g + 8 = dims
 // g D/8 + i / g D/8 + D/16 + i; tokens 2t, 2t+1 (A cols 2t..) and 2t+8, 2t+9.
-template <int D>
+template <int D, bool SYM>
 __device__ __forceinline__ void accumulate_tile(const uint32_t* vrows, int kt, int lane, const ValueTable& T,
                                                 uint32_t b0, uint32_t b1, float (&acc)[D / 16][4]) {
   constexpr int VW = D / 8;  // value words per token (4 bits x D)
@@ -140,16 +111,16 @@ __device__ __forceinline__ void accumulate_tile(const uint32_t* vrows, int kt, i
     const uint2 c1 = *reinterpret_cast<const uint2*>(vrows + (tb + 1) * VW + 2 * g);
     // word 2g (dims 16 g + n, rows g) and word 2g + 1 (dims 16 g + 8 + n, rows g + 8): M tile n.
     uint32_t r0[4], r1[4], r2[4], r3[4];
-    value_pairs<0>(a0.x, a1.x, T, r0);
-    value_pairs<0>(a0.y, a1.y, T, r1);
-    value_pairs<0>(c0.x, c1.x, T, r2);
-    value_pairs<0>(c0.y, c1.y, T, r3);
+    value_pairs<0, SYM>(a0.x, a1.x, T, r0);
+    value_pairs<0, SYM>(a0.y, a1.y, T, r1);
+    value_pairs<0, SYM>(c0.x, c1.x, T, r2);
+    value_pairs<0, SYM>(c0.y, c1.y, T, r3);
 #pragma unroll
     for (int j = 0; j < 4; ++j) mma_f16(acc[j], r0[j], r1[j], r2[j], r3[j], b0, b1);
-    value_pairs<1>(a0.x, a1.x, T, r0);
-    value_pairs<1>(a0.y, a1.y, T, r1);
-    value_pairs<1>(c0.x, c1.x, T, r2);
-    value_pairs<1>(c0.y, c1.y, T, r3);
+    value_pairs<1, SYM>(a0.x, a1.x, T, r0);
+    value_pairs<1, SYM>(a0.y, a1.y, T, r1);
+    value_pairs<1, SYM>(c0.x, c1.x, T, r2);
+    value_pairs<1, SYM>(c0.y, c1.y, T, r3);
 #pragma unroll
     for (int j = 0; j < 4; ++j) mma_f16(acc[4 + j], r0[j], r1[j], r2[j], r3[j], b0, b1);
   } else {
@@ -157,10 +128,10 @@ __device__ __forceinline__ void accumulate_tile(const uint32_t* vrows, int kt, i
     const uint32_t a0 = vrows[ta * VW + g], a1 = vrows[(ta + 1) * VW + g];
     const uint32_t c0 = vrows[tb * VW + g], c1 = vrows[(tb + 1) * VW + g];
     uint32_t r0[4], r1[4], r2[4], r3[4];
-    value_pairs<0>(a0, a1, T, r0);
-    value_pairs<1>(a0, a1, T, r1);
-    value_pairs<0>(c0, c1, T, r2);
-    value_pairs<1>(c0, c1, T, r3);
+    value_pairs<0, SYM>(a0, a1, T, r0);
+    value_pairs<1, SYM>(a0, a1, T, r1);
+    value_pairs<0, SYM>(c0, c1, T, r2);
+    value_pairs<1, SYM>(c0, c1, T, r3);
 #pragma unroll
     for (int j = 0; j < 4; ++j) mma_f16(acc[j], r0[j], r1[j], r2[j], r3[j], b0, b1);
   }
@@ -364,16 +335,10 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
   if (tid >= 64 && tid < 64 + tt.count) {  // the tier's 16 value levels (klev[t * 64 + 32 ..]) as fp16 byte tables
     const int t = tid - 64;
     const float* lv = klev + t * 64 + 32;
-    uint32_t w[8] = {};
+    uint16_t bits[16];
 #pragma unroll
-    for (int c = 0; c < 16; ++c) {
-      const __half hv = __float2half_rn(lv[c]);
-      const uint32_t bits = *reinterpret_cast<const unsigned short*>(&hv);
-      const int half = c >> 3, byte = c & 7;  // table a (levels 0-7) or b (8-15), byte in the table
-      w[2 * half + (byte >> 2)] |= (bits & 0xFFu) << (8 * (byte & 3));
-      w[4 + 2 * half + (byte >> 2)] |= (bits >> 8) << (8 * (byte & 3));
-    }
-    vtab[t] = {w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]};
+    for (int c = 0; c < 16; ++c) bits[c] = __half_as_ushort(__float2half_rn(lv[c]));
+    vtab[t] = value_table::make_table(bits);
   }
   for (int t = 0; t < tt.count; ++t) build_key_table<D, NH, kWppThreads>(klev + t * 64, q_rot, tables + tcs[t].pad);
   __syncthreads();
@@ -455,14 +420,18 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
     const ValueTable T = vtab[pg.tier];
     const auto* vrows = reinterpret_cast<const uint32_t*>(vstage);
     const int src0 = 8 * tig + hh, src1 = src0 + 4;  // lanes of tokens 2 tig and 2 tig + 1, head hh
+    auto values = [&](auto sym) {
 #pragma unroll
-    for (int j = 0; j < kTiles; ++j) {
-      const float w0 = __shfl_sync(0xffffffffu, wv[j][0], src0), w1 = __shfl_sync(0xffffffffu, wv[j][0], src1);
-      const float w2 = __shfl_sync(0xffffffffu, wv[j][1], src0), w3 = __shfl_sync(0xffffffffu, wv[j][1], src1);
-      const uint32_t b0 = pack_half2(weight_part(w0, lo_part), weight_part(w1, lo_part));
-      const uint32_t b1 = pack_half2(weight_part(w2, lo_part), weight_part(w3, lo_part));
-      accumulate_tile<D>(vrows, j, lane, T, b0, b1, acc);
-    }
+      for (int j = 0; j < kTiles; ++j) {
+        const float w0 = __shfl_sync(0xffffffffu, wv[j][0], src0), w1 = __shfl_sync(0xffffffffu, wv[j][0], src1);
+        const float w2 = __shfl_sync(0xffffffffu, wv[j][1], src0), w3 = __shfl_sync(0xffffffffu, wv[j][1], src1);
+        const uint32_t b0 = pack_half2(weight_part(w0, lo_part), weight_part(w1, lo_part));
+        const uint32_t b1 = pack_half2(weight_part(w2, lo_part), weight_part(w3, lo_part));
+        accumulate_tile<D, decltype(sym)::value>(vrows, j, lane, T, b0, b1, acc);
+      }
+    };
+    if (T.symmetric) values(std::true_type{});  // warp-uniform: one tier a page
+    else values(std::false_type{});
     issue_values(k + 1);
   }
   copier.finish(lane);

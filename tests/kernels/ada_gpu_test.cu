@@ -107,7 +107,7 @@ std::vector<int> uneven_tokens(int n_heads, int base, std::mt19937& rng) {
 // levels on the tensor cores; with fp16-exact levels it must match to float rounding: tol).
 void check_decode(int d, int group, int batch, int hkv, const std::vector<TierLayout>& tiers, int base_tokens,
                   bool dense, int variant = kAdaKernelAuto, bool sym_keys = false, bool fp16_values = false,
-                  double tol = 1e-3) {
+                  double tol = 1e-3, bool sym_values = false) {
   const uint32_t seed = fresh_seed();
   SCOPED_TRACE("seed " + std::to_string(seed) + " d " + std::to_string(d) + " group " + std::to_string(group) +
                " batch " + std::to_string(batch) + " tiers " + std::to_string(tiers.size()) + " variant " +
@@ -126,6 +126,13 @@ void check_decode(int d, int group, int batch, int hkv, const std::vector<TierLa
           L[size_t(k)] = -m;
           L[size_t(7 - k)] = m;
         }
+      }
+  if (sym_values)  // l(15 - c) = -l(c), as the codecs' Lloyd-Max levels (v7's symmetric lookup)
+    for (auto& lv : c.value_levels)
+      for (size_t k = 0; k < lv.size() / 2; ++k) {
+        const float m = 0.5f * (lv[lv.size() - 1 - k] - lv[k]);
+        lv[k] = -m;
+        lv[lv.size() - 1 - k] = m;
       }
   if (fp16_values)
     for (auto& lv : c.value_levels)
@@ -196,8 +203,11 @@ TEST_F(AdaGpu, MmaValuesKernelMatchesCpuAcrossShapes) {
         check_decode(d, group, batch, hkv, {coord}, 700, false, kAdaKernelMmaValues, true);
         check_decode(d, group, batch, hkv, {coord, no_mean}, 700, false, kAdaKernelMmaValues, true, true, 2e-5);
         check_decode(d, group, batch, hkv, {coord}, 700, false, kAdaKernelMmaValues, false, true, 2e-5);
+        check_decode(d, group, batch, hkv, {coord, no_mean}, 700, false, kAdaKernelMmaValues, true, true, 2e-5, true);
+        check_decode(d, group, batch, hkv, {coord}, 700, false, kAdaKernelMmaValues, false, false, 1e-3, true);
       }
   check_decode(128, 4, 1, 1, {test::coord_tier(128, 3, 4)}, 64 * 600, false, kAdaKernelMmaValues, true, true, 2e-5);
+  check_decode(128, 4, 1, 1, {test::coord_tier(128, 3, 4)}, 64 * 600, false, kAdaKernelMmaValues, true, true, 2e-5, true);
 }
 
 // Small enough for compute-sanitizer memcheck (scripts/gpu_check.sh): partial pages, both d.
