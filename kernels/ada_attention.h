@@ -37,7 +37,7 @@ struct DecodeArgs {
   int num_q_heads = 0;             // multiple of kv.num_kv_heads
   float sm_scale = 0.f;            // 0 = 1/sqrt(head_dim)
   int max_pages_per_head = 0;      // upper bound on any (sequence, kv head) page count (plan)
-  void* workspace = nullptr;       // device, ada_decode_workspace_bytes() bytes
+  void* workspace = nullptr;       // device, ada_decode_workspace_bytes() bytes, 16-byte aligned
   size_t workspace_bytes = 0;
   void* stream = nullptr;          // cudaStream_t
   int variant = kAdaKernelAuto;    // ADA kernel choice (ignored by the dense baseline)

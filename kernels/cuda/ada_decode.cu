@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <type_traits>
 
 #include "kernels/ada_attention.h"
 #include "kernels/cuda/ada_decode_blocks.cuh"
@@ -23,84 +24,117 @@ namespace skv::kernels {
 namespace {
 using namespace ada_detail;
 
-// One CTA per (sequence, query head): merge the splits (base-2 log-sum-exp), apply Pi^T to the
-// rotated-domain part once, add the fp16-value part, write the output. Launched as a programmatic
-// dependent of the split kernel (griddepcontrol.wait). The splits are read in parallel: the max
-// with one strided pass, the weights exp2(m_s - M) into shared memory, then each thread sums its
-// dim over the splits 8 independent loads at a time (no load waits on another).
+// One warp per (sequence, query head) row, 4 rows a CTA: merge the splits (base-2 log-sum-exp),
+// apply Pi^T to the rotated-domain part once, add the fp16-value part, write the output. Launched
+// as a programmatic dependent of the split kernel (griddepcontrol.wait). Every load a lane makes
+// is issued before any of them is used (the row's m, l and the first kChunk splits' partials), so
+// the merge waits on memory about once; Pi^T runs in registers and shuffles (no barriers).
+// Lane l owns dims l VPL .. l VPL + VPL - 1 (the decode kernels' query rotation layout).
+constexpr int kMergeRows = 4;
 template <int D>
-__global__ void __launch_bounds__(D) merge_kernel(const float* part_m, const float* part_l, const float* part_rot,
-                                                  const float* part_plain, const int8_t* signs, int splits,
-                                                  int rows, int num_q_heads, int group, float* out) {
-  constexpr int W = D / 32, kU = 8;
-  __shared__ float y[D];
-  __shared__ float wbuf[D];
-  __shared__ float red[W];
+__global__ void __launch_bounds__(32 * kMergeRows) merge_kernel(const float* part_m, const float* part_l,
+                                                                const float* part_rot, const float* part_plain,
+                                                                const int8_t* signs, int splits, int rows,
+                                                                int num_q_heads, int group, float* out) {
+  constexpr int VPL = D / 32, kChunk = 16;
+  using Vec = std::conditional_t<VPL == 4, float4, float2>;
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.wait;" ::: "memory");
 #endif
-  const int r = blockIdx.x, dim = threadIdx.x, lane = dim & 31, warp = dim >> 5, qh = r % num_q_heads, h = qh / group;
-  float M = -INFINITY;
-  for (int s = dim; s < splits; s += D) M = fmaxf(M, part_m[size_t(s) * rows + r]);
+  const int lane = threadIdx.x & 31, r = blockIdx.x * kMergeRows + (threadIdx.x >> 5);
+  if (r >= rows) return;
+  const int qh = r % num_q_heads, h = qh / group;
+  auto load = [&](const float* part, int s) {
+    return *reinterpret_cast<const Vec*>(part + (size_t(s) * rows + r) * D + lane * VPL);
+  };
+  auto add = [](float (&o)[VPL], float w, const Vec& x) {
+    const float* v = reinterpret_cast<const float*>(&x);
+#pragma unroll
+    for (int e = 0; e < VPL; ++e) o[e] = fmaf(w, v[e], o[e]);
+  };
+  float o_rot[VPL] = {}, o_plain[VPL] = {}, Lp = 0.f, M = -INFINITY;
+  // Lane s of a 32-split block holds split s's m and l; the partials of the first kChunk splits
+  // are requested with them.
+  Vec xr[kChunk], xp[kChunk];
+#pragma unroll
+  for (int k = 0; k < kChunk; ++k) {
+    if (k < splits && part_rot) xr[k] = load(part_rot, k);
+    if (k < splits && part_plain) xp[k] = load(part_plain, k);
+  }
+  for (int s = lane; s < splits; s += 32) M = fmaxf(M, part_m[size_t(s) * rows + r]);
 #pragma unroll
   for (int o = 16; o; o >>= 1) M = fmaxf(M, __shfl_xor_sync(0xffffffffu, M, o));
-  if (lane == 0) red[warp] = M;
-  __syncthreads();
-  M = red[0];
-#pragma unroll
-  for (int w = 1; w < W; ++w) M = fmaxf(M, red[w]);
-  __syncthreads();  // red is reused below
-  float Lp = 0.f, o_rot = 0.f, o_plain = 0.f;
-  for (int s0 = 0; s0 < splits; s0 += D) {
+  for (int s0 = 0; s0 < splits; s0 += 32) {
     float w = 0.f;
-    if (s0 + dim < splits) {
-      const size_t at = size_t(s0 + dim) * rows + r;
+    if (s0 + lane < splits) {
+      const size_t at = size_t(s0 + lane) * rows + r;
       const float m = part_m[at];
       if (m != -INFINITY) {  // M is finite here
         w = exp2f(m - M);
         Lp += w * part_l[at];
       }
     }
-    wbuf[dim] = w;
-    __syncthreads();
-    const int n = min(D, splits - s0);
-    auto sum_over = [&](const float* part, float& o) {
-      int j = 0;
-      for (; j + kU <= n; j += kU) {
-        float x[kU];
+    const int n = min(32, splits - s0);
+    int j = 0;
+    if (s0 == 0) {  // the prefetched splits
 #pragma unroll
-        for (int k = 0; k < kU; ++k) x[k] = part[(size_t(s0 + j + k) * rows + r) * D + dim];
-#pragma unroll
-        for (int k = 0; k < kU; ++k) o += wbuf[j + k] * x[k];
+      for (int k = 0; k < kChunk; ++k) {
+        const float wk = __shfl_sync(0xffffffffu, w, k);
+        if (k < n) {
+          if (part_rot) add(o_rot, wk, xr[k]);
+          if (part_plain) add(o_plain, wk, xp[k]);
+        }
       }
-      for (; j < n; ++j) o += wbuf[j] * part[(size_t(s0 + j) * rows + r) * D + dim];
-    };
-    if (part_rot) sum_over(part_rot, o_rot);
-    if (part_plain) sum_over(part_plain, o_plain);
-    __syncthreads();
+      j = kChunk;
+    }
+    for (; j < n; j += 8) {
+      Vec x[8], y[8];
+#pragma unroll
+      for (int k = 0; k < 8; ++k) {
+        if (j + k < n && part_rot) x[k] = load(part_rot, s0 + j + k);
+        if (j + k < n && part_plain) y[k] = load(part_plain, s0 + j + k);
+      }
+#pragma unroll
+      for (int k = 0; k < 8; ++k) {
+        const float wk = __shfl_sync(0xffffffffu, w, (j + k) & 31);
+        if (j + k < n) {
+          if (part_rot) add(o_rot, wk, x[k]);
+          if (part_plain) add(o_plain, wk, y[k]);
+        }
+      }
+    }
   }
 #pragma unroll
   for (int o = 16; o; o >>= 1) Lp += __shfl_xor_sync(0xffffffffu, Lp, o);
-  if (lane == 0) red[warp] = Lp;
-  __syncthreads();
-  float L = 0.f;
+  const float inv = Lp > 0.f ? 1.f / Lp : 0.f;
+  float res[VPL];
 #pragma unroll
-  for (int w = 0; w < W; ++w) L += red[w];
-  const float inv = L > 0.f ? 1.f / L : 0.f;
-  y[dim] = o_rot * inv;
-  __syncthreads();
-  if (part_rot) {  // Pi^T y = signs * H y / sqrt(D)
-    for (int hs = 1; hs < D; hs *= 2) {
-      float v = 0.f;
-      const bool lo = (dim & hs) == 0;
-      v = lo ? y[dim] + y[dim + hs] : y[dim - hs] - y[dim];
-      __syncthreads();
-      y[dim] = v;
-      __syncthreads();
-    }
+  for (int e = 0; e < VPL; ++e) res[e] = o_plain[e] * inv;
+  if (part_rot) {  // Pi^T y = signs * H y / sqrt(D): butterflies in the lane, then across lanes
+    float y[VPL];
+#pragma unroll
+    for (int e = 0; e < VPL; ++e) y[e] = o_rot[e] * inv;
+#pragma unroll
+    for (int st = 1; st < VPL; st *= 2)
+#pragma unroll
+      for (int e = 0; e < VPL; ++e)
+        if (!(e & st)) { const float a = y[e], c = y[e + st]; y[e] = a + c; y[e + st] = a - c; }
+#pragma unroll
+    for (int ls = 1; ls < 32; ls *= 2)
+#pragma unroll
+      for (int e = 0; e < VPL; ++e) {
+        const float other = __shfl_xor_sync(0xffffffffu, y[e], ls);
+        y[e] = (lane & ls) ? other - y[e] : y[e] + other;
+      }
+#pragma unroll
+    for (int e = 0; e < VPL; ++e)
+      res[e] += y[e] * rsqrtf(float(D)) * float(signs[size_t(h) * D + lane * VPL + e]);
   }
-  const float rot = part_rot ? y[dim] * rsqrtf(float(D)) * float(signs[size_t(h) * D + dim]) : 0.f;
-  out[size_t(r) * D + dim] = rot + o_plain * inv;
+  Vec v;
+  float* vo = reinterpret_cast<float*>(&v);
+#pragma unroll
+  for (int e = 0; e < VPL; ++e) vo[e] = res[e];
+  *reinterpret_cast<Vec*>(out + size_t(r) * D + lane * VPL) = v;
 }
 
 int sm_count() {
@@ -147,7 +181,10 @@ Plan make_plan(const PagedKv& kv, int num_q_heads, int max_pages, bool wpp) {
   }
   p.splits = (mp + p.pages_per_split - 1) / p.pages_per_split;
   p.rows = size_t(kv.batch) * size_t(num_q_heads);
-  p.bytes = size_t(p.splits) * p.rows * (2 + 2 * size_t(kv.head_dim)) * sizeof(float);
+  // part_m, part_l (each padded to 4 floats, so the partial vectors start 16-byte aligned for the
+  // merge's vector loads), part_rot, part_plain
+  const size_t n = size_t(p.splits) * p.rows, n4 = (n + 3) & ~size_t{3};
+  p.bytes = (2 * n4 + 2 * n * size_t(kv.head_dim)) * sizeof(float);
   return p;
 }
 
@@ -173,7 +210,7 @@ WppPlan wpp_plan(const TierTable& tt, int d, int nh, bool mma, bool mma_values =
                                        : align16(lut_floats(L, nh) * sizeof(float)) / sizeof(float);
     }
   }
-  const size_t red = size_t(kWarps) * size_t(mma_values ? 4 : nh) * size_t(d);  // end-of-split reduction
+  const size_t red = size_t(kWarps) * (mma_values ? 4 * size_t(mma_reduction_stride(d)) : size_t(nh) * d);  // end-of-split reduction
   const size_t ntiers = size_t(std::max(tt.count, 1));
   size_t at = 0;
 #define SKV_TAKE(field, bytes) p.field = at; at += align16(bytes)
@@ -273,6 +310,7 @@ void run_decode(const PagedKv& kv, const DecodeArgs& a, bool dense) {
   const bool wpp = kernel != Kernel::kSplit;
   const Plan plan = make_plan(kv, a.num_q_heads, a.max_pages_per_head, wpp);
   if (!a.workspace || a.workspace_bytes < plan.bytes) throw KernelError("ada decode: workspace too small");
+  if (reinterpret_cast<uintptr_t>(a.workspace) % 16 != 0) throw KernelError("ada decode: workspace not 16-byte aligned");
   if (kv.batch == 0) return;
   const int d = kv.head_dim;
   bool any_coded_v = false, any_fp16_v = false;
@@ -291,11 +329,11 @@ void run_decode(const PagedKv& kv, const DecodeArgs& a, bool dense) {
   const float sm = a.sm_scale != 0.f ? a.sm_scale : 1.f / std::sqrt(float(d));
   prm.scale_log2 = sm * 1.4426950408889634f;
   auto* ws = static_cast<float*>(a.workspace);
-  const size_t n = size_t(plan.splits) * plan.rows;
+  const size_t n = size_t(plan.splits) * plan.rows, n4 = (n + 3) & ~size_t{3};  // see make_plan
   prm.part_m = ws;
-  prm.part_l = ws + n;
-  prm.part_rot = ws + 2 * n;
-  prm.part_plain = ws + 2 * n + n * size_t(d);
+  prm.part_l = ws + n4;
+  prm.part_rot = ws + 2 * n4;
+  prm.part_plain = ws + 2 * n4 + n * size_t(d);
 
   const SmemPlan sp = smem_plan(kv.tiers, d, plan.nh);
   prm.plan = sp;
@@ -318,8 +356,8 @@ void run_decode(const PagedKv& kv, const DecodeArgs& a, bool dense) {
   // The merge is a programmatic dependent launch: its CTAs are scheduled while the split kernel
   // runs and wait in griddepcontrol.wait, so the launch latency is hidden.
   cudaLaunchConfig_t lc{};
-  lc.gridDim = dim3(unsigned(rows));
-  lc.blockDim = dim3(unsigned(d));
+  lc.gridDim = dim3(unsigned((rows + kMergeRows - 1) / kMergeRows));
+  lc.blockDim = dim3(unsigned(32 * kMergeRows));
   lc.dynamicSmemBytes = 0;
   lc.stream = stream;
   cudaLaunchAttribute attr[1];

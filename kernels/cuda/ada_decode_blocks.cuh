@@ -147,10 +147,17 @@ __device__ __forceinline__ void stage_tier_table(const PagedKv& kv, TierTable& t
     }
 }
 
+// v7's end-of-split reduction scratch: [16 warps x 4 heads] rows of this many floats. Lane (g, t)
+// writes dims g D/8 + i of head t at column dim + 4 (dim / (D/8)): the row stride is 1 (mod 32)
+// and the g blocks start 4 banks apart (mod 32), so the 32 lanes of a store hit 32 banks.
+__host__ __device__ constexpr int mma_reduction_stride(int d) { return (d + 32 + 31) / 32 * 32 + 1; }
+__host__ __device__ constexpr int mma_reduction_col(int d, int dim) { return dim + 4 * (dim / (d / 8)); }
+
 // Shared-memory plan of the warp-per-page kernel (v5): every coded tier's LUT lives in shared
 // memory at once (warps may be on pages of different tiers), and each warp owns a private
 // 2-stage page buffer plus its logits/weights scratch.
 constexpr int kWppThreads = 512;  // v5: 16 warps, one CTA per SM
+
 struct WppPlan {
   size_t tiers, tconst, pinfo, q_plain, q_rot, klev, vlev, state, luts, warps, total;
   size_t warp_bytes, wraw, wwt, walpha, stage, stage_bytes;
@@ -670,26 +677,32 @@ __device__ __forceinline__ void build_key_table(float* klev_t, const float* q_ro
     float kmax = 0.f;
 #pragma unroll
     for (int S = 1; S < 8; ++S) kmax = fmaxf(kmax, fabsf(k.kappa[S]));
+    // the heads' max |q'| and sum q' side by side (independent loads and shuffles, no chain per head)
+    float qmax[4] = {}, qsum[4] = {};
 #pragma unroll
-    for (int h = 0; h < 4; ++h) {
-      float qmax = 0.f, qsum = 0.f;
-      if (h < NH)
-        for (int i = lane; i < D; i += 32) {
-          const float v = q_rot[i * NH + h];
-          qmax = fmaxf(qmax, fabsf(v));
-          qsum += v;
-        }
+    for (int i = lane; i < D; i += 32)
 #pragma unroll
-      for (int o = 16; o; o >>= 1) {
-        qmax = fmaxf(qmax, __shfl_xor_sync(0xffffffffu, qmax, o));
-        qsum += __shfl_xor_sync(0xffffffffu, qsum, o);
+      for (int h = 0; h < NH; ++h) {
+        const float v = q_rot[i * NH + h];
+        qmax[h] = fmaxf(qmax[h], fabsf(v));
+        qsum[h] += v;
       }
-      if (lane == 0) {
-        const int E = bp::head_exponent(kmax * qmax);
-        region[h] = k.constant * qsum;
-        region[4 + h] = ldexpf(1.f, -E);
-        ihdr[8 + h] = E;
+#pragma unroll
+    for (int o = 16; o; o >>= 1)
+#pragma unroll
+      for (int h = 0; h < NH; ++h) {
+        qmax[h] = fmaxf(qmax[h], __shfl_xor_sync(0xffffffffu, qmax[h], o));
+        qsum[h] += __shfl_xor_sync(0xffffffffu, qsum[h], o);
       }
+    if (lane < 4) {
+      float m = qmax[0], sm = qsum[0];  // lane h writes head h (zeros past NH)
+#pragma unroll
+      for (int h = 1; h < 4; ++h)
+        if (lane == h) { m = qmax[h]; sm = qsum[h]; }
+      const int E = bp::head_exponent(kmax * m);
+      region[lane] = k.constant * sm;
+      region[4 + lane] = ldexpf(1.f, -E);
+      ihdr[8 + lane] = E;
     }
     if (lane == 0) ihdr[12] = k.general ? 1 : 0;
   }
@@ -701,13 +714,16 @@ __device__ __forceinline__ void build_key_table(float* klev_t, const float* q_ro
   for (int item = tid; item < steps * 2 * 4 * NH; item += THREADS) {
     const int head = item % NH, tig = (item / NH) & 3, sb = (item / (4 * NH)) & 1, step = item / (8 * NH);
     const int w = step >> 2, s = 2 * (step & 3) + sb, E = ihdr[8 + head];
+    // 2^(E - s) as a float when it is a normal number (then x * p2 is ldexpf(x, E - s) exactly)
+    const float p2 = (E - s >= -126 && E - s <= 127) ? __int_as_float((E - s + 127) << 23) : 0.f;
     uint32_t d0w = 0, d1w = 0, d2w = 0, d3w = 0;
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
       int dim = 0;
       const int S = bp::plane_of(D, w, 8 * j + s, &dim);
       const float kap = S ? klev_t[16 + S] : 0.f;
-      const int x = kap == 0.f ? 0 : __float2int_rn(ldexpf(kap * q_rot[(tig * (D / 4) + dim) * NH + head], E - s));
+      const float kq = kap * q_rot[(tig * (D / 4) + dim) * NH + head];
+      const int x = kap == 0.f ? 0 : __float2int_rn(p2 != 0.f ? kq * p2 : ldexpf(kq, E - s));
       const int d0 = int(int8_t(x & 255)), x1 = (x - d0) >> 8;
       const int d1 = int(int8_t(x1 & 255)), x2 = (x1 - d1) >> 8;
       const int d2 = int(int8_t(x2 & 255)), x3 = (x2 - d2) >> 8;

@@ -450,12 +450,15 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
 #pragma unroll
   for (int w = 0; w < kWarps; ++w) M = fmaxf(M, wm[w * 4 + tig]);
   const float factor = m_run == -INFINITY ? 0.f : exp2f(m_run - M);
-  float* scratch = tables;  // [kWarps][4][D]: the B tables' region (no longer read; never a TMA target)
+  // [kWarps][4][RS]: the B tables' region (no longer read; never a TMA target), bank-conflict free
+  constexpr int RS = mma_reduction_stride(D);
+  float* scratch = tables;
   if (tig < NH) {
+    float* row = scratch + (warp * 4 + tig) * RS + mma_reduction_col(D, g * (D / 8));
 #pragma unroll
     for (int i = 0; i < MT; ++i) {
-      scratch[(warp * 4 + tig) * D + g * (D / 8) + i] = factor * (acc[i][0] + acc[i][1]);
-      scratch[(warp * 4 + tig) * D + g * (D / 8) + D / 16 + i] = factor * (acc[i][2] + acc[i][3]);
+      row[i] = factor * (acc[i][0] + acc[i][1]);
+      row[D / 16 + i] = factor * (acc[i][2] + acc[i][3]);
     }
   }
   __syncthreads();
@@ -465,7 +468,7 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
     const int head = i / D, dim = i % D, gq = chunk * NH + head;
     float sum = 0.f;
 #pragma unroll
-    for (int w = 0; w < kWarps; ++w) sum += scratch[(w * 4 + head) * D + dim];
+    for (int w = 0; w < kWarps; ++w) sum += scratch[(w * 4 + head) * RS + mma_reduction_col(D, dim)];
     if (gq < p.group) p.part_rot[(row0 + size_t(b) * p.num_q_heads + h * p.group + gq) * D + dim] = sum;
   }
   if (tid < NH) {
