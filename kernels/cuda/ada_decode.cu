@@ -365,6 +365,16 @@ void run_decode(const PagedKv& kv, const DecodeArgs& a, bool dense) {
   attr[0].val.programmaticStreamSerializationAllowed = 1;
   lc.attrs = attr;
   lc.numAttrs = 1;
+  // The merge uses no shared memory; running it with the decode kernels' carveout (max shared)
+  // spares the SMs an L1/shared reconfiguration between the two kernels of every call.
+  static const bool carveout = [] {
+    SKV_CUDA_CHECK(cudaFuncSetAttribute(merge_kernel<64>, cudaFuncAttributePreferredSharedMemoryCarveout,
+                                        int(cudaSharedmemCarveoutMaxShared)));
+    SKV_CUDA_CHECK(cudaFuncSetAttribute(merge_kernel<128>, cudaFuncAttributePreferredSharedMemoryCarveout,
+                                        int(cudaSharedmemCarveoutMaxShared)));
+    return true;
+  }();
+  (void)carveout;
   if (d == 64)
     SKV_CUDA_CHECK(cudaLaunchKernelEx(&lc, merge_kernel<64>, prm.part_m, prm.part_l, rot, plain, kv.signs,
                                       plan.splits, rows, a.num_q_heads, prm.group, a.out));

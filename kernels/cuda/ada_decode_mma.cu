@@ -305,8 +305,7 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
     else cp_async_commit();
 #endif
   };
-  issue_keys(0);
-  issue_values(0);
+  issue_keys(0);  // the first wave is keys only (6 MB at the target row, not 15): scoring starts sooner
 
   if ((tid >> 6) < tt.count && ((tid & 63) < 8 || ((tid & 63) >= 32 && (tid & 63) < 48))) klev[tid] = lvl;
   if (warp < NH) {  // q_plain (padded rows) and q_rot = Pi q: Walsh-Hadamard butterflies in registers
@@ -372,6 +371,7 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
     const MeanWord<D> mraw = mnext;
     mnext = load_mean(k + 1);
     copier.wait(0);  // this page's keys (scoring needs only them)
+    if (k == 0) issue_values(0);  // after the keys' wave: the first scores do not wait behind 8 MB of values
     if (k == 0 && warp == 0) SKV_TRACE_POINT(3);
     const int ntok = int(pg.tokens);
     const float* region = tables + tc.pad;
