@@ -137,17 +137,22 @@ int bench_attn(int runs, bool quick, const std::string& only, bool sdpa, const s
   std::printf("device %s, %d SMs, device-to-device copy %.0f GB/s (read + write), %d runs per median\n",
               gpu.name.c_str(), gpu.sms, copy_gbs, runs);
   std::printf("ADA tier: %s\n", kernels::attn_bench_tier_name().c_str());
+  const kernels::LaunchFloor floor = kernels::measure_launch_floor();
+  std::printf("launch floor: an empty decode-shaped kernel %.2f us, with an empty dependent (merge-shaped) kernel %.2f us\n",
+              floor.one_kernel_us, floor.with_dependent_us);
   nlohmann::json j;
   j["benchmark"] = "attn";
   j["device"] = gpu.name;
   j["sms"] = gpu.sms;
   j["copy_gbs"] = copy_gbs;
   j["runs"] = runs;
+  j["launch_floor_one_kernel_us"] = floor.one_kernel_us;
+  j["launch_floor_with_dependent_us"] = floor.with_dependent_us;
   j["ada_tier"] = kernels::attn_bench_tier_name();
   j["timing"] = "median of per-call CUDA event pairs, calls enqueued back to back, input sets rotated past L2";
   j["results"] = nlohmann::json::array();
-  std::printf("%7s %3s %4s %4s %2s | %8s %8s %7s %6s | %8s %8s | %7s %7s | %8s %6s\n", "ctx", "hq", "hkv", "d", "B",
-              "ada_us", "ada_MB", "GB/s", "%copy", "dense_us", "sdpa_us", "x_sdpa", "x_dense", "enc_us", "enc%");
+  std::printf("%7s %3s %4s %4s %2s | %8s %8s %7s %6s %8s | %8s %8s | %7s %7s | %8s %6s\n", "ctx", "hq", "hkv", "d", "B",
+              "ada_us", "ada_MB", "GB/s", "%copy", "read_us", "dense_us", "sdpa_us", "x_sdpa", "x_dense", "enc_us", "enc%");
   for (const auto& c : cases) {
     const kernels::AttnBenchResult r = kernels::run_attn_bench_case(c, runs);
     SdpaTiming s;
@@ -155,8 +160,8 @@ int bench_attn(int runs, bool quick, const std::string& only, bool sdpa, const s
     const double ada_gbs = r.ada_bytes / (r.ada_us * 1e-6) / 1e9;
     // A decode step adds one token per (sequence, kv head); a page is sealed (encoded) every 64.
     const double enc_us_per_step = r.encode_page_ns_per_token * c.batch * c.hkv * 1e-3;
-    std::printf("%7d %3d %4d %4d %2d | %8.2f %8.2f %7.0f %5.1f%% | %8.2f %8s | %7s %6.2fx | %8.2f %5.1f%%\n", c.ctx, c.hq,
-                c.hkv, c.d, c.batch, r.ada_us, r.ada_bytes / 1e6, ada_gbs, 100.0 * ada_gbs / copy_gbs, r.dense_us,
+    std::printf("%7d %3d %4d %4d %2d | %8.2f %8.2f %7.0f %5.1f%% %8.2f | %8.2f %8s | %7s %6.2fx | %8.2f %5.1f%%\n", c.ctx, c.hq,
+                c.hkv, c.d, c.batch, r.ada_us, r.ada_bytes / 1e6, ada_gbs, 100.0 * ada_gbs / copy_gbs, r.read_us, r.dense_us,
                 sdpa ? fmt_num(s.us, 2).c_str() : "-", sdpa ? (fmt_num(s.us / r.ada_us, 2) + "x").c_str() : "-",
                 r.dense_us / r.ada_us, enc_us_per_step, 100.0 * enc_us_per_step / r.ada_us);
     std::fflush(stdout);
@@ -164,6 +169,7 @@ int bench_attn(int runs, bool quick, const std::string& only, bool sdpa, const s
                        {"ada_us", r.ada_us}, {"ada_split_v4_us", r.ada_split_us}, {"ada_v6_us", r.ada_v6_us}, {"ada_v5_us", r.ada_v5_us},
                        {"ada_bytes", r.ada_bytes},
                        {"ada_gbs", ada_gbs}, {"ada_pct_copy", 100.0 * ada_gbs / copy_gbs},
+                       {"read_same_bytes_us", r.read_us},
                        {"dense_us", r.dense_us}, {"dense_bytes", r.dense_bytes},
                        {"dense_gbs", r.dense_bytes / (r.dense_us * 1e-6) / 1e9},
                        {"speedup_vs_dense", r.dense_us / r.ada_us},

@@ -33,21 +33,24 @@ int main(int argc, char** argv) {
     const GpuInfo gpu = gpu_info();
     const double copy_gbs = measure_copy_bandwidth_gbs();
     std::printf("device %s, %d SMs, d2d copy %.0f GB/s (read+write)\n", gpu.name.c_str(), gpu.sms, copy_gbs);
+    const LaunchFloor floor = measure_launch_floor();
+    std::printf("launch floor: empty decode-shaped kernel %.2f us, with an empty dependent (merge-shaped) kernel %.2f us\n",
+                floor.one_kernel_us, floor.with_dependent_us);
     std::vector<AttnBenchCase> cfgs = only.ctx > 0 ? std::vector<AttnBenchCase>{only} : attn_bench_grid(quick);
     std::vector<AttnBenchResult> res;
-    std::printf("%7s %5s %5s %4s %3s | %9s %9s %9s %9s %9s %7s %6s | %9s %9s %7s | %7s | %9s %9s\n", "ctx", "hq", "hkv", "d",
+    std::printf("%7s %5s %5s %4s %3s | %9s %9s %9s %9s %9s %7s %6s | %9s %9s %7s | %7s | %9s %9s | %8s\n", "ctx", "hq", "hkv", "d",
                 "B", "ada_us", "v4_us", "v5_us", "v6_us", "ada_MB", "GB/s", "%copy", "dense_us", "dense_MB", "GB/s", "speedup", "enc1_us",
-                "enc_ns/t");
+                "enc_ns/t", "read_us");
     for (const AttnBenchCase& c : cfgs) {
       const AttnBenchResult r = run_attn_bench_case(c, runs);
 #if defined(SKV_ADA_TRACE)  // phase timestamps of the last v7 call's CTAs (count in SKV_TRACE)
       if (std::getenv("SKV_TRACE")) skv::kernels::ada_detail::ada_trace_dump(std::atoi(std::getenv("SKV_TRACE")));
 #endif
       const double ag = r.ada_bytes / (r.ada_us * 1e-6) / 1e9, dg = r.dense_bytes / (r.dense_us * 1e-6) / 1e9;
-      std::printf("%7d %5d %5d %4d %3d | %9.2f %9.2f %9.2f %9.2f %9.2f %7.0f %5.1f%% | %9.2f %9.2f %7.0f | %6.2fx | %9.2f %9.2f\n",
+      std::printf("%7d %5d %5d %4d %3d | %9.2f %9.2f %9.2f %9.2f %9.2f %7.0f %5.1f%% | %9.2f %9.2f %7.0f | %6.2fx | %9.2f %9.2f | %8.2f\n",
                   c.ctx, c.hq, c.hkv, c.d, c.batch, r.ada_us, r.ada_split_us, r.ada_v5_us, r.ada_v6_us, r.ada_bytes / 1e6, ag, 100.0 * ag / copy_gbs,
                   r.dense_us, r.dense_bytes / 1e6, dg, r.dense_us / r.ada_us, r.encode_one_token_us,
-                  r.encode_page_ns_per_token);
+                  r.encode_page_ns_per_token, r.read_us);
       std::fflush(stdout);
       res.push_back(r);
     }
@@ -56,6 +59,8 @@ int main(int argc, char** argv) {
       if (!f) { std::fprintf(stderr, "skv_attn_bench: cannot write %s\n", json.c_str()); return 1; }
       std::fprintf(f, "{\n  \"device\": \"%s\", \"sms\": %d, \"copy_gbs\": %.1f, \"runs\": %d,\n", gpu.name.c_str(),
                    gpu.sms, copy_gbs, runs);
+      std::fprintf(f, "  \"launch_floor_one_kernel_us\": %.3f, \"launch_floor_with_dependent_us\": %.3f,\n",
+                   floor.one_kernel_us, floor.with_dependent_us);
       std::fprintf(f, "  \"ada_tier\": \"%s\",\n  \"results\": [\n", attn_bench_tier_name().c_str());
       for (size_t i = 0; i < res.size(); ++i) {
         const AttnBenchResult& r = res[i];
@@ -64,11 +69,11 @@ int main(int argc, char** argv) {
                      "\"ada_bytes\": %.0f, \"ada_gbs\": %.1f, \"ada_pct_copy\": %.1f, \"dense_us\": %.3f, "
                      "\"dense_bytes\": %.0f, \"dense_gbs\": %.1f, \"speedup_vs_dense\": %.3f, "
                      "\"encode_one_token_all_heads_us\": %.3f, \"encode_page_ns_per_token\": %.3f, "
-                     "\"sets_ada\": %d, \"sets_dense\": %d}%s\n",
+                     "\"read_us\": %.3f, \"sets_ada\": %d, \"sets_dense\": %d}%s\n",
                      r.c.ctx, r.c.hq, r.c.hkv, r.c.d, r.c.batch, r.ada_us, r.ada_split_us, r.ada_v6_us, r.ada_v5_us, r.ada_bytes,
                      r.ada_bytes / (r.ada_us * 1e-6) / 1e9, 100.0 * r.ada_bytes / (r.ada_us * 1e-6) / 1e9 / copy_gbs,
                      r.dense_us, r.dense_bytes, r.dense_bytes / (r.dense_us * 1e-6) / 1e9, r.dense_us / r.ada_us,
-                     r.encode_one_token_us, r.encode_page_ns_per_token, r.sets_ada, r.sets_dense,
+                     r.encode_one_token_us, r.encode_page_ns_per_token, r.read_us, r.sets_ada, r.sets_dense,
                      i + 1 < res.size() ? "," : "");
       }
       std::fprintf(f, "  ]\n}\n");

@@ -44,6 +44,26 @@ __global__ void fill_floats(float* x, size_t n, uint64_t seed, float scale) {
     x[i] = scale * (float(hash32(seed + i) & 0xffff) / 32768.f - 1.f);
 }
 
+// Reads n 16-byte words once (a streaming read: what any kernel that reads them needs at least).
+__global__ void stream_read(const uint4* __restrict__ a, size_t n, uint32_t* sink) {
+  uint32_t acc = 0;
+  for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x) {
+    const uint4 v = a[i];
+    acc ^= v.x ^ v.y ^ v.z ^ v.w;
+  }
+  if (acc == 0x9E3779B9u) *sink = acc;  // keeps the loads; (almost) never taken
+}
+__global__ void empty_decode_shaped() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;");
+#endif
+}
+__global__ void empty_dependent() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
 template <class T> T* dalloc(size_t n) {
   void* p = nullptr;
   SKV_CUDA_CHECK(cudaMalloc(&p, std::max<size_t>(n * sizeof(T), 16)));
@@ -236,6 +256,28 @@ double time_gpu_calls_us(const std::function<void(int set)>& call, int runs, int
   return median(ms) * 1e3;
 }
 
+LaunchFloor measure_launch_floor() {
+  const int smem = 170 * 1024;
+  SKV_CUDA_CHECK(cudaFuncSetAttribute(empty_decode_shaped, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+  const dim3 grid(16, 8);
+  LaunchFloor f;
+  f.one_kernel_us = time_gpu_calls_us([&](int) { empty_decode_shaped<<<grid, 512, smem>>>(); }, 100, 1);
+  f.with_dependent_us = time_gpu_calls_us([&](int) {
+    empty_decode_shaped<<<grid, 512, smem>>>();
+    cudaLaunchConfig_t lc{};
+    lc.gridDim = dim3(8);
+    lc.blockDim = dim3(128);
+    cudaLaunchAttribute attr[1];
+    attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[0].val.programmaticStreamSerializationAllowed = 1;
+    lc.attrs = attr;
+    lc.numAttrs = 1;
+    SKV_CUDA_CHECK(cudaLaunchKernelEx(&lc, empty_dependent));
+  }, 100, 1);
+  SKV_CUDA_CHECK_LAUNCH("launch floor");
+  return f;
+}
+
 std::vector<AttnBenchCase> attn_bench_grid(bool quick) {
   std::vector<AttnBenchCase> cfgs;
   const std::vector<int> ctxs = quick ? std::vector<int>{4096, 65536} : std::vector<int>{4096, 16384, 65536, 131072};
@@ -288,6 +330,17 @@ AttnBenchResult run_attn_bench_case(const AttnBenchCase& c, int runs) {
       ada_decode_attention(b.kv(s), a);
     }, runs);
     encode_cost(b, &r.encode_one_token_us, &r.encode_page_ns_per_token);
+    {  // the same page bytes (every set), read by a plain streaming kernel
+      uint32_t* sink = dalloc<uint32_t>(1);
+      const size_t words = b.pages_per_set * b.pbytes / 16;
+      const int sms = gpu_info().sms;
+      r.read_us = b.time_us([&](int s) {
+        stream_read<<<4 * sms, 512>>>(reinterpret_cast<const uint4*>(b.arena + size_t(s) * b.pages_per_set * b.pbytes),
+                                      words, sink);
+      }, runs);
+      SKV_CUDA_CHECK_LAUNCH("stream_read");
+      cudaFree(sink);
+    }
   }
   {
     Bench b(c, fp16_tier(c.d), rotate);

@@ -23,6 +23,8 @@ struct AttnBenchResult {
   double ada_bytes = 0, dense_bytes = 0;              // modeled bytes one call reads and writes
   double encode_one_token_us = 0;                     // one new token for every (sequence, kv head)
   double encode_page_ns_per_token = 0;                // sealing whole pages, per token
+  double read_us = 0;  // a plain streaming read of the ADA call's page bytes, timed the same way:
+                       // the time any kernel that reads those bytes once needs (launch included)
   int sets_ada = 0, sets_dense = 0;                   // rotated input sets (so L2 does not serve them)
 };
 
@@ -40,6 +42,14 @@ GpuInfo gpu_info();
 // Device-to-device copy of 1 GiB, read + write bytes over the median time: the ceiling of a
 // streaming kernel, measured in the same process as the timings it is compared with.
 double measure_copy_bandwidth_gbs();
+
+// The fixed cost of a call in the suite's timing: an empty kernel shaped like the v7 decode (16 x 8
+// CTAs of 512 threads, 170 KB of dynamic shared memory), alone and followed by an empty
+// programmatic dependent kernel of 8 CTAs (the shape of a split decode plus its merge).
+struct LaunchFloor {
+  double one_kernel_us = 0, with_dependent_us = 0;
+};
+LaunchFloor measure_launch_floor();
 
 // The ADA tier the benchmark times: coord-lloyd K3 + V4, page mean, 64-token pages.
 std::string attn_bench_tier_name();

@@ -21,6 +21,7 @@ void ada_encode(const TierTable&, const int8_t*, int, const float*, const float*
 std::vector<AttnBenchCase> attn_bench_grid(bool) { throw KernelError("built without CUDA"); }
 GpuInfo gpu_info() { throw KernelError("built without CUDA"); }
 double measure_copy_bandwidth_gbs() { throw KernelError("built without CUDA"); }
+LaunchFloor measure_launch_floor() { throw KernelError("built without CUDA"); }
 std::string attn_bench_tier_name() { throw KernelError("built without CUDA"); }
 AttnBenchResult run_attn_bench_case(const AttnBenchCase&, int) { throw KernelError("built without CUDA"); }
 double time_gpu_calls_us(const std::function<void(int)>&, int, int) { throw KernelError("built without CUDA"); }
