@@ -23,9 +23,20 @@ static_assert(sizeof(PageInfo) == 16);
 struct TierCodebooks {
   const float* key_levels = nullptr;    // COORD: 2^b levels; PAIR: 2^p plane radii; FP16: unused
   const float* value_levels = nullptr;  // COORD values: 2^bv levels; FP16: unused
+  // Set it to codebooks_symmetric(layout, host levels) (CUDA calls only; the CPU code ignores it):
+  // with every tier symmetric the v7 kernel runs a build without its general paths (faster:
+  // docs/KERNELS.md "session 7"). A tier marked symmetric that is not makes that kernel write NaN.
+  bool symmetric = false;
 };
 
 inline constexpr int kMaxTiers = 8;
+
+// Whether a tier's levels (host pointers) have the symmetry the v7 kernel's fast build needs: the
+// tier is v7's (3-bit COORD keys, 4-bit COORD values), its key levels need only the four odd bit
+// planes (kernels/ada_bitplane.h: l(7 - c) = -l(c) to float rounding) and its value levels satisfy
+// l(15 - c) = -l(c) bit for bit once rounded to fp16 (kernels/ada_value_table.h). The Lloyd-Max
+// codebooks of core/codecs do.
+bool codebooks_symmetric(const TierLayout& layout, const float* key_levels, const float* value_levels);
 
 struct TierTable {
   int count = 0;

@@ -894,7 +894,9 @@ kernels::TierTable TieredKvCache::device_tier_table() const {
   kernels::TierTable tt = table_;
   for (int t = 0; t < table_.count; ++t) {
     const at::Tensor &kl = dev_.levels[size_t(2 * t)], &vl = dev_.levels[size_t(2 * t + 1)];
-    tt.codebooks[t] = {kl.defined() ? kl.data_ptr<float>() : nullptr, vl.defined() ? vl.data_ptr<float>() : nullptr};
+    tt.codebooks[t] = {kl.defined() ? kl.data_ptr<float>() : nullptr, vl.defined() ? vl.data_ptr<float>() : nullptr,
+                       kernels::codebooks_symmetric(table_.layouts[t], table_.codebooks[t].key_levels,
+                                                    table_.codebooks[t].value_levels)};
   }
   return tt;
 }

@@ -349,7 +349,9 @@ void run_decode(const PagedKv& kv, const DecodeArgs& a, bool dense) {
   auto stream = static_cast<cudaStream_t>(a.stream);
   if (grid.y > 65535u) throw KernelError("ada decode: batch * kv heads * chunks above 65535");
 
-  if (kernel == Kernel::kMmaValues) launch_decode_mma(d, plan.nh, prm, grid, smem_bytes, stream);
+  bool sym = true;  // every tier marked symmetric: v7's build without the general paths
+  for (int t = 0; t < kv.tiers.count; ++t) sym = sym && kv.tiers.codebooks[t].symmetric;
+  if (kernel == Kernel::kMmaValues) launch_decode_mma(d, plan.nh, sym, prm, grid, smem_bytes, stream);
   else if (wpp) launch_decode_wpp(d, plan.nh, vmode, kernel == Kernel::kWppMma, prm, grid, smem_bytes, stream);
   else launch_decode_split(d, plan.nh, dense, vmode, prm, grid, smem_bytes, stream);
   const float* rot = vmode == 1 ? nullptr : prm.part_rot;

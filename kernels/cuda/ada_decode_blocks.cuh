@@ -819,6 +819,6 @@ void launch_decode_wpp(int d, int nh, int vmode, bool mma, const DecodeParams& p
                        cudaStream_t stream);
 // v7 (ada_decode_mma.cu): keys and values on the tensor cores; every tier must be an mma_tier.
 bool mma_tier(const TierLayout& L);
-void launch_decode_mma(int d, int nh, const DecodeParams& prm, dim3 grid, size_t smem, cudaStream_t stream);
+void launch_decode_mma(int d, int nh, bool sym, const DecodeParams& prm, dim3 grid, size_t smem, cudaStream_t stream);
 
 }  // namespace skv::kernels::ada_detail

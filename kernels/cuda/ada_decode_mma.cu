@@ -224,7 +224,9 @@ __device__ __forceinline__ unsigned long long gtime() {
 #else
 #define SKV_TRACE_POINT(i) (void)0
 #endif
-template <int D, int NH>
+// SYM: the build for tables whose every tier is symmetric (TierCodebooks::symmetric), without the
+// general key planes and value lookup; it checks the claim and writes NaN where it is false.
+template <int D, int NH, bool SYM>
 __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const DecodeParams p) {
   SKV_TRACE_POINT(0);
   constexpr int kWarps = kWppThreads / 32, MPL = D / 32, MT = D / 16;
@@ -365,74 +367,84 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
     return m;
   };
   MeanWord<D> mnext = load_mean(0);
-  for (int k = 0; k < nmine; ++k) {
-    const PageInfo pg = pinfo[warp + k * kWarps];
-    const TierConst& tc = tcs[pg.tier];
-    const MeanWord<D> mraw = mnext;
-    mnext = load_mean(k + 1);
-    copier.wait(0);  // this page's keys (scoring needs only them)
-    if (k == 0) issue_values(0);  // after the keys' wave: the first scores do not wait behind 8 MB of values
-    if (k == 0 && warp == 0) SKV_TRACE_POINT(3);
-    const int ntok = int(pg.tokens);
-    const float* region = tables + tc.pad;
-    float x[kTiles][2];
-    const auto* krows = reinterpret_cast<const uint32_t*>(kstage + tc.key_codes);
-    if (reinterpret_cast<const int*>(region)[12]) score_page<D, true>(krows, region, lane, x);
-    else score_page<D, false>(krows, region, lane, x);
-    const float cst = region[tig], inv = region[4 + tig];
-    const auto* kscale = reinterpret_cast<const __half*>(kstage + tc.key_scales);
-    const float qm = tc.has_mean ? q_dot_mean<D, NH>(mraw, q_plain, lane) : 0.f;
-    float s[kTiles][2], mx = -INFINITY;  // base-2 logits of head tig
+  // SYM: every tier symmetric (keys: 4 bit planes; values: the short lookup), as the codecs'
+  // codebooks are; the kernel is built without the general paths. (With both paths in one kernel,
+  // even with the choice made once outside the loop, the target row took ~46 µs; this build alone,
+  // 43-44 µs.) The claim is checked here: a false one poisons the partials below.
+  bool all_sym = true;
+  for (int t = 0; t < tt.count; ++t)
+    all_sym = all_sym && reinterpret_cast<const int*>(tables + tcs[t].pad)[12] == 0 && vtab[t].symmetric;
+  (void)all_sym;
+  {
+    for (int k = 0; k < nmine; ++k) {
+      const PageInfo pg = pinfo[warp + k * kWarps];
+      const TierConst& tc = tcs[pg.tier];
+      const MeanWord<D> mraw = mnext;
+      mnext = load_mean(k + 1);
+      copier.wait(0);  // this page's keys (scoring needs only them)
+      if (k == 0) issue_values(0);  // after the keys' wave: the first scores do not wait behind 8 MB of values
+      if (k == 0 && warp == 0) SKV_TRACE_POINT(3);
+      const int ntok = int(pg.tokens);
+      const float* region = tables + tc.pad;
+      float x[kTiles][2];
+      const auto* krows = reinterpret_cast<const uint32_t*>(kstage + tc.key_codes);
+      if (!SYM && reinterpret_cast<const int*>(region)[12]) score_page<D, true>(krows, region, lane, x);
+      else score_page<D, false>(krows, region, lane, x);
+      const float cst = region[tig], inv = region[4 + tig];
+      const auto* kscale = reinterpret_cast<const __half*>(kstage + tc.key_scales);
+      const float qm = tc.has_mean ? q_dot_mean<D, NH>(mraw, q_plain, lane) : 0.f;
+      float s[kTiles][2], mx = -INFINITY;  // base-2 logits of head tig
 #pragma unroll
-    for (int j = 0; j < kTiles; ++j)
+      for (int j = 0; j < kTiles; ++j)
 #pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        const int tok = 16 * j + 8 * r + g;
-        s[j][r] = tok < ntok ? (__half2float(kscale[tok]) * fmaf(x[j][r], inv, cst) + qm) * p.scale_log2 : -INFINITY;
-        mx = fmaxf(mx, s[j][r]);
+        for (int r = 0; r < 2; ++r) {
+          const int tok = 16 * j + 8 * r + g;
+          s[j][r] = tok < ntok ? (__half2float(kscale[tok]) * fmaf(x[j][r], inv, cst) + qm) * p.scale_log2 : -INFINITY;
+          mx = fmaxf(mx, s[j][r]);
+        }
+      issue_keys(k + 1);  // (the copier waits for every lane to be done with the keys)
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 4));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 8));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 16));
+      const float m_new = fmaxf(m_run, mx);  // finite: a page has at least one token
+      const float alpha = m_run == -INFINITY ? 0.f : exp2f(m_run - m_new);
+      m_run = m_new;
+      if (alpha != 1.f) {
+        l_lane *= alpha;
+#pragma unroll
+        for (int i = 0; i < MT; ++i)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) acc[i][e] *= alpha;
       }
-    issue_keys(k + 1);  // (the copier waits for every lane to be done with the keys)
-    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 4));
-    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 8));
-    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 16));
-    const float m_new = fmaxf(m_run, mx);  // finite: a page has at least one token
-    const float alpha = m_run == -INFINITY ? 0.f : exp2f(m_run - m_new);
-    m_run = m_new;
-    if (alpha != 1.f) {
-      l_lane *= alpha;
+      copier.wait(1);  // this page's values (the next page's keys, requested above, may fly)
+      const auto* vscale = reinterpret_cast<const __half*>(vstage - tc.values + tc.value_scales);
+      float wv[kTiles][2];
 #pragma unroll
-      for (int i = 0; i < MT; ++i)
+      for (int j = 0; j < kTiles; ++j)
 #pragma unroll
-        for (int e = 0; e < 4; ++e) acc[i][e] *= alpha;
+        for (int r = 0; r < 2; ++r) {
+          const int tok = 16 * j + 8 * r + g;
+          const float pj = tok < ntok ? exp2f(s[j][r] - m_new) : 0.f;
+          l_lane += pj;
+          wv[j][r] = tok < ntok ? pj * __half2float(vscale[tok]) : 0.f;
+        }
+      const ValueTable T = vtab[pg.tier];
+      const auto* vrows = reinterpret_cast<const uint32_t*>(vstage);
+      const int src0 = 8 * tig + hh, src1 = src0 + 4;  // lanes of tokens 2 tig and 2 tig + 1, head hh
+      auto values = [&](auto sym) {
+#pragma unroll
+        for (int j = 0; j < kTiles; ++j) {
+          const float w0 = __shfl_sync(0xffffffffu, wv[j][0], src0), w1 = __shfl_sync(0xffffffffu, wv[j][0], src1);
+          const float w2 = __shfl_sync(0xffffffffu, wv[j][1], src0), w3 = __shfl_sync(0xffffffffu, wv[j][1], src1);
+          const uint32_t b0 = pack_half2(weight_part(w0, lo_part), weight_part(w1, lo_part));
+          const uint32_t b1 = pack_half2(weight_part(w2, lo_part), weight_part(w3, lo_part));
+          accumulate_tile<D, decltype(sym)::value>(vrows, j, lane, T, b0, b1, acc);
+        }
+      };
+      if constexpr (SYM) values(std::true_type{});
+      else values(std::false_type{});  // the general lookup serves symmetric tables too
+      issue_values(k + 1);
     }
-    copier.wait(1);  // this page's values (the next page's keys, requested above, may fly)
-    const auto* vscale = reinterpret_cast<const __half*>(vstage - tc.values + tc.value_scales);
-    float wv[kTiles][2];
-#pragma unroll
-    for (int j = 0; j < kTiles; ++j)
-#pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        const int tok = 16 * j + 8 * r + g;
-        const float pj = tok < ntok ? exp2f(s[j][r] - m_new) : 0.f;
-        l_lane += pj;
-        wv[j][r] = tok < ntok ? pj * __half2float(vscale[tok]) : 0.f;
-      }
-    const ValueTable T = vtab[pg.tier];
-    const auto* vrows = reinterpret_cast<const uint32_t*>(vstage);
-    const int src0 = 8 * tig + hh, src1 = src0 + 4;  // lanes of tokens 2 tig and 2 tig + 1, head hh
-    auto values = [&](auto sym) {
-#pragma unroll
-      for (int j = 0; j < kTiles; ++j) {
-        const float w0 = __shfl_sync(0xffffffffu, wv[j][0], src0), w1 = __shfl_sync(0xffffffffu, wv[j][0], src1);
-        const float w2 = __shfl_sync(0xffffffffu, wv[j][1], src0), w3 = __shfl_sync(0xffffffffu, wv[j][1], src1);
-        const uint32_t b0 = pack_half2(weight_part(w0, lo_part), weight_part(w1, lo_part));
-        const uint32_t b1 = pack_half2(weight_part(w2, lo_part), weight_part(w3, lo_part));
-        accumulate_tile<D, decltype(sym)::value>(vrows, j, lane, T, b0, b1, acc);
-      }
-    };
-    if (T.symmetric) values(std::true_type{});  // warp-uniform: one tier a page
-    else values(std::false_type{});
-    issue_values(k + 1);
   }
   copier.finish(lane);
   SKV_TRACE_POINT(4);
@@ -469,6 +481,7 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
     float sum = 0.f;
 #pragma unroll
     for (int w = 0; w < kWarps; ++w) sum += scratch[(w * 4 + head) * RS + mma_reduction_col(D, dim)];
+    if (SYM && !all_sym) sum = NAN;  // a tier marked symmetric is not: the output says so
     if (gq < p.group) p.part_rot[(row0 + size_t(b) * p.num_q_heads + h * p.group + gq) * D + dim] = sum;
   }
   if (tid < NH) {
@@ -509,12 +522,16 @@ bool mma_tier(const TierLayout& L) {
          L.page_tokens == kMmaPageTokens;
 }
 
-void launch_decode_mma(int d, int nh, const DecodeParams& prm, dim3 grid, size_t smem, cudaStream_t stream) {
-#define SKV_NH(D_)                                                                                              \
-  if (nh == 1) launch_kernel<decode_mma_kernel<D_, 1>, kWppThreads>(prm, grid, smem, stream, "decode_mma_kernel");      \
-  else if (nh == 2) launch_kernel<decode_mma_kernel<D_, 2>, kWppThreads>(prm, grid, smem, stream, "decode_mma_kernel"); \
-  else launch_kernel<decode_mma_kernel<D_, 4>, kWppThreads>(prm, grid, smem, stream, "decode_mma_kernel");
-  if (d == 64) { SKV_NH(64) } else { SKV_NH(128) }
+void launch_decode_mma(int d, int nh, bool sym, const DecodeParams& prm, dim3 grid, size_t smem, cudaStream_t stream) {
+#define SKV_NH(D_, S_)                                                                                              \
+  if (nh == 1) launch_kernel<decode_mma_kernel<D_, 1, S_>, kWppThreads>(prm, grid, smem, stream, "decode_mma_kernel");      \
+  else if (nh == 2) launch_kernel<decode_mma_kernel<D_, 2, S_>, kWppThreads>(prm, grid, smem, stream, "decode_mma_kernel"); \
+  else launch_kernel<decode_mma_kernel<D_, 4, S_>, kWppThreads>(prm, grid, smem, stream, "decode_mma_kernel");
+  if (d == 64) {
+    if (sym) { SKV_NH(64, true) } else { SKV_NH(64, false) }
+  } else {
+    if (sym) { SKV_NH(128, true) } else { SKV_NH(128, false) }
+  }
 #undef SKV_NH
 }
 

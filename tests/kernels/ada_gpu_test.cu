@@ -48,16 +48,21 @@ struct DevCache {
       klev.emplace_back(c.key_levels[t]);
       vlev.emplace_back(c.value_levels[t]);
       kv.tiers.codebooks[t] = {c.key_levels[t].empty() ? nullptr : klev.back().as<float>(),
-                               c.value_levels[t].empty() ? nullptr : vlev.back().as<float>()};
+                               c.value_levels[t].empty() ? nullptr : vlev.back().as<float>(),
+                               codebooks_symmetric(c.layouts[t], c.key_levels[t].empty() ? nullptr : c.key_levels[t].data(),
+                                                   c.value_levels[t].empty() ? nullptr : c.value_levels[t].data())};
     }
   }
 };
 
 uint32_t fresh_seed() { return std::random_device{}(); }
 
+// claim_symmetric: 0/1 overrides every tier's TierCodebooks::symmetric (-1: as codebooks_symmetric says).
 std::vector<float> run_gpu(const test::TestCache& c, const std::vector<float>& q, int hq, bool dense,
-                           int variant = kAdaKernelAuto) {
+                           int variant = kAdaKernelAuto, int claim_symmetric = -1) {
   DevCache dc(c);
+  if (claim_symmetric >= 0)
+    for (int t = 0; t < dc.kv.tiers.count; ++t) dc.kv.tiers.codebooks[t].symmetric = claim_symmetric != 0;
   DevBuf dq(q), dout(q.size() * sizeof(float));
   std::vector<float> nan(q.size(), NAN);
   if (cudaMemcpy(dout.p, nan.data(), dout.n, cudaMemcpyHostToDevice) != cudaSuccess) throw KernelError("memcpy");
@@ -208,6 +213,40 @@ TEST_F(AdaGpu, MmaValuesKernelMatchesCpuAcrossShapes) {
       }
   check_decode(128, 4, 1, 1, {test::coord_tier(128, 3, 4)}, 64 * 600, false, kAdaKernelMmaValues, true, true, 2e-5);
   check_decode(128, 4, 1, 1, {test::coord_tier(128, 3, 4)}, 64 * 600, false, kAdaKernelMmaValues, true, true, 2e-5, true);
+}
+
+// v7's symmetric build (every tier marked symmetric): with levels that are symmetric it matches the
+// float64 reference within 2e-5, as the general build does on the same levels; a tier marked
+// symmetric whose levels are not (k-means levels) makes every output NaN, never a wrong number.
+TEST_F(AdaGpu, MmaValuesKernelSymmetricBuildIsUsedOnlyWhereItHolds) {
+  for (int d : {64, 128}) {
+    auto c = test::make_cache(1, 2, d, {test::coord_tier(d, 3, 4)}, {64 * 40 + 17, 64 * 33},
+                              [](int, int, int) { return 0; }, fresh_seed());
+    for (float& x : c.value_levels[0]) x = cpu::round_to_half(x);  // fp16-exact: the 2e-5 check below
+    const auto q = test::random_queries(1, 8, d, 3, 0.6f);
+    std::vector<float> ref(q.size());
+    cpu::ada_decode_attention(c.view(), q.data(), ref.data(), 8, 0.f);
+    ASSERT_FALSE(codebooks_symmetric(c.layouts[0], c.key_levels[0].data(), c.value_levels[0].data()));  // k-means
+    int nans = 0;
+    EXPECT_LT(rel_err(run_gpu(c, q, 8, false, kAdaKernelMmaValues), ref, &nans), 2e-5) << "general build, d " << d;
+    EXPECT_EQ(nans, 0);
+    const auto lied = run_gpu(c, q, 8, false, kAdaKernelMmaValues, 1);
+    for (float x : lied) ASSERT_TRUE(std::isnan(x)) << "d " << d;
+    // made symmetric (as the codecs' levels are): the symmetric build runs and is right
+    for (auto* L : {&c.key_levels[0], &c.value_levels[0]})
+      for (size_t k = 0; k < L->size() / 2; ++k) {
+        const float m = 0.5f * ((*L)[L->size() - 1 - k] - (*L)[k]);
+        (*L)[k] = -m;
+        (*L)[L->size() - 1 - k] = m;
+      }
+    for (float& x : c.value_levels[0]) x = cpu::round_to_half(x);
+    // (the codes stay: the reference and the kernels read them with the same new levels)
+    ASSERT_TRUE(codebooks_symmetric(c.layouts[0], c.key_levels[0].data(), c.value_levels[0].data()));
+    cpu::ada_decode_attention(c.view(), q.data(), ref.data(), 8, 0.f);
+    EXPECT_LT(rel_err(run_gpu(c, q, 8, false, kAdaKernelMmaValues), ref, &nans), 2e-5) << "d " << d;
+    EXPECT_EQ(nans, 0);
+    EXPECT_LT(rel_err(run_gpu(c, q, 8, false, kAdaKernelMmaValues, 0), ref, &nans), 2e-5) << "general build, d " << d;
+  }
 }
 
 // Small enough for compute-sanitizer memcheck (scripts/gpu_check.sh): partial pages, both d.
