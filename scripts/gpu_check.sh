@@ -117,7 +117,7 @@ fi
 if [ "${SKIP_SAN:-0}" != 1 ] && [ -n "${TESTS:-}" ] && [ -x "$TESTS" ]; then
   log "compute-sanitizer memcheck"
   timeout 100 compute-sanitizer --tool memcheck --error-exitcode 9 "$TESTS" \
-    --gtest_filter='AdaGpu.AdaDecodeHeadWithNoPages*:AdaGpu.EncodeMatchesCpuEncode:AdaGpu.DenseFp16DecodeRejects*:AdaGpu.AdaDecodeMatchesCpuWithMixedTiers*:AdaGpu.TensorCoreKernelOnMixedTiers:AdaGpu.MmaValuesKernelOnPartialPages' \
+    --gtest_filter='AdaGpu.AdaDecodeHeadWithNoPages*:AdaGpu.EncodeMatchesCpuEncode:AdaGpu.DenseFp16DecodeRejects*:AdaGpu.AdaDecodeMatchesCpuWithMixedTiers*:AdaGpu.TensorCoreKernelOnMixedTiers:AdaGpu.MmaValuesKernelOnPartialPages:AdaGpu.MmaValuesKernelSymmetricBuild*' \
     > "$OUT/sanitizer.log" 2>&1; SAN_RC=$?
   # racecheck of the v7 kernel (TMA page copies, shared-memory reuse at the end of a split)
   timeout 100 compute-sanitizer --tool racecheck --error-exitcode 9 "$TESTS" --gtest_filter='AdaGpu.MmaValuesKernelOnPartialPages' \
