@@ -62,7 +62,7 @@ __device__ __forceinline__ void score_page(const uint32_t* rows, const float* re
   constexpr int NWORDS = bp::plane_words(D, GENERAL), WPT = 3 * D / 32, TILES = GENERAL ? 1 : 2;
   const int g = lane >> 2, tig = lane & 3;
   const uint32_t tab = static_cast<uint32_t>(__cvta_generic_to_shared(region)) + bp::kHeaderBytes + uint32_t(lane) * 16u;
-#pragma unroll 1  // unrolled, the chunks' live ranges overlap and spill; x goes to local memory (8 floats)
+#pragma unroll 1  // unrolled, the chunks' live ranges overlap and spill (146-880 bytes at 128 registers)
   for (int c = 0; c < kTiles / TILES; ++c) {
     const int t0 = 16 * TILES * c;
     uint32_t w[2 * TILES][NWORDS];
@@ -89,8 +89,11 @@ __device__ __forceinline__ void score_page(const uint32_t* rows, const float* re
       }
 #pragma unroll
     for (int i = 0; i < TILES; ++i) {
-      x[c * TILES + i][0] = (float(lo[i][0]) + float(lo[i][1]) * 256.f) + (float(hi[i][0]) * 65536.f + float(hi[i][1]) * 16777216.f);
-      x[c * TILES + i][1] = (float(lo[i][2]) + float(lo[i][3]) * 256.f) + (float(hi[i][2]) * 65536.f + float(hi[i][3]) * 16777216.f);
+      const float r0 = (float(lo[i][0]) + float(lo[i][1]) * 256.f) + (float(hi[i][0]) * 65536.f + float(hi[i][1]) * 16777216.f);
+      const float r1 = (float(lo[i][2]) + float(lo[i][3]) * 256.f) + (float(hi[i][2]) * 65536.f + float(hi[i][3]) * 16777216.f);
+#pragma unroll
+      for (int cc = 0; cc < kTiles / TILES; ++cc)  // constant indices: x stays in registers, not local memory
+        if (cc == c) { x[cc * TILES + i][0] = r0; x[cc * TILES + i][1] = r1; }
     }
   }
 }
