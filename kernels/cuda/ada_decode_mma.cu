@@ -397,14 +397,23 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
       const auto* kscale = reinterpret_cast<const __half*>(kstage + tc.key_scales);
       const float qm = tc.has_mean ? q_dot_mean<D, NH>(mraw, q_plain, lane) : 0.f;
       float s[kTiles][2], mx = -INFINITY;  // base-2 logits of head tig
+      // A full page (all but the last of a head) needs no token mask: its own copy of the two
+      // token loops, without the compares and selects.
+      const bool full = ntok == kMmaPageTokens;
+      auto logits = [&](auto full_tag) {
 #pragma unroll
-      for (int j = 0; j < kTiles; ++j)
+        for (int j = 0; j < kTiles; ++j)
 #pragma unroll
-        for (int r = 0; r < 2; ++r) {
-          const int tok = 16 * j + 8 * r + g;
-          s[j][r] = tok < ntok ? (__half2float(kscale[tok]) * fmaf(x[j][r], inv, cst) + qm) * p.scale_log2 : -INFINITY;
-          mx = fmaxf(mx, s[j][r]);
-        }
+          for (int r = 0; r < 2; ++r) {
+            const int tok = 16 * j + 8 * r + g;
+            s[j][r] = decltype(full_tag)::value || tok < ntok
+                          ? (__half2float(kscale[tok]) * fmaf(x[j][r], inv, cst) + qm) * p.scale_log2
+                          : -INFINITY;
+            mx = fmaxf(mx, s[j][r]);
+          }
+      };
+      if (full) logits(std::true_type{});
+      else logits(std::false_type{});
       issue_keys(k + 1);  // (the copier waits for every lane to be done with the keys)
       mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 4));
       mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 8));
@@ -422,15 +431,20 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
       copier.wait(1);  // this page's values (the next page's keys, requested above, may fly)
       const auto* vscale = reinterpret_cast<const __half*>(vstage - tc.values + tc.value_scales);
       float wv[kTiles][2];
+      auto weights = [&](auto full_tag) {
 #pragma unroll
-      for (int j = 0; j < kTiles; ++j)
+        for (int j = 0; j < kTiles; ++j)
 #pragma unroll
-        for (int r = 0; r < 2; ++r) {
-          const int tok = 16 * j + 8 * r + g;
-          const float pj = tok < ntok ? exp2f(s[j][r] - m_new) : 0.f;
-          l_lane += pj;
-          wv[j][r] = tok < ntok ? pj * __half2float(vscale[tok]) : 0.f;
-        }
+          for (int r = 0; r < 2; ++r) {
+            const int tok = 16 * j + 8 * r + g;
+            const float pj = exp2f(s[j][r] - m_new);  // 0 where s = -inf (m_new is finite)
+            l_lane += pj;
+            // (an unused slot's value scale may be anything, NaN included)
+            wv[j][r] = decltype(full_tag)::value || tok < ntok ? pj * __half2float(vscale[tok]) : 0.f;
+          }
+      };
+      if (full) weights(std::true_type{});
+      else weights(std::false_type{});
       const ValueTable T = vtab[pg.tier];
       const auto* vrows = reinterpret_cast<const uint32_t*>(vstage);
       const int src0 = 8 * tig + hh, src1 = src0 + 4;  // lanes of tokens 2 tig and 2 tig + 1, head hh
