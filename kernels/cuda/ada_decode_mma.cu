@@ -378,90 +378,88 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
   for (int t = 0; t < tt.count; ++t)
     all_sym = all_sym && reinterpret_cast<const int*>(tables + tcs[t].pad)[12] == 0 && vtab[t].symmetric;
   (void)all_sym;
-  {
-    for (int k = 0; k < nmine; ++k) {
-      const PageInfo pg = pinfo[warp + k * kWarps];
-      const TierConst& tc = tcs[pg.tier];
-      const MeanWord<D> mraw = mnext;
-      mnext = load_mean(k + 1);
-      copier.wait(0);  // this page's keys (scoring needs only them)
-      if (k == 0) issue_values(0);  // after the keys' wave: the first scores do not wait behind 8 MB of values
-      if (k == 0 && warp == 0) SKV_TRACE_POINT(3);
-      const int ntok = int(pg.tokens);
-      const float* region = tables + tc.pad;
-      float x[kTiles][2];
-      const auto* krows = reinterpret_cast<const uint32_t*>(kstage + tc.key_codes);
-      if (!SYM && reinterpret_cast<const int*>(region)[12]) score_page<D, true>(krows, region, lane, x);
-      else score_page<D, false>(krows, region, lane, x);
-      const float cst = region[tig], inv = region[4 + tig];
-      const auto* kscale = reinterpret_cast<const __half*>(kstage + tc.key_scales);
-      const float qm = tc.has_mean ? q_dot_mean<D, NH>(mraw, q_plain, lane) : 0.f;
-      float s[kTiles][2], mx = -INFINITY;  // base-2 logits of head tig
-      // A full page (all but the last of a head) needs no token mask: its own copy of the two
-      // token loops, without the compares and selects.
-      const bool full = ntok == kMmaPageTokens;
-      auto logits = [&](auto full_tag) {
+  for (int k = 0; k < nmine; ++k) {
+    const PageInfo pg = pinfo[warp + k * kWarps];
+    const TierConst& tc = tcs[pg.tier];
+    const MeanWord<D> mraw = mnext;
+    mnext = load_mean(k + 1);
+    copier.wait(0);  // this page's keys (scoring needs only them)
+    if (k == 0) issue_values(0);  // after the keys' wave: the first scores do not wait behind 8 MB of values
+    if (k == 0 && warp == 0) SKV_TRACE_POINT(3);
+    const int ntok = int(pg.tokens);
+    const float* region = tables + tc.pad;
+    float x[kTiles][2];
+    const auto* krows = reinterpret_cast<const uint32_t*>(kstage + tc.key_codes);
+    if (!SYM && reinterpret_cast<const int*>(region)[12]) score_page<D, true>(krows, region, lane, x);
+    else score_page<D, false>(krows, region, lane, x);
+    const float cst = region[tig], inv = region[4 + tig];
+    const auto* kscale = reinterpret_cast<const __half*>(kstage + tc.key_scales);
+    const float qm = tc.has_mean ? q_dot_mean<D, NH>(mraw, q_plain, lane) : 0.f;
+    float s[kTiles][2], mx = -INFINITY;  // base-2 logits of head tig
+    // A full page (all but the last of a head) needs no token mask: its own copy of the two
+    // token loops, without the compares and selects.
+    const bool full = ntok == kMmaPageTokens;
+    auto logits = [&](auto full_tag) {
 #pragma unroll
-        for (int j = 0; j < kTiles; ++j)
+      for (int j = 0; j < kTiles; ++j)
 #pragma unroll
-          for (int r = 0; r < 2; ++r) {
-            const int tok = 16 * j + 8 * r + g;
-            s[j][r] = decltype(full_tag)::value || tok < ntok
-                          ? (__half2float(kscale[tok]) * fmaf(x[j][r], inv, cst) + qm) * p.scale_log2
-                          : -INFINITY;
-            mx = fmaxf(mx, s[j][r]);
-          }
-      };
-      if (full) logits(std::true_type{});
-      else logits(std::false_type{});
-      issue_keys(k + 1);  // (the copier waits for every lane to be done with the keys)
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 4));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 8));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 16));
-      const float m_new = fmaxf(m_run, mx);  // finite: a page has at least one token
-      const float alpha = m_run == -INFINITY ? 0.f : exp2f(m_run - m_new);
-      m_run = m_new;
-      if (alpha != 1.f) {
-        l_lane *= alpha;
-#pragma unroll
-        for (int i = 0; i < MT; ++i)
-#pragma unroll
-          for (int e = 0; e < 4; ++e) acc[i][e] *= alpha;
-      }
-      copier.wait(1);  // this page's values (the next page's keys, requested above, may fly)
-      const auto* vscale = reinterpret_cast<const __half*>(vstage - tc.values + tc.value_scales);
-      float wv[kTiles][2];
-      auto weights = [&](auto full_tag) {
-#pragma unroll
-        for (int j = 0; j < kTiles; ++j)
-#pragma unroll
-          for (int r = 0; r < 2; ++r) {
-            const int tok = 16 * j + 8 * r + g;
-            const float pj = exp2f(s[j][r] - m_new);  // 0 where s = -inf (m_new is finite)
-            l_lane += pj;
-            // (an unused slot's value scale may be anything, NaN included)
-            wv[j][r] = decltype(full_tag)::value || tok < ntok ? pj * __half2float(vscale[tok]) : 0.f;
-          }
-      };
-      if (full) weights(std::true_type{});
-      else weights(std::false_type{});
-      const ValueTable T = vtab[pg.tier];
-      const auto* vrows = reinterpret_cast<const uint32_t*>(vstage);
-      const int src0 = 8 * tig + hh, src1 = src0 + 4;  // lanes of tokens 2 tig and 2 tig + 1, head hh
-      auto values = [&](auto sym) {
-#pragma unroll
-        for (int j = 0; j < kTiles; ++j) {
-          const float w0 = __shfl_sync(0xffffffffu, wv[j][0], src0), w1 = __shfl_sync(0xffffffffu, wv[j][0], src1);
-          const float w2 = __shfl_sync(0xffffffffu, wv[j][1], src0), w3 = __shfl_sync(0xffffffffu, wv[j][1], src1);
-          const uint32_t b0 = pack_half2(weight_part(w0, lo_part), weight_part(w1, lo_part));
-          const uint32_t b1 = pack_half2(weight_part(w2, lo_part), weight_part(w3, lo_part));
-          accumulate_tile<D, decltype(sym)::value>(vrows, j, lane, T, b0, b1, acc);
+        for (int r = 0; r < 2; ++r) {
+          const int tok = 16 * j + 8 * r + g;
+          s[j][r] = decltype(full_tag)::value || tok < ntok
+                        ? (__half2float(kscale[tok]) * fmaf(x[j][r], inv, cst) + qm) * p.scale_log2
+                        : -INFINITY;
+          mx = fmaxf(mx, s[j][r]);
         }
-      };
-      if constexpr (SYM) values(std::true_type{});
-      else values(std::false_type{});  // the general lookup serves symmetric tables too
-      issue_values(k + 1);
+    };
+    if (full) logits(std::true_type{});
+    else logits(std::false_type{});
+    issue_keys(k + 1);  // (the copier waits for every lane to be done with the keys)
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 4));
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 8));
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 16));
+    const float m_new = fmaxf(m_run, mx);  // finite: a page has at least one token
+    const float alpha = m_run == -INFINITY ? 0.f : exp2f(m_run - m_new);
+    m_run = m_new;
+    if (alpha != 1.f) {
+      l_lane *= alpha;
+#pragma unroll
+      for (int i = 0; i < MT; ++i)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) acc[i][e] *= alpha;
     }
+    copier.wait(1);  // this page's values (the next page's keys, requested above, may fly)
+    const auto* vscale = reinterpret_cast<const __half*>(vstage - tc.values + tc.value_scales);
+    float wv[kTiles][2];
+    auto weights = [&](auto full_tag) {
+#pragma unroll
+      for (int j = 0; j < kTiles; ++j)
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+          const int tok = 16 * j + 8 * r + g;
+          const float pj = exp2f(s[j][r] - m_new);  // 0 where s = -inf (m_new is finite)
+          l_lane += pj;
+          // (an unused slot's value scale may be anything, NaN included)
+          wv[j][r] = decltype(full_tag)::value || tok < ntok ? pj * __half2float(vscale[tok]) : 0.f;
+        }
+    };
+    if (full) weights(std::true_type{});
+    else weights(std::false_type{});
+    const ValueTable T = vtab[pg.tier];
+    const auto* vrows = reinterpret_cast<const uint32_t*>(vstage);
+    const int src0 = 8 * tig + hh, src1 = src0 + 4;  // lanes of tokens 2 tig and 2 tig + 1, head hh
+    auto values = [&](auto sym) {
+#pragma unroll
+      for (int j = 0; j < kTiles; ++j) {
+        const float w0 = __shfl_sync(0xffffffffu, wv[j][0], src0), w1 = __shfl_sync(0xffffffffu, wv[j][0], src1);
+        const float w2 = __shfl_sync(0xffffffffu, wv[j][1], src0), w3 = __shfl_sync(0xffffffffu, wv[j][1], src1);
+        const uint32_t b0 = pack_half2(weight_part(w0, lo_part), weight_part(w1, lo_part));
+        const uint32_t b1 = pack_half2(weight_part(w2, lo_part), weight_part(w3, lo_part));
+        accumulate_tile<D, decltype(sym)::value>(vrows, j, lane, T, b0, b1, acc);
+      }
+    };
+    if constexpr (SYM) values(std::true_type{});
+    else values(std::false_type{});  // the general lookup serves symmetric tables too
+    issue_values(k + 1);
   }
   copier.finish(lane);
   SKV_TRACE_POINT(4);
