@@ -468,15 +468,16 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
   l_lane += __shfl_xor_sync(0xffffffffu, l_lane, 4);
   l_lane += __shfl_xor_sync(0xffffffffu, l_lane, 8);
   l_lane += __shfl_xor_sync(0xffffffffu, l_lane, 16);
-  float* wm = state;                   // [kWarps][4]
-  float* wl = state + kWarps * 4;
-  if (g == 0) { wm[warp * 4 + tig] = m_run; wl[warp * 4 + tig] = l_lane; }
+  float* wm = state;  // [kWarps][4]
+  if (g == 0) wm[warp * 4 + tig] = m_run;
   __syncthreads();  // every warp's pages are done: the B tables' region becomes the reduction scratch
   SKV_TRACE_POINT(5);
   float M = -INFINITY;
 #pragma unroll
   for (int w = 0; w < kWarps; ++w) M = fmaxf(M, wm[w * 4 + tig]);
   const float factor = m_run == -INFINITY ? 0.f : exp2f(m_run - M);
+  float* wls = state + 2 * kWarps * 4;  // [kWarps][4]: the warps' l, rescaled to M
+  if (g == 0) wls[warp * 4 + tig] = l_lane * factor;
   // [kWarps][4][RS]: the B tables' region (no longer read; never a TMA target), bank-conflict free
   constexpr int RS = mma_reduction_stride(D);
   float* scratch = tables;
@@ -499,16 +500,14 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
     if (SYM && !all_sym) sum = NAN;  // a tier marked symmetric is not: the output says so
     if (gq < p.group) p.part_rot[(row0 + size_t(b) * p.num_q_heads + h * p.group + gq) * D + dim] = sum;
   }
-  if (tid < NH) {
+  if (tid < NH) {  // lane tid of warp 0: its M is head tid's (tig = tid)
     const int gq = chunk * NH + tid;
     if (gq < p.group) {
-      float Mh = -INFINITY, L = 0.f;
-      for (int w = 0; w < kWarps; ++w) Mh = fmaxf(Mh, wm[w * 4 + tid]);
-      if (Mh != -INFINITY)
-        for (int w = 0; w < kWarps; ++w)
-          if (wm[w * 4 + tid] != -INFINITY) L += wl[w * 4 + tid] * exp2f(wm[w * 4 + tid] - Mh);
+      float L = 0.f;
+#pragma unroll
+      for (int w = 0; w < kWarps; ++w) L += wls[w * 4 + tid];
       const size_t r = row0 + size_t(b) * p.num_q_heads + h * p.group + gq;
-      p.part_m[r] = Mh;
+      p.part_m[r] = M;
       p.part_l[r] = L;
       SKV_TRACE_POINT(7);
     }
