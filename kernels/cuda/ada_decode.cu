@@ -19,6 +19,7 @@
 #include "kernels/ada_attention.h"
 #include "kernels/cuda/ada_decode_blocks.cuh"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/warp_hadamard.cuh"
 
 namespace skv::kernels {
 namespace {
@@ -114,18 +115,7 @@ __global__ void __launch_bounds__(32 * kMergeRows) merge_kernel(const float* par
     float y[VPL];
 #pragma unroll
     for (int e = 0; e < VPL; ++e) y[e] = o_rot[e] * inv;
-#pragma unroll
-    for (int st = 1; st < VPL; st *= 2)
-#pragma unroll
-      for (int e = 0; e < VPL; ++e)
-        if (!(e & st)) { const float a = y[e], c = y[e + st]; y[e] = a + c; y[e + st] = a - c; }
-#pragma unroll
-    for (int ls = 1; ls < 32; ls *= 2)
-#pragma unroll
-      for (int e = 0; e < VPL; ++e) {
-        const float other = __shfl_xor_sync(0xffffffffu, y[e], ls);
-        y[e] = (lane & ls) ? other - y[e] : y[e] + other;
-      }
+    warp_hadamard<VPL>(y, lane);
 #pragma unroll
     for (int e = 0; e < VPL; ++e)
       res[e] += y[e] * rsqrtf(float(D)) * float(signs[size_t(h) * D + lane * VPL + e]);

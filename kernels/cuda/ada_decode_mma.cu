@@ -25,6 +25,7 @@
 #include "kernels/ada_value_table.h"
 #include "kernels/cuda/ada_decode_blocks.cuh"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/warp_hadamard.cuh"
 
 namespace skv::kernels::ada_detail {
 namespace {
@@ -320,18 +321,7 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
       q_plain[qidx(lane * VPL + e) * NH + warp] = qv[e];
       r[e] = qv[e] * float(sg[e]);
     }
-#pragma unroll
-    for (int st = 1; st < VPL; st *= 2)
-#pragma unroll
-      for (int e = 0; e < VPL; ++e)
-        if (!(e & st)) { const float a = r[e], c = r[e + st]; r[e] = a + c; r[e + st] = a - c; }
-#pragma unroll
-    for (int ls = 1; ls < 32; ls *= 2)
-#pragma unroll
-      for (int e = 0; e < VPL; ++e) {
-        const float other = __shfl_xor_sync(0xffffffffu, r[e], ls);
-        r[e] = (lane & ls) ? other - r[e] : r[e] + other;
-      }
+    warp_hadamard<VPL>(r, lane);
 #pragma unroll
     for (int e = 0; e < VPL; ++e) q_rot[(lane * VPL + e) * NH + warp] = r[e] * rsqrtf(float(D));
   }
@@ -377,7 +367,6 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
   bool all_sym = true;
   for (int t = 0; t < tt.count; ++t)
     all_sym = all_sym && reinterpret_cast<const int*>(tables + tcs[t].pad)[12] == 0 && vtab[t].symmetric;
-  (void)all_sym;
   for (int k = 0; k < nmine; ++k) {
     const PageInfo pg = pinfo[warp + k * kWarps];
     const TierConst& tc = tcs[pg.tier];

@@ -10,6 +10,7 @@
 
 #include "kernels/ada_attention.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/warp_hadamard.cuh"
 
 namespace skv::kernels {
 namespace {
@@ -45,25 +46,7 @@ __device__ void encode_row(KeyKind kind, int bits, int rbits, const float* lev, 
     const int i = lane * EPL + e;
     x[e] = float(signs[i]) * (src[i] - (mean ? mean[i] : 0.f));
   }
-#pragma unroll
-  for (int h = 1; h < D; h *= 2) {
-    if (h < EPL) {
-#pragma unroll
-      for (int e = 0; e < EPL; ++e)
-        if ((e & h) == 0) {
-          const float a = x[e], b = x[e + h];
-          x[e] = a + b;
-          x[e + h] = a - b;
-        }
-    } else {
-      const int ls = h / EPL;
-#pragma unroll
-      for (int e = 0; e < EPL; ++e) {
-        const float o = __shfl_xor_sync(0xffffffffu, x[e], ls);
-        x[e] = (lane & ls) ? o - x[e] : x[e] + o;
-      }
-    }
-  }
+  warp_hadamard<EPL>(x, lane);
   float r2 = 0.f;
 #pragma unroll
   for (int e = 0; e < EPL; ++e) {
