@@ -148,13 +148,19 @@ __device__ __forceinline__ void accumulate_tile(const uint32_t* vrows, int kt, i
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
 #define SKV_V7_TMA 1
 #endif
+// The pages stream through L2 with an evict-first policy: read once per call, they would otherwise
+// push out what the next calls reuse (the page tables, whose three dependent loads start every
+// CTA, the queries, the partials).
 struct PageCopier {
   uint32_t mbar;   // shared address of 2 mbarriers (keys, values)
   uint32_t phase;  // bit 0: keys' parity, bit 1: values'
+  uint64_t policy; // L2 evict-first cache policy of the page copies
   __device__ __forceinline__ void init(void* bars, int lane) {
     mbar = static_cast<uint32_t>(__cvta_generic_to_shared(bars));
     phase = 0;
+    policy = 0;
 #if defined(SKV_V7_TMA)
+    asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(policy));
     if (lane == 0) {
       asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" ::"r"(mbar));
       asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" ::"r"(mbar + 8));
@@ -173,8 +179,9 @@ struct PageCopier {
       const uint32_t bar = mbar + 8 * which, d = static_cast<uint32_t>(__cvta_generic_to_shared(dst));
       asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
       asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(bar), "r"(bytes) : "memory");
-      asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];"
-                   ::"r"(d), "l"(src), "r"(bytes), "r"(bar) : "memory");
+      asm volatile(
+          "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint [%0], [%1], %2, [%3], %4;"
+          ::"r"(d), "l"(src), "r"(bytes), "r"(bar), "l"(policy) : "memory");
     }
 #else
     for (int q = lane; q < bytes / 16; q += 32)
@@ -213,6 +220,28 @@ struct PageCopier {
   }
 };
 
+// A page mean word, read with the page copies' L2 policy (sm_90; a plain load before).
+__device__ __forceinline__ uint32_t load_evict_first(const uint32_t* p, uint64_t policy) {
+#if defined(SKV_V7_TMA)
+  uint32_t v;
+  asm volatile("ld.global.nc.L2::cache_hint.u32 %0, [%1], %2;" : "=r"(v) : "l"(p), "l"(policy));
+  return v;
+#else
+  (void)policy;
+  return *p;
+#endif
+}
+__device__ __forceinline__ uint2 load_evict_first(const uint2* p, uint64_t policy) {
+#if defined(SKV_V7_TMA)
+  uint2 v;
+  asm volatile("ld.global.nc.L2::cache_hint.v2.u32 {%0, %1}, [%2], %3;" : "=r"(v.x), "=r"(v.y) : "l"(p), "l"(policy));
+  return v;
+#else
+  (void)policy;
+  return *p;
+#endif
+}
+
 // Built with -DSKV_ADA_TRACE: lane 0 of warp 0 of every CTA stamps %globaltimer at 8 points (start,
 // page table loaded, prologue done, first page landed, own pages done, all warps done, partial
 // reduced, end) and ada_trace_dump() prints them relative to the first CTA's start (the last call).
@@ -228,6 +257,16 @@ __device__ __forceinline__ unsigned long long gtime() {
 #else
 #define SKV_TRACE_POINT(i) (void)0
 #endif
+// Built with -DSKV_ADA_ABLATE=N, a diagnostic like SKV_ADA_TRACE (sm_90 only; the outputs are
+// wrong by design): 1 copies only (each page's keys and values are waited for and one word of each
+// consumed; no scoring, softmax or value products), 2 compute only (only the first page is copied;
+// every page is computed from its buffers), 3 no key scoring (logits from a word of the staged
+// keys), 4 no value products (a word of the staged values consumed). docs/KERNELS.md "Session 8"
+// has what they measured.
+#ifndef SKV_ADA_ABLATE
+#define SKV_ADA_ABLATE 0
+#endif
+constexpr int kAblate = SKV_ADA_ABLATE;
 // SYM: the build for tables whose every tier is symmetric (TierCodebooks::symmetric), without the
 // general key planes and value lookup; it checks the claim and writes NaN where it is false.
 template <int D, int NH, bool SYM>
@@ -355,7 +394,7 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
     if (k < nmine) {
       const PageInfo pg = pinfo[warp + k * kWarps];
       const TierConst& c = tcs[pg.tier];
-      if (c.has_mean) m = *reinterpret_cast<const MeanWord<D>*>(p.kv.arena + pg.byte_offset + c.mean + lane * MPL * 2);
+      if (c.has_mean) m = load_evict_first(reinterpret_cast<const MeanWord<D>*>(p.kv.arena + pg.byte_offset + c.mean + lane * MPL * 2), copier.policy);
     }
     return m;
   };
@@ -372,15 +411,28 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
     const TierConst& tc = tcs[pg.tier];
     const MeanWord<D> mraw = mnext;
     mnext = load_mean(k + 1);
-    copier.wait(0);  // this page's keys (scoring needs only them)
+    if (kAblate != 2 || k == 0) copier.wait(0);  // this page's keys (scoring needs only them)
     if (k == 0) issue_values(0);  // after the keys' wave: the first scores do not wait behind 8 MB of values
+    if constexpr (kAblate == 1) {
+      acc[0][0] += float(reinterpret_cast<const uint32_t*>(kstage)[lane] & 255u);
+      issue_keys(k + 1);
+      copier.wait(1);
+      acc[0][1] += float(reinterpret_cast<const uint32_t*>(vstage)[lane] & 255u);
+      issue_values(k + 1);
+      continue;
+    }
     if (k == 0 && warp == 0) SKV_TRACE_POINT(3);
     const int ntok = int(pg.tokens);
     const float* region = tables + tc.pad;
     float x[kTiles][2];
     const auto* krows = reinterpret_cast<const uint32_t*>(kstage + tc.key_codes);
-    if (!SYM && reinterpret_cast<const int*>(region)[12]) score_page<D, true>(krows, region, lane, x);
-    else score_page<D, false>(krows, region, lane, x);
+    if constexpr (kAblate == 3) {
+      for (int j = 0; j < kTiles; ++j) x[j][0] = x[j][1] = float(krows[lane] & 255u);
+    } else if (!SYM && reinterpret_cast<const int*>(region)[12]) {
+      score_page<D, true>(krows, region, lane, x);
+    } else {
+      score_page<D, false>(krows, region, lane, x);
+    }
     const float cst = region[tig], inv = region[4 + tig];
     const auto* kscale = reinterpret_cast<const __half*>(kstage + tc.key_scales);
     const float qm = tc.has_mean ? q_dot_mean<D, NH>(mraw, q_plain, lane) : 0.f;
@@ -402,7 +454,7 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
     };
     if (full) logits(std::true_type{});
     else logits(std::false_type{});
-    issue_keys(k + 1);  // (the copier waits for every lane to be done with the keys)
+    if (kAblate != 2) issue_keys(k + 1);  // (the copier waits for every lane to be done with the keys)
     mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 4));
     mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 8));
     mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 16));
@@ -416,7 +468,7 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
 #pragma unroll
         for (int e = 0; e < 4; ++e) acc[i][e] *= alpha;
     }
-    copier.wait(1);  // this page's values (the next page's keys, requested above, may fly)
+    if (kAblate != 2 || k == 0) copier.wait(1);  // this page's values (the next page's keys, requested above, may fly)
     const auto* vscale = reinterpret_cast<const __half*>(vstage - tc.values + tc.value_scales);
     float wv[kTiles][2];
     auto weights = [&](auto full_tag) {
@@ -446,9 +498,10 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
         accumulate_tile<D, decltype(sym)::value>(vrows, j, lane, T, b0, b1, acc);
       }
     };
-    if constexpr (SYM) values(std::true_type{});
+    if constexpr (kAblate == 4) acc[0][0] += wv[0][0] + wv[kTiles - 1][1] + float(vrows[lane] & 255u);
+    else if constexpr (SYM) values(std::true_type{});
     else values(std::false_type{});  // the general lookup serves symmetric tables too
-    issue_values(k + 1);
+    if (kAblate != 2) issue_values(k + 1);
   }
   copier.finish(lane);
   SKV_TRACE_POINT(4);
