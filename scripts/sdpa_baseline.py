@@ -23,10 +23,11 @@ def time_sdpa(ctx, hq, hkv, d, batch, runs, rotate_bytes=256 << 20):
         data.append((q, k, v))
     for i in range(5):
         F.scaled_dot_product_attention(*data[i % sets], enable_gqa=True)
-    # One event pair per call, enqueued back to back, read after one synchronize: host (python)
-    # launch overhead is not counted while the queue stays ahead of the GPU.
+    # One event pair per call, enqueued back to back behind a spinning kernel (the GPU is busy while
+    # python enqueues every run), read after one synchronize: host launch overhead is not counted.
     ev = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) for _ in range(runs)]
     torch.cuda.synchronize()
+    torch.cuda._sleep(int(2e6 * (1 + 0.2 * runs)))  # cycles: ~1 ms + ~0.2 ms a run at ~2 GHz
     for i in range(runs):
         ev[i][0].record()
         F.scaled_dot_product_attention(*data[i % sets], enable_gqa=True)
