@@ -324,9 +324,18 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
       if (c < 8) lvl = p.kv.tiers.codebooks[t].key_levels[c];
       else if (c >= 32 && c < 48) lvl = p.kv.tiers.codebooks[t].value_levels[c - 32];
     }
-  for (int i = tid; i < npages; i += kWppThreads) pinfo[i] = p.kv.pages[p.kv.indices[first + i]];
-  __syncthreads();
-  SKV_TRACE_POINT(1);
+  // The page-table chain (indptr -> indices -> pages, three dependent loads) runs in warps 14-15,
+  // overlapped with the query's rotation and the B tables: chain thread c loads pages c and c + 64's
+  // indices now, their page infos after the first barrier, requests the first pages' keys itself
+  // (sm_90: TMA into warp c's buffer on warp c's mbarrier, initialised before that barrier) and
+  // stages the infos for the warps' later pages. (Before, the whole CTA waited for the chain, then
+  // for the rotation and the B tables: keys requested at 2.5 us, the B tables ready at 4.8.)
+  static_assert(kMaxPagesPerSplit <= 128, "two pages a chain thread");
+  constexpr int kChain0 = kWppThreads - 64;
+  const int ci = tid - kChain0;
+  int idx0 = 0, idx1 = 0;
+  if (ci >= 0 && ci < npages) idx0 = p.kv.indices[first + ci];
+  if (ci >= 0 && ci + 64 < npages) idx1 = p.kv.indices[first + ci + 64];
 
   PageCopier copier;
   copier.init(smem + plan.warps + size_t(warp) * plan.warp_bytes + plan.walpha, lane);
@@ -350,9 +359,7 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
     else cp_async_commit();
 #endif
   };
-  issue_keys(0);  // the first wave is keys only (6 MB at the target row, not 15): scoring starts sooner
-
-  if ((tid >> 6) < tt.count && ((tid & 63) < 8 || ((tid & 63) >= 32 && (tid & 63) < 48))) klev[tid] = lvl;
+  if ((tid >> 6) < p.kv.tiers.count && ((tid & 63) < 8 || ((tid & 63) >= 32 && (tid & 63) < 48))) klev[tid] = lvl;
   if (warp < NH) {  // q_plain (padded rows) and q_rot = Pi q: Walsh-Hadamard butterflies in registers
     float r[VPL];
 #pragma unroll
@@ -364,7 +371,26 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
 #pragma unroll
     for (int e = 0; e < VPL; ++e) q_rot[(lane * VPL + e) * NH + warp] = r[e] * rsqrtf(float(D));
   }
-  __syncthreads();
+  __syncthreads();  // the tier table, levels, query, mbarriers
+  SKV_TRACE_POINT(1);
+  if (ci >= 0) {
+    for (int i = ci; i < npages; i += 64) {
+      const PageInfo pg = p.kv.pages[i < 64 ? idx0 : idx1];
+#if defined(SKV_V7_TMA)
+      if (i < kWarps) {  // warp i's first page: keys only (the first wave: scoring starts sooner)
+        const uint32_t wb = static_cast<uint32_t>(__cvta_generic_to_shared(smem + plan.warps + size_t(i) * plan.warp_bytes));
+        const uint32_t bar = wb + uint32_t(plan.walpha), dst = wb + uint32_t(plan.stage);
+        const int bytes = tcs[pg.tier].values;
+        asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+        asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(bar), "r"(bytes) : "memory");
+        asm volatile(
+            "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint [%0], [%1], %2, [%3], %4;"
+            ::"r"(dst), "l"(p.kv.arena + pg.byte_offset), "r"(bytes), "r"(bar), "l"(copier.policy) : "memory");
+      }
+#endif
+      pinfo[i] = pg;
+    }
+  }
   if (tid >= 64 && tid < 64 + tt.count) {  // the tier's 16 value levels (klev[t * 64 + 32 ..]) as fp16 byte tables
     const int t = tid - 64;
     const float* lv = klev + t * 64 + 32;
@@ -376,6 +402,9 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
   for (int t = 0; t < tt.count; ++t) build_key_table<D, NH, kWppThreads>(klev + t * 64, q_rot, tables + tcs[t].pad);
   __syncthreads();
   SKV_TRACE_POINT(2);
+#if !defined(SKV_V7_TMA)
+  issue_keys(0);  // cp.async groups are per thread: each warp requests its own first page
+#endif
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.launch_dependents;");
 #endif
