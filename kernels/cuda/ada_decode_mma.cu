@@ -243,8 +243,9 @@ __device__ __forceinline__ uint2 load_evict_first(const uint2* p, uint64_t polic
 }
 
 // Built with -DSKV_ADA_TRACE: lane 0 of warp 0 of every CTA stamps %globaltimer at 8 points (start,
-// page table loaded, prologue done, first page landed, own pages done, all warps done, partial
-// reduced, end) and ada_trace_dump() prints them relative to the first CTA's start (the last call).
+// query and levels staged (the first barrier), B tables ready, first page landed, own pages done,
+// all warps done, partial reduced, end) and ada_trace_dump() prints them relative to the first
+// CTA's start (the last call; pass the call's CTA count: SKV_TRACE=<ctas> in the bench).
 #if defined(SKV_ADA_TRACE)
 __device__ unsigned long long skv_trace[64 * 4096];
 __device__ __forceinline__ unsigned long long gtime() {
