@@ -17,6 +17,7 @@
 #include <type_traits>
 
 #include "kernels/ada_attention.h"
+#include "kernels/decode_plan.h"
 #include "kernels/cuda/ada_decode_blocks.cuh"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/warp_hadamard.cuh"
@@ -137,51 +138,9 @@ int sm_count() {
   return count;
 }
 
-struct Plan {
-  int nh, chunks, splits, pages_per_split;
-  size_t rows, bytes;
-};
-
-// Splits over pages: v4 aims at ~2 resident CTAs per SM (2 waves' worth at batch 1); v5-v7 run one
-// CTA per SM and want a multiple of their 16 warps in pages per CTA (or fewer pages than warps). Never more than
-// kMaxPagesPerSplit pages a CTA (the page-info table in shared memory).
+using Plan = DecodePlan;
 Plan make_plan(const PagedKv& kv, int num_q_heads, int max_pages, bool wpp) {
-  if (kv.num_kv_heads <= 0 || num_q_heads <= 0 || num_q_heads % kv.num_kv_heads != 0)
-    throw KernelError("ada decode: num_q_heads must be a positive multiple of num_kv_heads");
-  if (kv.head_dim != 64 && kv.head_dim != 128) throw KernelError("ada decode: head_dim must be 64 or 128");
-  const int group = num_q_heads / kv.num_kv_heads;
-  Plan p{};
-  p.nh = group == 1 ? 1 : group == 2 ? 2 : 4;
-  p.chunks = (group + p.nh - 1) / p.nh;
-  const int units = std::max(1, kv.batch * kv.num_kv_heads * p.chunks);
-  const int mp = std::max(1, max_pages);
-  constexpr int kWarps = kWppThreads / 32;
-  if (!wpp) {
-    const int target = 2 * sm_count();
-    int splits = std::clamp((target + units - 1) / units, 1, mp);
-    splits = std::max(splits, (mp + kMaxPagesPerSplit - 1) / kMaxPagesPerSplit);
-    p.pages_per_split = (mp + splits - 1) / splits;
-  } else {
-    const int target = sm_count();
-    // At least a page per warp; short lists (up to 4 pages a warp in one CTA) may spread over up
-    // to one CTA per SM instead (H100, same run: 4k 32q/8kv B=1 v7 16.26 us with 128 CTAs of 4
-    // pages against 18.66 with 32 of 16, v5 29.1 against 37.5; 4k 9q/3kv B=1 v7 15.52 against
-    // 16.42; longer lists did not gain: 16k 9q/3kv B=1 18.8 against 17.5 us with 129 CTAs of 6).
-    const int page_a_warp = std::max(1, (mp + kWarps - 1) / kWarps);
-    const int cap = mp <= 4 * kWarps ? std::max(page_a_warp, std::min(mp, target / units)) : page_a_warp;
-    int splits = std::clamp((target + units - 1) / units, 1, cap);
-    splits = std::max(splits, (mp + kMaxPagesPerSplit - 1) / kMaxPagesPerSplit);
-    int pps = (mp + splits - 1) / splits;
-    if (pps > kWarps) pps = std::min(kMaxPagesPerSplit, (pps + kWarps - 1) / kWarps * kWarps);
-    p.pages_per_split = pps;
-  }
-  p.splits = (mp + p.pages_per_split - 1) / p.pages_per_split;
-  p.rows = size_t(kv.batch) * size_t(num_q_heads);
-  // part_m, part_l (each padded to 4 floats, so the partial vectors start 16-byte aligned for the
-  // merge's vector loads), part_rot, part_plain
-  const size_t n = size_t(p.splits) * p.rows, n4 = (n + 3) & ~size_t{3};
-  p.bytes = (2 * n4 + 2 * n * size_t(kv.head_dim)) * sizeof(float);
-  return p;
+  return decode_plan(kv, num_q_heads, max_pages, wpp, sm_count());
 }
 
 // Shared memory of the v5 kernel (mma: v6, whose 3-bit COORD tiers hold a bit-plane B table
@@ -327,7 +286,7 @@ void run_decode(const PagedKv& kv, const DecodeArgs& a, bool dense) {
   const float sm = a.sm_scale != 0.f ? a.sm_scale : 1.f / std::sqrt(float(d));
   prm.scale_log2 = sm * 1.4426950408889634f;
   auto* ws = static_cast<float*>(a.workspace);
-  const size_t n = size_t(plan.splits) * plan.rows, n4 = (n + 3) & ~size_t{3};  // see make_plan
+  const size_t n = size_t(plan.splits) * plan.rows, n4 = (n + 3) & ~size_t{3};  // see decode_plan
   prm.part_m = ws;
   prm.part_l = ws + n4;
   prm.part_rot = ws + 2 * n4;

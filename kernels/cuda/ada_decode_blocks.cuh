@@ -14,12 +14,12 @@
 #include "kernels/ada_attention.h"
 #include "kernels/ada_bitplane.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/decode_plan.h"  // kMaxPagesPerSplit, kWarpPerPageWarps
 
 namespace skv::kernels::ada_detail {
 
 constexpr int kThreads = 256;      // 8 warps
 constexpr int kStages = 4;         // cp.async pipeline depth (pages in flight per CTA)
-constexpr int kMaxPagesPerSplit = 128;  // pinfo + q.m tables (keeps 2 CTAs of ~108 KB per SM)
 constexpr int kMaxPageTokens = 128;
 constexpr int kLanesPerKey = 8;    // lanes scoring one token (a quarter warp: one LDS.128 phase)
 
@@ -165,7 +165,7 @@ __host__ __device__ constexpr int mma_reduction_col(int d, int dim) { return dim
 // Shared-memory plan of the warp-per-page kernel (v5): every coded tier's LUT lives in shared
 // memory at once (warps may be on pages of different tiers), and each warp owns a private
 // 2-stage page buffer plus its logits/weights scratch.
-constexpr int kWppThreads = 512;  // v5: 16 warps, one CTA per SM
+constexpr int kWppThreads = 32 * kWarpPerPageWarps;  // v5-v7: 16 warps, one CTA per SM
 
 struct WppPlan {
   size_t tiers, tconst, pinfo, q_plain, q_rot, klev, vlev, state, luts, warps, total;
