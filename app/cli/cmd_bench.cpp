@@ -149,7 +149,7 @@ int bench_attn(int runs, bool quick, const std::string& only, bool sdpa, const s
   j["launch_floor_one_kernel_us"] = floor.one_kernel_us;
   j["launch_floor_with_dependent_us"] = floor.with_dependent_us;
   j["ada_tier"] = kernels::attn_bench_tier_name();
-  j["timing"] = "median of per-call CUDA event pairs, calls enqueued back to back, input sets rotated past L2";
+  j["timing"] = "median of per-call CUDA event pairs, calls enqueued back to back behind a spinning kernel (no host gaps), input sets rotated past L2";
   j["results"] = nlohmann::json::array();
   std::printf("%7s %3s %4s %4s %2s | %8s %8s %7s %6s %8s | %8s %8s | %7s %7s | %8s %6s\n", "ctx", "hq", "hkv", "d", "B",
               "ada_us", "ada_MB", "GB/s", "%copy", "read_us", "dense_us", "sdpa_us", "x_sdpa", "x_dense", "enc_us", "enc%");

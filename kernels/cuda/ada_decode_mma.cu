@@ -148,6 +148,17 @@ __device__ __forceinline__ void accumulate_tile(const uint32_t* vrows, int kt, i
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
 #define SKV_V7_TMA 1
 #endif
+#if defined(SKV_V7_TMA)
+// One TMA bulk copy of `bytes` (a multiple of 16, both addresses 16-byte aligned) into shared
+// address dst, completing on the mbarrier at shared address bar, with L2 cache policy `policy`.
+__device__ __forceinline__ void tma_copy(uint32_t bar, uint32_t dst, const void* src, int bytes, uint64_t policy) {
+  asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(bar), "r"(bytes) : "memory");
+  asm volatile(
+      "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint [%0], [%1], %2, [%3], %4;"
+      ::"r"(dst), "l"(src), "r"(bytes), "r"(bar), "l"(policy) : "memory");
+}
+#endif
 // The pages stream through L2 with an evict-first policy: read once per call, they would otherwise
 // push out what the next calls reuse (the page tables, whose three dependent loads start every
 // CTA, the queries, the partials).
@@ -175,14 +186,7 @@ struct PageCopier {
   __device__ __forceinline__ void issue(int which, void* dst, const void* src, int bytes, int lane) {
 #if defined(SKV_V7_TMA)
     __syncwarp();  // every lane is done reading the buffer's previous contents
-    if (lane == 0) {
-      const uint32_t bar = mbar + 8 * which, d = static_cast<uint32_t>(__cvta_generic_to_shared(dst));
-      asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
-      asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(bar), "r"(bytes) : "memory");
-      asm volatile(
-          "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint [%0], [%1], %2, [%3], %4;"
-          ::"r"(d), "l"(src), "r"(bytes), "r"(bar), "l"(policy) : "memory");
-    }
+    if (lane == 0) tma_copy(mbar + 8 * which, static_cast<uint32_t>(__cvta_generic_to_shared(dst)), src, bytes, policy);
 #else
     for (int q = lane; q < bytes / 16; q += 32)
       cp_async16(static_cast<unsigned char*>(dst) + q * 16, static_cast<const unsigned char*>(src) + q * 16);
@@ -380,13 +384,8 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
 #if defined(SKV_V7_TMA)
       if (i < kWarps) {  // warp i's first page: keys only (the first wave: scoring starts sooner)
         const uint32_t wb = static_cast<uint32_t>(__cvta_generic_to_shared(smem + plan.warps + size_t(i) * plan.warp_bytes));
-        const uint32_t bar = wb + uint32_t(plan.walpha), dst = wb + uint32_t(plan.stage);
-        const int bytes = tcs[pg.tier].values;
-        asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
-        asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(bar), "r"(bytes) : "memory");
-        asm volatile(
-            "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint [%0], [%1], %2, [%3], %4;"
-            ::"r"(dst), "l"(p.kv.arena + pg.byte_offset), "r"(bytes), "r"(bar), "l"(copier.policy) : "memory");
+        tma_copy(wb + uint32_t(plan.walpha), wb + uint32_t(plan.stage), p.kv.arena + pg.byte_offset, tcs[pg.tier].values,
+                 copier.policy);
       }
 #endif
       pinfo[i] = pg;
