@@ -248,8 +248,9 @@ __device__ __forceinline__ uint2 load_evict_first(const uint2* p, uint64_t polic
 
 // Built with -DSKV_ADA_TRACE: lane 0 of warp 0 of every CTA stamps %globaltimer at 8 points (start,
 // query and levels staged (the first barrier), B tables ready, first page landed, own pages done,
-// all warps done, partial reduced, end) and ada_trace_dump() prints them relative to the first
-// CTA's start (the last call; pass the call's CTA count: SKV_TRACE=<ctas> in the bench).
+// all warps done, partial reduced, end) and the first chain thread at 3 more (8-10, below);
+// ada_trace_dump() prints them relative to the first CTA's start (the last call; pass the call's
+// CTA count: SKV_TRACE=<ctas> in the bench).
 #if defined(SKV_ADA_TRACE)
 __device__ unsigned long long skv_trace[64 * 4096];
 __device__ __forceinline__ unsigned long long gtime() {
@@ -259,8 +260,13 @@ __device__ __forceinline__ unsigned long long gtime() {
 }
 #define SKV_TRACE_POINT(i) \
   if (threadIdx.x == 0 && blockIdx.y * gridDim.x + blockIdx.x < 4096) skv_trace[(blockIdx.y * gridDim.x + blockIdx.x) * 64 + (i)] = gtime()
+// Points 8-10: the first chain thread stamps once `dep` (indptr, the page's index, its page info) is
+// there.
+#define SKV_CHAIN_TRACE(i, dep) \
+  if (ci == 0 && (dep) != -12345 && blockIdx.y * gridDim.x + blockIdx.x < 4096) skv_trace[(blockIdx.y * gridDim.x + blockIdx.x) * 64 + (i)] = gtime()
 #else
 #define SKV_TRACE_POINT(i) (void)0
+#define SKV_CHAIN_TRACE(i, dep) (void)0
 #endif
 // Built with -DSKV_ADA_ABLATE=N, a diagnostic like SKV_ADA_TRACE (sm_90 only; the outputs are
 // wrong by design): 1 copies only (each page's keys and values are waited for and one word of each
@@ -379,8 +385,11 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
   __syncthreads();  // the tier table, levels, query, mbarriers
   SKV_TRACE_POINT(1);
   if (ci >= 0) {
+    SKV_CHAIN_TRACE(8, list0);
+    SKV_CHAIN_TRACE(9, idx0);
     for (int i = ci; i < npages; i += 64) {
       const PageInfo pg = p.kv.pages[i < 64 ? idx0 : idx1];
+      if (i == ci) SKV_CHAIN_TRACE(10, int(pg.tokens));
 #if defined(SKV_V7_TMA)
       if (i < kWarps) {  // warp i's first page: keys only (the first wave: scoring starts sooner)
         const uint32_t wb = static_cast<uint32_t>(__cvta_generic_to_shared(smem + plan.warps + size_t(i) * plan.warp_bytes));
@@ -593,7 +602,7 @@ void ada_trace_dump(int ctas) {
   cudaMemcpyFromSymbol(h.data(), skv_trace, sizeof(unsigned long long) * h.size());
   unsigned long long t0 = ~0ull;
   for (int c = 0; c < ctas; ++c) t0 = std::min(t0, h[size_t(c) * 64]);
-  for (int i = 0; i < 8; ++i) {
+  for (int i = 0; i < 11; ++i) {
     std::vector<double> v;
     for (int c = 0; c < ctas; ++c) v.push_back(double(h[size_t(c) * 64 + i] - t0) / 1000.0);
     std::sort(v.begin(), v.end());
