@@ -286,12 +286,19 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
   constexpr int kWarps = kWppThreads / 32, MPL = D / 32, MT = D / 16;
   extern __shared__ __align__(16) unsigned char smem[];
   const WppPlan& plan = p.wpp;
-  TierTable& tt = *reinterpret_cast<TierTable*>(smem + plan.tiers);
+  // Only the tier constants are staged (threads 32 + t); the tier count is read from the parameters.
+  // (Thread 0 copying the whole TierTable, as v4-v6 stage it, held warp 0's query loads back by
+  // ~0.45 µs: docs/KERNELS.md "Session 9".)
+  const int ntiers = p.kv.tiers.count;
   auto* tcs = reinterpret_cast<TierConst*>(smem + plan.tconst);
-  stage_tier_table(p.kv, tt, tcs, [&](TierConst& c, int t) {
-    c.pad = plan.lut_off[t];
-    c.mma = 1;
-  });
+#pragma unroll
+  for (int t = 0; t < kMaxTiers; ++t)
+    if (threadIdx.x == 32 + t && t < ntiers) {
+      TierConst c = tier_const(p.kv.tiers.layouts[t]);
+      c.pad = plan.lut_off[t];
+      c.mma = 1;
+      tcs[t] = c;
+    }
   auto* pinfo = reinterpret_cast<PageInfo*>(smem + plan.pinfo);
   auto* q_plain = reinterpret_cast<float*>(smem + plan.q_plain);
   auto* q_rot = reinterpret_cast<float*>(smem + plan.q_rot);
@@ -400,7 +407,7 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
       pinfo[i] = pg;
     }
   }
-  if (tid >= 64 && tid < 64 + tt.count) {  // the tier's 16 value levels (klev[t * 64 + 32 ..]) as fp16 byte tables
+  if (tid >= 64 && tid < 64 + ntiers) {  // the tier's 16 value levels (klev[t * 64 + 32 ..]) as fp16 byte tables
     const int t = tid - 64;
     const float* lv = klev + t * 64 + 32;
     uint16_t bits[16];
@@ -408,7 +415,7 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
     for (int c = 0; c < 16; ++c) bits[c] = __half_as_ushort(__float2half_rn(lv[c]));
     vtab[t] = value_table::make_table(bits);
   }
-  for (int t = 0; t < tt.count; ++t) build_key_table<D, NH, kWppThreads>(klev + t * 64, q_rot, tables + tcs[t].pad);
+  for (int t = 0; t < ntiers; ++t) build_key_table<D, NH, kWppThreads>(klev + t * 64, q_rot, tables + tcs[t].pad);
   __syncthreads();
   SKV_TRACE_POINT(2);
 #if !defined(SKV_V7_TMA)
@@ -442,7 +449,7 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
   // even with the choice made once outside the loop, the target row took ~46 µs; this build alone,
   // 43-44 µs.) The claim is checked here: a false one poisons the partials below.
   bool all_sym = true;
-  for (int t = 0; t < tt.count; ++t)
+  for (int t = 0; t < ntiers; ++t)
     all_sym = all_sym && reinterpret_cast<const int*>(tables + tcs[t].pad)[12] == 0 && vtab[t].symmetric;
   for (int k = 0; k < nmine; ++k) {
     const PageInfo pg = pinfo[warp + k * kWarps];
