@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "kernels/ada_attention.h"
+#include "kernels/bench/attn_bench_levels.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/kernel_error.h"
 
@@ -162,19 +163,16 @@ struct Bench {
     SKV_CUDA_CHECK_LAUNCH("fill_floats");
     klev = dalloc<float>(256);
     vlev = dalloc<float>(256);
-    {  // the 3-bit key levels of the sphere-coordinate Lloyd-Max codebook at d = 128 (as the codecs
-       // build it: symmetric about 0; v6 scores a symmetric 3-bit codebook with 4 bit planes, not 7)
+    {  // the target tier's levels as the codecs build them (kernels/bench/attn_bench_levels.h: the
+       // key codebook is symmetric about 0, so v6/v7 score it with 4 bit planes, not 7)
+      namespace lv = bench_levels;
       std::vector<float>& kl = kl_host;
       kl.assign(256, 0.f);
-      const float half[4] = {0.02003825f, 0.06151833f, 0.1115148f, 0.1834157f};
-      for (int c = 0; c < 4; ++c) { kl[size_t(4 + c)] = half[c]; kl[size_t(3 - c)] = -half[c]; }
+      for (int c = 0; c < 4; ++c) { kl[size_t(4 + c)] = lv::kKeyHalf[c]; kl[size_t(3 - c)] = -lv::kKeyHalf[c]; }
       SKV_CUDA_CHECK(cudaMemcpy(klev, kl.data(), kl.size() * sizeof(float), cudaMemcpyHostToDevice));
-      // the 4-bit value levels of the same codebook family (coord-lloyd(4), nested, d = 128)
       std::vector<float>& vl = vl_host;
       vl.assign(256, 0.f);
-      const float vhalf[8] = {0.0100139156f, 0.0302109811f, 0.0513455942f, 0.0739278346f,
-                              0.0991052836f, 0.128336057f,  0.166594431f,  0.226165473f};
-      for (int c = 0; c < 8; ++c) { vl[size_t(8 + c)] = vhalf[c]; vl[size_t(7 - c)] = -vhalf[c]; }
+      for (int c = 0; c < 8; ++c) { vl[size_t(8 + c)] = lv::kValueHalf[c]; vl[size_t(7 - c)] = -lv::kValueHalf[c]; }
       SKV_CUDA_CHECK(cudaMemcpy(vlev, vl.data(), vl.size() * sizeof(float), cudaMemcpyHostToDevice));
     }
     tt.codebooks[0] = {klev, vlev, codebooks_symmetric(L, kl_host.data(), vl_host.data())};
