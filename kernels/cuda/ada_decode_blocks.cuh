@@ -130,8 +130,10 @@ __host__ __device__ inline SmemPlan smem_plan(const TierTable& tt, int d, int nh
 __device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
   const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  // Not volatile: with a constant fraction ptxas folds the policy into a constant (the v4 and v5
+  // kernels' SASS holds no CREATEPOLICY: cuobjdump on the H100 build, 2026-11-27).
   uint64_t policy;
-  asm("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(policy));  // not volatile: hoisted
+  asm("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(policy));
   asm volatile("cp.async.cg.shared.global.L2::cache_hint [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "l"(policy));
 #else
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem));
