@@ -38,10 +38,12 @@ class StudioGui : public ::testing::Test {
   void SetUp() override {
     const std::string why = test::ensure_display();
     if (!why.empty()) GTEST_SKIP() << why;
-    // Profiles and layouts go to a scratch config folder, never the user's.
-    config_ = fs::path(SKV_TEST_TMP) / "studio_config";
+    // Profiles and layouts go to a scratch config folder, never the user's; one per test, since ctest
+    // runs the tests in parallel processes.
+    const std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    config_ = fs::path(SKV_TEST_TMP) / "studio_config" / test;
     setenv("XDG_CONFIG_HOME", config_.c_str(), 1);
-    setenv("XDG_DATA_HOME", (fs::path(SKV_TEST_TMP) / "studio_data").c_str(), 1);
+    setenv("XDG_DATA_HOME", (fs::path(SKV_TEST_TMP) / "studio_data" / test).c_str(), 1);
   }
 
   static StudioOptions options_for_test() {

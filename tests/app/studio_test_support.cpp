@@ -80,10 +80,18 @@ std::string tiny_model_json() {
   std::error_code ec;
   fs::create_directories(dir, ec);
   const fs::path path = dir / "studio_tiny_model.json";
-  std::ofstream(path) << R"({"name": "tiny-studio-test", "model_type": "llama", "hidden_size": 256,
+  // ctest runs the tests in parallel processes that all use this file: each writes its own copy and
+  // renames it into place (atomic), so no reader sees another's half-written file (a plain rewrite
+  // in place made a parallel test read an empty file: "not valid JSON").
+  const fs::path tmp = dir / ("studio_tiny_model.json." + std::to_string(getpid()) + ".tmp");
+  {
+    std::ofstream out(tmp);
+    out << R"({"name": "tiny-studio-test", "model_type": "llama", "hidden_size": 256,
     "intermediate_size": 512, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
     "head_dim": 64, "vocab_size": 300, "max_position_embeddings": 1024, "rms_norm_eps": 1e-05,
     "rope_theta": 10000.0, "tie_word_embeddings": true})";
+  }
+  fs::rename(tmp, path);
   return path.string();
 }
 
