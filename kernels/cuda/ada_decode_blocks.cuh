@@ -142,13 +142,12 @@ __device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
 template <int N> __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
 
-// The warp-per-page kernels' (v5/v6, v7) first step: the tier table (thread 0) and the per-tier
-// constants (threads 32 .. 39) into shared memory; the caller's next barrier publishes them. Indexing a kernel-parameter
-// array by a runtime tier id would copy the whole parameter struct to local memory, hence the
-// unrolled loop; adjust(c, t) sets a kernel's own fields (LUT offset, MMA flag).
+// The per-tier constants (threads 32 .. 39) into shared memory; the caller's next barrier publishes
+// them. Indexing a kernel-parameter array by a runtime tier id would copy the whole parameter
+// struct to local memory, hence the unrolled loop; adjust(c, t) sets a kernel's own fields (LUT
+// offset, MMA flag). v7 needs only these (it reads the tier count from the parameters).
 template <class Adjust>
-__device__ __forceinline__ void stage_tier_table(const PagedKv& kv, TierTable& tt, TierConst* tcs, Adjust adjust) {
-  if (threadIdx.x == 0) tt = kv.tiers;
+__device__ __forceinline__ void stage_tier_consts(const PagedKv& kv, TierConst* tcs, Adjust adjust) {
 #pragma unroll
   for (int t = 0; t < kMaxTiers; ++t)
     if (threadIdx.x == 32 + t && t < kv.tiers.count) {
@@ -156,6 +155,12 @@ __device__ __forceinline__ void stage_tier_table(const PagedKv& kv, TierTable& t
       adjust(c, t);
       tcs[t] = c;
     }
+}
+// The first step of the v4-v6 kernels: the tier table (thread 0) and the tier constants.
+template <class Adjust>
+__device__ __forceinline__ void stage_tier_table(const PagedKv& kv, TierTable& tt, TierConst* tcs, Adjust adjust) {
+  if (threadIdx.x == 0) tt = kv.tiers;
+  stage_tier_consts(kv, tcs, adjust);
 }
 
 // v7's end-of-split reduction scratch: [16 warps x 4 heads] rows of this many floats. Lane (g, t)

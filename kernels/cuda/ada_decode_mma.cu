@@ -286,19 +286,15 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
   constexpr int kWarps = kWppThreads / 32, MPL = D / 32, MT = D / 16;
   extern __shared__ __align__(16) unsigned char smem[];
   const WppPlan& plan = p.wpp;
-  // Only the tier constants are staged (threads 32 + t); the tier count is read from the parameters.
-  // (Thread 0 copying the whole TierTable, as v4-v6 stage it, held warp 0's query loads back by
-  // ~0.45 µs: docs/KERNELS.md "Session 9".)
+  // Only the tier constants are staged; the tier count is read from the parameters. (Thread 0
+  // copying the whole TierTable, as v4-v6 stage it, held warp 0's query loads back by ~0.45 µs:
+  // docs/KERNELS.md "Session 9".)
   const int ntiers = p.kv.tiers.count;
   auto* tcs = reinterpret_cast<TierConst*>(smem + plan.tconst);
-#pragma unroll
-  for (int t = 0; t < kMaxTiers; ++t)
-    if (threadIdx.x == 32 + t && t < ntiers) {
-      TierConst c = tier_const(p.kv.tiers.layouts[t]);
-      c.pad = plan.lut_off[t];
-      c.mma = 1;
-      tcs[t] = c;
-    }
+  stage_tier_consts(p.kv, tcs, [&](TierConst& c, int t) {
+    c.pad = plan.lut_off[t];
+    c.mma = 1;
+  });
   auto* pinfo = reinterpret_cast<PageInfo*>(smem + plan.pinfo);
   auto* q_plain = reinterpret_cast<float*>(smem + plan.q_plain);
   auto* q_rot = reinterpret_cast<float*>(smem + plan.q_rot);
@@ -377,7 +373,7 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
     else cp_async_commit();
 #endif
   };
-  if ((tid >> 6) < p.kv.tiers.count && ((tid & 63) < 8 || ((tid & 63) >= 32 && (tid & 63) < 48))) klev[tid] = lvl;
+  if ((tid >> 6) < ntiers && ((tid & 63) < 8 || ((tid & 63) >= 32 && (tid & 63) < 48))) klev[tid] = lvl;
   if (warp < NH) {  // q_plain (padded rows) and q_rot = Pi q: Walsh-Hadamard butterflies in registers
     float r[VPL];
 #pragma unroll
@@ -389,7 +385,7 @@ __global__ void __launch_bounds__(kWppThreads, 1) decode_mma_kernel(const Decode
 #pragma unroll
     for (int e = 0; e < VPL; ++e) q_rot[(lane * VPL + e) * NH + warp] = r[e] * rsqrtf(float(D));
   }
-  __syncthreads();  // the tier table, levels, query, mbarriers
+  __syncthreads();  // the tier constants, levels, query, mbarriers
   SKV_TRACE_POINT(1);
   if (ci >= 0) {
     SKV_CHAIN_TRACE(8, list0);

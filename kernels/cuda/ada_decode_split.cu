@@ -23,11 +23,8 @@ __global__ void __launch_bounds__(kThreads, 2) decode_split_kernel(const DecodeP
   // The tier table lives in shared memory: indexing a kernel-parameter array by a runtime tier id
   // would make the compiler copy the whole parameter struct to local memory.
   TierTable& tt = *reinterpret_cast<TierTable*>(smem + plan.tiers);
-  if (threadIdx.x == 0) tt = p.kv.tiers;
   auto* tcs = reinterpret_cast<TierConst*>(smem + plan.tconst);
-#pragma unroll
-  for (int t = 0; t < kMaxTiers; ++t)  // compile-time index into the parameter struct
-    if (threadIdx.x == 32 + t && t < p.kv.tiers.count) tcs[t] = tier_const(p.kv.tiers.layouts[t]);
+  stage_tier_table(p.kv, tt, tcs, [](TierConst&, int) {});
   auto* qmtab = reinterpret_cast<float*>(smem + plan.qm);  // [page of split][4]: q.m_p per head
   auto* pinfo = reinterpret_cast<PageInfo*>(smem + plan.pinfo);
   auto* q_plain = reinterpret_cast<float*>(smem + plan.q_plain);  // [D][NH]
