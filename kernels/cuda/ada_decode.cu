@@ -169,7 +169,7 @@ WppPlan wpp_plan(const TierTable& tt, int d, int nh, bool mma, bool mma_values =
   const size_t ntiers = size_t(std::max(tt.count, 1));
   size_t at = 0;
 #define SKV_TAKE(field, bytes) p.field = at; at += align16(bytes)
-  SKV_TAKE(tiers, mma_values ? 0 : sizeof(TierTable));  // (v7 keeps no copy of the table)
+  SKV_TAKE(tiers, sizeof(TierTable));
   SKV_TAKE(tconst, sizeof(TierConst) * kMaxTiers);
   SKV_TAKE(pinfo, sizeof(PageInfo) * kMaxPagesPerSplit);
   SKV_TAKE(q_plain, sizeof(float) * qidx(d) * nh);
